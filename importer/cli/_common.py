@@ -1,0 +1,88 @@
+"""Shared CLI plumbing: the error edge, output helpers, settings options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from importer.config import Settings, load_settings
+from importer.errors import EXIT_API_UNUSABLE, ImporterError, MappingError
+from importer.redact import install_log_redaction, redact
+
+__all__ = [
+    "api_options",
+    "echo_json",
+    "fail",
+    "run_cli",
+    "settings_from",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("importer")
+
+
+def fail(message: str, exit_code: int) -> NoReturn:
+    """Print one redacted paragraph to stderr and exit."""
+    click.echo(f"Error: {redact(message)}", err=True)
+    sys.exit(exit_code)
+
+
+def run_cli(group: click.Group) -> None:
+    """Run the click group, turning library errors into messages and exit codes."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    try:
+        group.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_API_UNUSABLE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except MappingError as exc:
+        fail(str(exc), exc.exit_code)
+    except ImporterError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_API_UNUSABLE)
+    except SystemExit:
+        raise
+    except Exception as exc:  # last resort: never show a traceback to a user
+        log.debug("unexpected error", exc_info=True)
+        fail(
+            f"unexpected internal error ({type(exc).__name__}: {exc}). "
+            "Please report it with the command you ran.",
+            70,
+        )
+
+
+def echo_json(obj: Any) -> None:
+    """Print one JSON object on stdout (UTF-8, Hebrew kept readable)."""
+    click.echo(redact(json.dumps(obj, ensure_ascii=False, indent=2, default=str)))
+
+
+def api_options(func: F) -> F:
+    """Options shared by every command that talks to the API."""
+    func = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="A YAML or .env file with VOICENTER_* settings.",
+    )(func)
+    func = click.option(
+        "--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL)."
+    )(func)
+    return func
+
+
+def settings_from(config_file: Path | None, api_url: str | None, **extra: Any) -> Settings:
+    """Load settings with CLI flags taking precedence."""
+    return load_settings(config_file, api_url=api_url, **extra)

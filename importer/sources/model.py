@@ -1,0 +1,66 @@
+"""What every reader yields: rows of text with their provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SheetInfo", "SourceInfo", "SourceOptions", "SourceRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """How to read a file; ``None``/"auto" means detect."""
+
+    encoding: str | None = None          # e.g. "cp1255"; None = detect
+    delimiter: str | None = None         # None = sniff
+    sheet: str | int | None = None       # name or 0-based index; None = first visible
+    all_sheets: bool = False             # read every visible sheet
+    header_row: int | None = None        # 1-based row number as the user sees it; None = detect
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+    chunk_rows: int = 5000               # rows per internal read chunk
+
+
+@dataclass(frozen=True, slots=True)
+class SheetInfo:
+    """One sheet of a workbook (text files have one unnamed sheet)."""
+
+    name: str
+    index: int
+    hidden: bool = False
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """What detection found about one file (and the chosen sheet)."""
+
+    path: Path
+    format: str                          # csv, tsv, xlsx, xlsm, xls, ods, html, spreadsheetml
+    encoding: str | None = None          # text formats only
+    encoding_reason: str | None = None   # e.g. "UTF-16 LE byte-order mark"
+    delimiter: str | None = None         # text formats only
+    sheet: str | None = None             # chosen sheet name (None for text formats)
+    sheets: list[SheetInfo] = field(default_factory=list)
+    header_row: int = 1                  # 1-based, as the user sees it
+    columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SourceRow:
+    """One data row: cells as displayed text, aligned with ``SourceInfo.columns``.
+
+    ``numeric`` holds the indexes of cells that were numbers in the workbook
+    (always empty for text formats), so the phone stage can tell a number that
+    lost its leading zero in Excel from text typed that way.  ``problems``
+    holds notes such as "row has 9 cells, header has 7" (ragged rows).
+    """
+
+    file: str                            # display name of the file (no directories)
+    sheet: str | None
+    row: int                             # 1-based row number as the user sees it
+    cells: tuple[str, ...]
+    numeric: frozenset[int] = frozenset()
+    problems: tuple[str, ...] = ()

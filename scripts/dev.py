@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Quick-start driver: ``python3 scripts/dev.py demo`` or ``python3 scripts/dev.py test``.
+
+Needs only Python 3.11+ and pip: it creates ``.venv`` beside the project,
+installs the project into it (again only when pyproject.toml changed), and runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _ensure_venv(extra: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("lead-importer needs Python 3.11 or newer")
+    if not PY.exists():
+        print(f"creating {VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    stamp = VENV / f".installed-{extra or 'base'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print("installing lead-importer and its dependencies into .venv ...", flush=True)
+    subprocess.run(
+        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"],
+        check=True,
+    )
+    target = f".[{extra}]" if extra else "."
+    subprocess.run(
+        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target],
+        check=True,
+        cwd=ROOT,
+    )
+    stamp.write_text(digest)
+
+
+def test(args: list[str]) -> int:
+    """Install the test extra and run pytest."""
+    _ensure_venv("test")
+    return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, check=False).returncode
+
+
+def demo(args: list[str]) -> int:
+    """Start the emulator with the demo account, import sample_data/, show the result."""
+    _ensure_venv("")
+    work = Path(tempfile.mkdtemp(prefix="lead-importer-demo-"))
+    demo_script = ROOT / "scripts" / "demo_run.py"
+    return subprocess.run([str(PY), str(demo_script), str(work), *args], cwd=ROOT, check=False).returncode
+
+
+def main() -> int:
+    """Dispatch to demo or test."""
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+        print(__doc__)
+        return 2
+    command, rest = sys.argv[1], sys.argv[2:]
+    return demo(rest) if command == "demo" else test(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
