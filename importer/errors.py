@@ -32,7 +32,8 @@ them with ``importer.redact.mask`` or let the client redact them.
     │   │   └── InvalidCampaignError    the campaign code was refused
     │   └── CampaignDisabledError       campaign disabled (run without --allow-disabled)
     ├── JournalError                    the run journal is corrupt or from a newer version
-    └── LockError                       exit 3: another importer holds the lock
+    ├── LockError                       exit 3: another importer holds the lock
+    └── RunInterruptedError             exit 3: stopped by a signal; state recorded, re-run resumes
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "LockError",
     "MappingError",
     "RateLimitedError",
+    "RunInterruptedError",
     "SourceError",
     "TransportError",
     "UnsafeFileError",
@@ -216,5 +218,11 @@ class JournalError(ImporterError):
 
 class LockError(ImporterError):
     """Another importer holds the lock on the state directory or inbox."""
+
+    exit_code = EXIT_API_UNUSABLE
+
+
+class RunInterruptedError(ImporterError):
+    """The run was stopped (SIGTERM / Ctrl-C) after recording its state; a re-run resumes."""
 
     exit_code = EXIT_API_UNUSABLE

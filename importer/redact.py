@@ -14,7 +14,9 @@ __all__ = ["RedactingFilter", "install_log_redaction", "mask", "redact", "regist
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_MIN_SECRET_LEN = 3
+_ordered: tuple[str, ...] = ()           # longest first, rebuilt only on registration
+# Real codes are long; very short ones (the demo account "demo") would mangle ordinary words.
+_MIN_SECRET_LEN = 8
 
 
 def mask(code: str | None) -> str:
@@ -28,18 +30,16 @@ def mask(code: str | None) -> str:
 
 def register_secret(code: str | None) -> None:
     """Remember a code so ``redact`` hides it wherever it appears."""
-    if code and len(code) >= _MIN_SECRET_LEN:
+    global _ordered  # noqa: PLW0603 - a module-level registry is the point
+    if code and len(code) >= _MIN_SECRET_LEN and code not in _secrets:
         with _lock:
             _secrets.add(code)
+            _ordered = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Replace every registered code in ``text`` by its masked form."""
-    if not _secrets:
-        return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _ordered:
         if secret in text:
             text = text.replace(secret, mask(secret))
     return text

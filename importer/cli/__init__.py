@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-from importer.cli._common import run_cli
+from importer.cli._common import ImporterGroup, run_cli
 
 __all__ = ["cli", "main"]
 
@@ -24,7 +24,10 @@ _COMMAND_MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ImporterGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="lead-importer")
 def cli() -> None:
     """Move sales leads from spreadsheets into Voicenter dialer campaigns."""

@@ -12,10 +12,11 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from importer.config import Settings, load_settings
-from importer.errors import EXIT_API_UNUSABLE, ImporterError, MappingError
+from importer.errors import EXIT_API_UNUSABLE, ImporterError
 from importer.redact import install_log_redaction, redact
 
 __all__ = [
+    "ImporterGroup",
     "api_options",
     "echo_json",
     "fail",
@@ -33,27 +34,39 @@ def fail(message: str, exit_code: int) -> NoReturn:
     sys.exit(exit_code)
 
 
+class ImporterGroup(click.Group):
+    """A click group that turns library errors into one-paragraph messages and exit codes.
+
+    Doing it here (not only in ``main``) means click's CliRunner sees the same
+    output and exit codes as a user does.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; ImporterError becomes a message on stderr and its exit code."""
+        try:
+            return super().invoke(ctx)
+        except ImporterError as exc:
+            click.echo(f"Error: {redact(str(exc))}", err=True)
+            ctx.exit(exc.exit_code)
+
+
 def run_cli(group: click.Group) -> None:
-    """Run the click group, turning library errors into messages and exit codes."""
+    """Run the click group as a program: never a traceback, always a meaningful exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     try:
-        group.main(standalone_mode=False)
+        code = group.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_API_UNUSABLE)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
-    except MappingError as exc:
-        fail(str(exc), exc.exit_code)
+        sys.exit(exc.exit_code)
     except ImporterError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_API_UNUSABLE)
-    except SystemExit:
-        raise
     except Exception as exc:  # last resort: never show a traceback to a user
         log.debug("unexpected error", exc_info=True)
         fail(
@@ -61,6 +74,7 @@ def run_cli(group: click.Group) -> None:
             "Please report it with the command you ran.",
             70,
         )
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def echo_json(obj: Any) -> None:

@@ -1,0 +1,66 @@
+"""Shared fixtures: the Dialer API emulator, in-process and as a child process.
+
+* ``emulator``: a fresh ``EmulatorServer`` on a free 127.0.0.1 port with a temporary
+  database, the demo account seeded (``emulator.demo``) and no faults.
+* ``emulator_env``: the same, with ``VOICENTER_API_URL`` / ``VOICENTER_ACCOUNT_CODE=demo``
+  set and ``VOICENTER_CAMPAIGN`` unset for the test.
+* ``emulator_process``: a factory that runs ``lead-importer emulator --port 0 ARGS`` as a
+  child process (database in the test's tmp dir unless ``--db`` is given) and returns an
+  ``EmulatorProcess`` (``.base_url``, ``.stop()``, ``.kill()``); all are stopped afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from importer.emulator.server import (
+    EmulatorProcess,
+    EmulatorServer,
+    FaultConfig,
+    start_emulator_process,
+)
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """A running emulator with the demo account; faults off."""
+    server = EmulatorServer(
+        db_path=tmp_path / "emulator.db", host="127.0.0.1", port=0, faults=FaultConfig(), seed=0
+    )
+    server.start()
+    try:
+        server.seed_demo()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def emulator_env(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """The emulator, with the VOICENTER_* environment pointing at it."""
+    monkeypatch.setenv("VOICENTER_API_URL", emulator.base_url)
+    monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+    monkeypatch.delenv("VOICENTER_CAMPAIGN", raising=False)
+    return emulator
+
+
+@pytest.fixture
+def emulator_process(tmp_path: Path) -> Iterator[Callable[..., EmulatorProcess]]:
+    """Start ``lead-importer emulator --port 0 *args`` child processes (stopped at teardown)."""
+    started: list[EmulatorProcess] = []
+
+    def start(*args: str) -> EmulatorProcess:
+        argv = list(args)
+        if "--db" not in argv:
+            argv += ["--db", str(tmp_path / "emulator-process.db")]
+        proc = start_emulator_process(argv)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.process.poll() is None:
+            proc.kill()
