@@ -1,13 +1,24 @@
-"""Typed requests and results of the Dialer API (field names follow the spec)."""
+"""Typed requests and results of the Dialer API (field names follow the spec).
+
+The ``from_api`` constructors are tolerant of the vendor page's quirks: keys
+with stray whitespace or another case (``" ErrorCode"``), numbers sent as
+strings, ``Priorety`` for ``Priority``, ``IsDynamic`` as 0/1, ``null`` counters,
+both date formats, and CustomData as null, an object or a JSON string.  They
+raise ``ValueError`` only when an indispensable field (a campaign's Code) is
+missing; the client turns that into ``BadResponseError``.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "AddResult",
+    "ApiObject",
     "CallTarget",
     "Campaign",
     "CampaignDetails",
@@ -15,6 +26,148 @@ __all__ = [
     "PendingCall",
     "PendingCalls",
 ]
+
+
+class ApiObject:
+    """Case- and whitespace-insensitive access to a JSON object's keys (``" ErrorCode"``)."""
+
+    __slots__ = ("_folded", "_obj")
+
+    def __init__(self, obj: Mapping[str, Any] | None = None) -> None:
+        self._obj: Mapping[str, Any] = obj or {}
+        self._folded: dict[str, Any] | None = None
+
+    def _fold(self) -> dict[str, Any]:
+        # Built only when an exact key misses: the common, well-formed answer never pays for it.
+        if self._folded is None:
+            folded: dict[str, Any] = {}
+            for key, value in self._obj.items():
+                folded.setdefault(str(key).strip().lower(), value)
+            self._folded = folded
+        return self._folded
+
+    def has(self, name: str) -> bool:
+        """True when the key is present (even with a null value)."""
+        return name in self._obj or name.lower() in self._fold()
+
+    def get(self, *names: str) -> Any:
+        """The first non-null value among ``names``; None when none is set."""
+        obj = self._obj
+        for name in names:
+            value = obj.get(name)
+            if value is None and name not in obj:
+                value = self._fold().get(name.lower())
+            if value is not None:
+                return value
+        return None
+
+    def obj(self, name: str) -> ApiObject | None:
+        """A nested object as an ApiObject; None when absent or not an object."""
+        value = self.get(name)
+        return ApiObject(value) if isinstance(value, dict) else None
+
+
+def to_int(value: Any) -> int | None:
+    """An int from an int, an integral float or a numeric string ("23"); None otherwise."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+            return int(number) if number.is_integer() else None
+    return None
+
+
+def to_bool(value: Any) -> bool | None:
+    """A bool from true/false, 0/1 or their string forms; None when absent or unclear."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"1", "true", "yes", "y"}:
+            return True
+        if text in {"0", "false", "no", "n"}:
+            return False
+    return None
+
+
+def to_str(value: Any) -> str:
+    """Text of a scalar; "" for null; 23.0 becomes "23"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """ISO-8601 (``2022-08-31T14:31:11.400Z``, UTC-aware) or ``YYYY-MM-DD HH:mm:ss.SSS`` (naive)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def to_epoch(value: Any) -> int | None:
+    """Epoch seconds from a number, a numeric string or a date (naive dates taken as UTC)."""
+    number = to_int(value)
+    if number is not None:
+        return number
+    when = to_datetime(value)
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
+
+
+def to_custom_data(value: Any) -> dict[str, Any] | None:
+    """CustomData as a dict: null, an object, or an object serialised as a JSON string."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text.lower() == "null":
+            return None
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return {"CustomData": value}
+        if parsed is None:
+            return None
+        if isinstance(parsed, dict):
+            return {str(k): v for k, v in parsed.items()}
+        return {"CustomData": parsed}
+    if isinstance(value, list) and not value:
+        return {}  # PHP-style empty "object"
+    return {"CustomData": value}
+
+
+def _status_name(status: int | None) -> str:
+    return {1: "Enabled", 2: "Disabled"}.get(status or 0, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +212,11 @@ class AddResult:
     description: str
     custom_data: dict[str, Any] | None = None
 
+    @property
+    def ok(self) -> bool:
+        """True when the dialer accepted the target."""
+        return self.error_code == 0
+
 
 @dataclass(frozen=True, slots=True)
 class Campaign:
@@ -77,6 +235,24 @@ class Campaign:
         """True when the campaign's StatusName is Enabled."""
         return self.status_name.strip().lower() == "enabled"
 
+    @classmethod
+    def from_api(cls, f: ApiObject, fallback_code: str | None = None) -> Campaign:
+        """Parse a campaign object; ValueError when it has no Code (and no fallback)."""
+        code = to_str(f.get("Code", "CampaignCode")).strip() or (fallback_code or "")
+        name = to_str(f.get("Name", "CampaignName"))
+        if not code:
+            raise ValueError(f"campaign {name!r} has no Code")
+        status_name = to_str(f.get("StatusName")).strip()
+        return cls(
+            name=name,
+            code=code,
+            status_name=status_name or _status_name(to_int(f.get("Status"))),
+            total_pending_calls=to_int(f.get("TotalPendingCalls")) or 0,
+            max_priority=to_int(f.get("MaxPriority")),
+            min_priority=to_int(f.get("MinPriority")),
+            total_awaiting_calls=to_int(f.get("TotalAwaitingCalls")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignDetails:
@@ -91,6 +267,30 @@ class CampaignDetails:
     max_priority: int | None
     min_priority: int | None
     is_dynamic: bool                         # True: agent dialer; False: smart dialer
+
+    @property
+    def enabled(self) -> bool:
+        """True when the campaign is enabled."""
+        return self.status == 1 or self.status_name.strip().lower() == "enabled"
+
+    @classmethod
+    def from_api(cls, f: ApiObject, fallback_code: str) -> CampaignDetails:
+        """Parse GetCampaignPendingCalls' Data.Campaign (missing fields get neutral defaults)."""
+        status = to_int(f.get("Status"))
+        status_name = to_str(f.get("StatusName")).strip()
+        if status is None:
+            status = {"enabled": 1, "disabled": 2}.get(status_name.lower(), 0)
+        return cls(
+            id=to_int(f.get("ID", "CampaignID")) or 0,
+            name=to_str(f.get("Name")),
+            code=to_str(f.get("Code")).strip() or fallback_code,
+            status=status,
+            status_name=status_name or _status_name(status),
+            total_pending_calls=to_int(f.get("TotalPendingCalls")) or 0,
+            max_priority=to_int(f.get("MaxPriority")),
+            min_priority=to_int(f.get("MinPriority")),
+            is_dynamic=bool(to_bool(f.get("IsDynamic"))),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +312,35 @@ class PendingCall:
     originate_time: int | None = None
     is_date_local: bool | None = None
 
+    @classmethod
+    def from_api(cls, f: ApiObject) -> PendingCall:
+        """Parse one item of GetCampaignPendingCalls' Data.Calls."""
+        raw_status = f.get("CallStatus")
+        if isinstance(raw_status, dict):
+            sf = ApiObject(raw_status)
+            call_status = to_int(sf.get("Status")) or 0
+            status_description = to_str(sf.get("Description"))
+        else:
+            number = to_int(raw_status)
+            call_status = number or 0
+            status_description = "" if number is not None else to_str(raw_status)
+        return cls(
+            campaign_id=to_int(f.get("CampaignID")) or 0,
+            call_id=to_str(f.get("CallID")),
+            phone=to_str(f.get("Phone", "Target")).strip(),
+            call_status=call_status,
+            call_status_description=status_description,
+            call_inserted=to_datetime(f.get("CallInserted")),
+            caller_id=to_str(f.get("CallerID")),
+            caller_name=to_str(f.get("CallerName")),
+            customer_name=to_str(f.get("CustomerName")),
+            priority=to_int(f.get("Priorety", "Priority")),
+            last_call_date=to_datetime(f.get("LastCallDate")),
+            custom_data=to_custom_data(f.get("CustomData")),
+            originate_time=to_epoch(f.get("OriginateTime")),
+            is_date_local=to_bool(f.get("IsDateLocal")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PendingCalls:
@@ -120,6 +349,10 @@ class PendingCalls:
     campaign: CampaignDetails
     calls: list[PendingCall] = field(default_factory=list)
 
+    def phones(self) -> set[str]:
+        """The pending numbers, as the API returns them (digits without "+")."""
+        return {call.phone for call in self.calls}
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -127,3 +360,12 @@ class Member:
 
     member: str
     display_name: str
+
+    @classmethod
+    def from_api(cls, item: Any) -> Member:
+        """Parse one item of GetMembersList's Data (an object, or a bare SIP code)."""
+        if isinstance(item, dict):
+            f = ApiObject(item)
+            member = to_str(f.get("Member", "SipCode"))
+            return cls(member=member, display_name=to_str(f.get("DisplayName")))
+        return cls(member=to_str(item), display_name="")

@@ -1,0 +1,178 @@
+"""Find a campaign by name or code, and export a campaign's pending calls to CSV.
+
+Names are what people write in mapping files and on the command line; codes
+are secrets.  Messages list campaign names only and mask anything that looks
+like a code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from importer.dialer.client import DialerClient
+from importer.dialer.models import Campaign, PendingCall, PendingCalls
+from importer.errors import CampaignNotFoundError, ConfigError, InvalidCampaignError
+from importer.redact import mask, register_secret
+
+__all__ = [
+    "PENDING_CSV_COLUMNS",
+    "backup_file_name",
+    "pending_csv_table",
+    "resolve_campaign",
+    "write_pending_csv",
+]
+
+PENDING_CSV_COLUMNS: tuple[str, ...] = (
+    "Phone",
+    "CustomerName",
+    "Priority",
+    "CallerID",
+    "CallInserted",
+    "OriginateTime",
+)
+_MAX_NAMES_LISTED = 30
+_CODE_LIKE = re.compile(r"[A-Za-z0-9_-]{12,}")
+_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _shown(value: str) -> str:
+    """How a user-supplied campaign reference may appear in a message (codes masked)."""
+    return mask(value) if _CODE_LIKE.fullmatch(value) else repr(value)
+
+
+def _names(campaigns: Iterable[Campaign]) -> str:
+    names = [repr(c.name) for c in campaigns]
+    if not names:
+        return "the account has no campaigns"
+    more = len(names) - _MAX_NAMES_LISTED
+    listed = ", ".join(names[:_MAX_NAMES_LISTED]) + (f" and {more} more" if more > 0 else "")
+    return f"available campaigns: {listed}"
+
+
+def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str | None) -> Campaign:
+    """The campaign named (case- and space-insensitively) or coded ``name_or_code``.
+
+    With an account code, GetCampaignList is searched by name first, then by
+    code; without one, the value must be a campaign code and is checked with
+    GetCampaignDetails.
+    """
+    value = (name_or_code or "").strip()
+    if not value:
+        raise ConfigError("no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)")
+    if _CODE_LIKE.fullmatch(value) and not account_code:
+        register_secret(value)
+    if account_code:
+        campaigns = client.get_campaign_list(account_code)
+        key = _name_key(value)
+        named = [c for c in campaigns if _name_key(c.name) == key]
+        if len(named) > 1:
+            raise ConfigError(
+                f"{len(named)} campaigns are named {named[0].name!r}; rename one in the Voicenter "
+                "admin interface or pass the campaign code instead of the name"
+            )
+        if named:
+            return named[0]
+        for campaign in campaigns:
+            if campaign.code == value:
+                return campaign
+        raise CampaignNotFoundError(
+            f"no campaign named {_shown(value)} in this account; {_names(campaigns)}"
+        )
+    if any(ch.isspace() for ch in value):
+        raise ConfigError(
+            f"{value!r} looks like a campaign name: finding campaigns by name needs the account "
+            "code (set VOICENTER_ACCOUNT_CODE), or pass the campaign code"
+        )
+    register_secret(value)
+    try:
+        return client.get_campaign_details(value)
+    except InvalidCampaignError as exc:
+        raise CampaignNotFoundError(
+            f"the API does not know campaign {_shown(value)} ({exc.description}); check the code, "
+            "or set VOICENTER_ACCOUNT_CODE to choose the campaign by name"
+        ) from None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    # A cell that Excel would run as a formula gets a leading apostrophe; plain numbers stay.
+    if text.startswith(_DANGEROUS_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _iso(when: datetime | None) -> str | None:
+    """ISO-8601 with milliseconds, ``Z`` for UTC: the form the API itself uses."""
+    if when is None:
+        return None
+    text = when.isoformat(timespec="milliseconds")
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def _custom_keys(calls: Iterable[PendingCall]) -> list[str]:
+    keys: dict[str, None] = {}
+    for call in calls:
+        for key in call.custom_data or {}:
+            keys.setdefault(key, None)
+    return list(keys)
+
+
+def pending_csv_table(pending: PendingCalls) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per pending call, CustomData flattened to one column per key."""
+    keys = _custom_keys(pending.calls)
+    base = set(PENDING_CSV_COLUMNS)
+    header = list(PENDING_CSV_COLUMNS) + [f"CustomData.{k}" if k in base else k for k in keys]
+    rows = []
+    for call in pending.calls:
+        data = call.custom_data or {}
+        inserted = call.call_inserted
+        rows.append(
+            [
+                _cell(call.phone),
+                _cell(call.customer_name),
+                _cell(call.priority),
+                _cell(call.caller_id),
+                _cell(_iso(inserted)),
+                _cell(call.originate_time),
+            ]
+            + [_cell(data.get(k)) for k in keys]
+        )
+    return header, rows
+
+
+def write_pending_csv(pending: PendingCalls, path: Path) -> Path:
+    """Write the pending calls as UTF-8-with-BOM CSV (opens in Excel, Hebrew intact)."""
+    header, rows = pending_csv_table(pending)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    tmp.replace(path)
+    return path
+
+
+def backup_file_name(campaign_name: str, when: datetime | None = None) -> str:
+    """``<campaign-name>.pending-backup.<UTC timestamp>.csv`` with unsafe characters replaced."""
+    stem = re.sub(r"[^\w.-]+", "_", campaign_name.strip(), flags=re.UNICODE).strip("._")
+    stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stem or 'campaign'}.pending-backup.{stamp}.csv"
