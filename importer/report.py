@@ -1,14 +1,92 @@
 """Per-row results, the run summary, and the report writers (csv, xlsx, json).
 
-INTERFACE STUB for the writers: Status, RowResult and Summary are the contract.
+One :class:`ReportWriter` per input file streams :class:`RowResult` rows, in
+input order, into ``<file-stem>.<UTC timestamp>.report.csv`` and collects
+what ``.report.xlsx`` and ``.summary.json`` need; ``close`` finishes all three.
+Memory stays flat however many rows are written: the CSV is streamed, and
+the rows meant for the workbook are spooled to an unlinked temporary file
+next to the reports (openpyxl's write-only mode builds the workbook from it
+at close, when the row count -- and so the Summary sheet -- is known).
+
+Formula injection (OWASP "CSV Injection", CWE-1236)
+    A cell is *formula-like* when, after any leading spaces/invisible marks,
+    it starts with ``= + - @`` (or their full-width forms), or when it starts
+    with TAB, CR, LF or NUL.
+
+    * CSV: a formula-like cell, and any cell that already starts with ``'``,
+      gets a single quote prepended -- the OWASP recommendation (a tab or a
+      space prefix is not safe: spreadsheets strip or act on them). Escaping
+      cells that start with ``'`` too makes the rule reversible:
+      :func:`unescape_cell` drops exactly one leading quote, so
+      :func:`read_report_csv` gives back exactly what was written. Phones get
+      no exemption: ``+972521234567`` would be *evaluated* by Excel (shown as
+      ``9.72521E+11``; ``+972-52-...`` even becomes a subtraction), while
+      ``'+972521234567`` keeps every digit and reads as the phone. The rule is
+      one test on the first character, so unaffected cells cost nothing.
+    * XLSX: every string is written as a string cell (``t="inlineStr"``,
+      never a formula, whatever it starts with) with its value unchanged, and
+      formula-like cells also carry Excel's ``quotePrefix`` style -- the flag
+      Excel itself sets when you type ``'=x`` -- so the cell shows the plain
+      text (phones included) and stays text even if someone edits it.
+      Characters XML cannot hold (control characters, lone surrogates) become
+      U+FFFD and cells are cut at Excel's 32,767-character limit; the CSV
+      keeps the exact text.
+
+Big files
+    When a file has more than ``xlsx_row_limit`` rows, the Rows sheet lists
+    only the rows that need attention -- every status except ``added``,
+    ``updated`` and ``would_add`` -- (at most ``xlsx_row_limit`` of them) and
+    the Summary sheet says so; the CSV always has every row.
+
+Interrupted runs
+    Used as a context manager, an exception still closes every report with
+    what was written; the file names stay the same (scripts rely on them),
+    the JSON has ``"interrupted": true`` and the Summary says so in a note.
+
+Secrets
+    ``importer.redact.redact`` runs once per row over the row's joined text
+    (one substring scan per registered code, and a no-op when none is
+    registered); only a row that contains a code is redacted cell by cell.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import csv
+import json
+import logging
+import marshal
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
 
-__all__ = ["BASE_COLUMNS", "RowResult", "Status", "Summary"]
+from importer.errors import ConfigError
+from importer.redact import redact
+
+__all__ = [
+    "ATTENTION_STATUSES",
+    "BASE_COLUMNS",
+    "REPORT_FORMATS",
+    "ReportWriter",
+    "RowResult",
+    "Status",
+    "Summary",
+    "count_statuses",
+    "escape_cell",
+    "is_formula_like",
+    "read_report_csv",
+    "summary_to_dict",
+    "unescape_cell",
+]
+
+log = logging.getLogger(__name__)
 
 
 class Status(StrEnum):
@@ -40,6 +118,15 @@ BASE_COLUMNS: tuple[str, ...] = (
     "error_code",
     "campaign",
 )
+
+REPORT_FORMATS: frozenset[str] = frozenset({"csv", "xlsx", "json"})
+
+#: Statuses of rows that need no attention; big workbooks leave them out.
+SUCCESS_STATUSES: frozenset[str] = frozenset(
+    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value}
+)
+#: Every other status: the rows a big workbook's Rows sheet keeps.
+ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - SUCCESS_STATUSES
 
 
 @dataclass(slots=True)
@@ -73,3 +160,453 @@ class Summary:
     total_rows: int = 0
     notes: list[str] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)   # format -> path
+    exit_code: int | None = None     # written to the JSON only when set
+    interrupted: bool = False        # the run stopped before the end of the file
+
+
+# --------------------------------------------------------------------------- cells
+
+_TRIGGERS = frozenset("=+-@\t\r\n\x00＝＋－＠")
+# Spreadsheets skip leading blanks before parsing a formula; bidi marks are
+# invisible too, so a formula hiding behind any of them counts as formula-like.
+_IGNORABLE = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+    "\u200b\u200e\u200f\u202f\u205f\u3000\ufeff\x0b\x0c"
+_CSV_FIRST = frozenset(_TRIGGERS | set(_IGNORABLE) | {"'"})
+_XLSX_FIRST = frozenset(_TRIGGERS | set(_IGNORABLE))
+
+
+def is_formula_like(value: str) -> bool:
+    """Whether a spreadsheet could read ``value`` as a formula (see the module docstring)."""
+    if not value:
+        return False
+    if value[0] in _TRIGGERS:
+        return True
+    stripped = value.lstrip(_IGNORABLE)
+    return bool(stripped) and stripped[0] in _TRIGGERS
+
+
+def escape_cell(value: str) -> str:
+    """Return the CSV form of a cell: ``'`` prepended when formula-like or quote-led."""
+    if value[:1] in _CSV_FIRST and (value[0] == "'" or is_formula_like(value)):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    """Undo :func:`escape_cell` (drop one leading ``'``)."""
+    return value[1:] if value[:1] == "'" else value
+
+
+def read_report_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Read a CSV report back: one dict per row, cells exactly as they were written."""
+    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = [unescape_cell(h) for h in next(reader, [])]
+        return [
+            dict(zip(header, (unescape_cell(v) for v in row), strict=False)) for row in reader
+        ]
+
+
+def count_statuses(rows: Iterable[RowResult]) -> dict[str, int]:
+    """Count rows per status; every status is present, zeros included."""
+    counts = Counter(str(r.status) for r in rows)
+    return {s.value: counts.get(s.value, 0) for s in Status}
+
+
+# --------------------------------------------------------------------------- summary
+
+def summary_to_dict(summary: Summary) -> dict[str, Any]:
+    """The JSON form of a summary (also the CLI's ``--json`` object)."""
+    data = asdict(summary)
+    counts = {s.value: int(summary.counts.get(s.value, 0)) for s in Status}
+    for key, value in summary.counts.items():   # keep unknown statuses visible, never drop rows
+        counts.setdefault(key, int(value))
+    data["counts"] = counts
+    if data.pop("exit_code") is not None:
+        data["exit_code"] = summary.exit_code
+    data["notes"] = [redact(n) for n in summary.notes]
+    for key in ("source_file", "campaign", "mode", "run_id"):
+        data[key] = redact(str(data[key]))
+    return data
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def _file_stem(source_name: str) -> str:
+    name = _UNSAFE_NAME.sub("_", source_name.replace("\\", "/").rsplit("/", 1)[-1])
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = stem.strip(" .")[:120]
+    return stem or "report"
+
+
+_SUFFIXES = {"csv": ".report.csv", "xlsx": ".report.xlsx", "json": ".summary.json"}
+_FORMAT_ORDER = ("csv", "xlsx", "json")
+
+
+def _claim_paths(
+    report_dir: Path, stem: str, stamp: str, formats: Iterable[str]
+) -> dict[str, Path]:
+    """Create the report files exclusively, bumping ``-2``, ``-3``... until all are new."""
+    wanted = [f for f in _FORMAT_ORDER if f in formats]
+    for attempt in range(1, 10_000):
+        base = f"{stem}.{stamp}" + ("" if attempt == 1 else f"-{attempt}")
+        paths = {f: report_dir / (base + _SUFFIXES[f]) for f in wanted}
+        if any(p.exists() for p in paths.values()):
+            continue
+        created: list[Path] = []
+        try:
+            for path in paths.values():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                created.append(path)
+        except FileExistsError:   # lost a race with another run: release and try the next name
+            for path in created:
+                path.unlink(missing_ok=True)
+            continue
+        return paths
+    raise ConfigError(f"could not find a free report name for {stem!r} in {report_dir}")
+
+
+def _replace_atomically(target: Path, write: Any) -> None:
+    """Write via a hidden temporary file in the same folder, then move it over ``target``."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json(target: Path, summary: Summary) -> None:
+    text = json.dumps(summary_to_dict(summary), ensure_ascii=False, indent=2) + "\n"
+    _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")))
+
+
+_RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def _looks_rtl(texts: Iterable[str]) -> bool:
+    return any(_RTL_CHARS.search(t) for t in texts)
+
+
+# --------------------------------------------------------------------------- writer
+
+_WIDTH_SAMPLE_ROWS = 1000
+_STATUS_INDEX = BASE_COLUMNS.index("status")
+
+
+class ReportWriter:
+    """Stream one input file's report rows to CSV, XLSX and a JSON summary."""
+
+    def __init__(
+        self,
+        report_dir: Path,
+        source_name: str,
+        *,
+        formats: frozenset[str] = REPORT_FORMATS,
+        field_names: Sequence[str] = (),
+        started_at: datetime | None = None,
+        rtl: bool | None = None,
+        xlsx_row_limit: int = 100_000,
+        expected_rows: int | None = None,
+        summary: Summary | None = None,
+    ) -> None:
+        unknown = set(formats) - REPORT_FORMATS
+        if unknown:
+            raise ConfigError(
+                f"unknown report format(s) {', '.join(sorted(unknown))}; "
+                f"choose from {', '.join(_FORMAT_ORDER)}"
+            )
+        self.report_dir = Path(report_dir)
+        self.source_name = source_name
+        self.formats = frozenset(formats)
+        self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
+        self.xlsx_row_limit = max(1, xlsx_row_limit)
+        self.counts: dict[str, int] = {s.value: 0 for s in Status}
+        self.total = 0
+        self._base_summary = summary
+        self._field_keys: list[str] = []
+        self._header: list[str] | None = None
+        self._field_names_given = list(field_names)
+        if field_names:
+            self._set_fields(field_names)
+        self._rtl = rtl
+        self._closed = False
+        self._paths: dict[str, Path] = {}
+        self._csv_fh: IO[str] | None = None
+        self._csv: Any = None
+        self._spool: IO[bytes] | None = None
+        self._spooled_attention = 0
+        self._attention = 0
+        self._limited = expected_rows is not None and expected_rows > self.xlsx_row_limit
+        self._widths: list[int] = []
+
+        try:
+            self.report_dir.mkdir(parents=True, exist_ok=True)
+            stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
+            stem = _file_stem(source_name)
+            self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats)
+            if "csv" in self.formats:
+                # utf-8-sig writes the BOM Excel needs to read Hebrew as UTF-8.
+                self._csv_fh = self._paths["csv"].open(
+                    "w", encoding="utf-8-sig", newline="", errors="replace"
+                )
+                self._csv = csv.writer(self._csv_fh, lineterminator="\r\n")
+            if "xlsx" in self.formats:
+                # Unlinked at once, next to the reports; lives until close().
+                self._spool = tempfile.TemporaryFile(  # noqa: SIM115
+                    dir=self.report_dir, prefix=".spool-"
+                )
+            if "json" in self.formats:
+                _write_json(self._paths["json"], self._progress_summary())
+        except OSError as exc:
+            self._abandon()
+            raise ConfigError(
+                f"cannot write reports to {self.report_dir}: {exc.strerror or exc}"
+            ) from exc
+
+    # ------------------------------------------------------------- public
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """Format -> report path (the files exist from the start)."""
+        return dict(self._paths)
+
+    def write(self, row: RowResult) -> None:
+        """Add one row (rows come in input order)."""
+        if self._closed:
+            raise ValueError("the report is already closed")
+        if self._header is None:
+            if not self._field_keys and row.fields:
+                self._set_fields(list(row.fields))
+            self._start()
+        fields = row.fields
+        status = str(row.status)
+        texts = [
+            row.source_file,
+            row.sheet or "",
+            str(row.row),
+            row.phone_raw,
+            row.phone,
+            status,
+            row.reason,
+            "" if row.error_code is None else str(row.error_code),
+            row.campaign,
+        ]
+        for key in self._field_keys:
+            value = fields.get(key, "")
+            texts.append(value if type(value) is str else ("" if value is None else str(value)))
+        joined = "\x1f".join(texts)
+        if redact(joined) is not joined:
+            texts = [redact(t) for t in texts]
+
+        self.total += 1
+        try:
+            self.counts[status] += 1
+        except KeyError:
+            self.counts[status] = 1
+        attention = status not in SUCCESS_STATUSES
+        if attention:
+            self._attention += 1
+
+        if self._csv is not None:
+            self._csv.writerow([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+
+        if self._spool is not None:
+            if self.total <= _WIDTH_SAMPLE_ROWS:
+                widths = self._widths
+                for i, t in enumerate(texts):
+                    widths[i] = max(widths[i], len(t))
+            if self.total > self.xlsx_row_limit:
+                self._limited = True
+            if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
+                # Row number and error code stay numbers in the workbook.
+                record: list[Any] = texts
+                record[2] = row.row
+                record[7] = row.error_code
+                marshal.dump(record, self._spool)
+                if attention:
+                    self._spooled_attention += 1
+
+    def close(self, summary: Summary | None = None) -> dict[str, Path]:
+        """Finish every report; fill ``summary`` (counts, total, reports) and return the paths."""
+        if self._closed:
+            return dict(self._paths)
+        self._closed = True
+        summary = summary if summary is not None else self._default_summary()
+        try:
+            if self._header is None:
+                self._start()
+            if self._csv_fh is not None:
+                self._csv_fh.close()
+            self._fill_summary(summary)
+            if "xlsx" in self._paths:
+                self._write_xlsx(summary)
+            if "json" in self._paths:
+                _write_json(self._paths["json"], summary)
+        finally:
+            self._abandon()
+        return dict(self._paths)
+
+    def __enter__(self) -> Self:
+        """Return the writer itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the reports; after an exception they keep every row written and say so."""
+        if self._closed:
+            return
+        if exc is None:
+            self.close()
+            return
+        summary = self._default_summary()
+        summary.interrupted = True
+        what = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+        summary.notes.append(
+            f"The run was interrupted ({redact(what)}) after {self.total:,} rows: "
+            "the reports list only the rows handled before that."
+        )
+        try:
+            self.close(summary)
+        except Exception:   # the original exception matters more; the partial CSV is on disk
+            log.warning("could not finish the interrupted reports", exc_info=True)
+
+    # ------------------------------------------------------------- internals
+
+    def _set_fields(self, names: Sequence[str]) -> None:
+        keys: list[str] = []
+        for name in names:
+            if name not in keys:
+                keys.append(name)
+        self._field_keys = keys
+
+    def _start(self) -> None:
+        """Fix the columns and write the CSV header."""
+        header = list(BASE_COLUMNS)
+        for key in self._field_keys:
+            name = key if key not in header else f"{key} (field)"
+            header.append(redact(name))
+        self._header = header
+        self._widths = [len(h) for h in header]
+        if self._csv is not None:
+            self._csv.writerow([escape_cell(h) for h in header])
+        if self._rtl is None:
+            self._rtl = _looks_rtl([self.source_name, *self._field_keys])
+
+    def _progress_summary(self) -> Summary:
+        summary = self._default_summary()
+        summary.notes.append("The run is in progress (or stopped before it could finish).")
+        summary.counts = {}
+        return summary
+
+    def _default_summary(self) -> Summary:
+        base = self._base_summary
+        if base is None:
+            return Summary(
+                source_file=self.source_name,
+                campaign="",
+                mode="",
+                dry_run=False,
+                started_at=_iso(self.started_at),
+            )
+        return Summary(
+            source_file=base.source_file,
+            campaign=base.campaign,
+            mode=base.mode,
+            dry_run=base.dry_run,
+            started_at=base.started_at or _iso(self.started_at),
+            run_id=base.run_id,
+            notes=list(base.notes),
+            exit_code=base.exit_code,
+        )
+
+    def _fill_summary(self, summary: Summary) -> None:
+        if not summary.counts:
+            summary.counts = dict(self.counts)
+        if not summary.total_rows:
+            summary.total_rows = self.total
+        if not summary.started_at:
+            summary.started_at = _iso(self.started_at)
+        if not summary.finished_at:
+            summary.finished_at = _iso(datetime.now(UTC))
+        summary.reports = {fmt: str(path) for fmt, path in self._paths.items()}
+        if "xlsx" in self._paths and self._limited:
+            summary.notes.append(self._limit_note())
+
+    def _limit_note(self) -> str:
+        shown = min(self._attention, self.xlsx_row_limit)
+        if "csv" in self._paths:
+            where = f"Every row is in the CSV report: {self._paths['csv'].name}"
+        else:
+            where = "Ask for the CSV report (--report-format csv) to get every row"
+        if shown < self._attention:
+            listed = (
+                f"lists only the first {shown:,} of the {self._attention:,} rows that were "
+                "not added"
+            )
+        else:
+            listed = f"lists only the {shown:,} rows that were not added"
+        return (
+            f"This file had {self.total:,} rows; to keep the workbook usable, the Rows sheet "
+            f"{listed} (added, updated and would_add rows are left out). {where}."
+        )
+
+    def _spooled_records(self) -> Iterator[list[Any]]:
+        spool = self._spool
+        if spool is None:
+            return
+        spool.flush()
+        spool.seek(0)
+        limited = self._limited
+        while True:
+            try:
+                # Only ever reads what write() dumped into our own unlinked file.
+                record: list[Any] = marshal.load(spool)  # noqa: S302
+            except EOFError:
+                return
+            if limited and record[_STATUS_INDEX] in SUCCESS_STATUSES:
+                continue
+            yield record
+
+    def _write_xlsx(self, summary: Summary) -> None:
+        from importer.report_xlsx import build_workbook
+
+        header = self._header or list(BASE_COLUMNS)
+
+        def write(fh: IO[bytes]) -> None:
+            build_workbook(
+                fh,
+                summary=summary,
+                header=header,
+                widths=self._widths or [len(h) for h in header],
+                records=self._spooled_records(),
+                rtl=bool(self._rtl),
+                limit_note=self._limit_note() if self._limited else None,
+                status_index=_STATUS_INDEX,
+            )
+
+        _replace_atomically(self._paths["xlsx"], write)
+
+    def _abandon(self) -> None:
+        """Release open handles (keeping whatever reached the disk)."""
+        for fh in (self._csv_fh, self._spool):
+            if fh is not None:
+                try:
+                    fh.close()
+                except OSError:
+                    log.warning("could not close a report file", exc_info=True)
+        self._csv_fh = None
+        self._csv = None
+        self._spool = None
