@@ -1,9 +1,339 @@
-"""Placeholder command module (to be filled in)."""
+"""``lead-importer runs`` (list, show, report, prune) and ``lead-importer history PHONE``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+
+from importer.cli._common import echo_json
+from importer.config import load_settings
+from importer.journal import HistoryEntry, Journal, RunRecord
+from importer.report import Status
+
+__all__ = ["register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SKIPPED = frozenset({
+    Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
+    Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
+})
+_ADDED = frozenset({Status.ADDED, Status.UPDATED, Status.WOULD_ADD})
+_FORMATS = ("csv", "xlsx", "json")
+
+
+def _state_options(func: F) -> F:
+    func = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="A YAML or .env settings file (may set LEAD_IMPORTER_STATE_DIR).",
+    )(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Where the run journal lives (default: $LEAD_IMPORTER_STATE_DIR, then per user).",
+    )(func)
+    return func
+
+
+def _state_dir(state_dir: Path | None, config_file: Path | None) -> Path:
+    ctx = click.get_current_context()
+    parent = ctx.find_object(dict) or {}
+    state_dir = state_dir or parent.get("state_dir")
+    config_file = config_file or parent.get("config_file")
+    if state_dir is not None:
+        return state_dir
+    return load_settings(config_file).resolved_state_dir()
+
+
+@contextmanager
+def _journal(state_dir: Path) -> Iterator[Journal | None]:
+    """The journal of ``state_dir``, or None when no run was ever recorded there."""
+    if not Journal.path_for(state_dir).exists():
+        yield None
+        return
+    with Journal.open(state_dir) as journal:
+        yield journal
+
+
+def _counts(journal: Journal, run: RunRecord) -> dict[str, int]:
+    # A run that did not finish has no stored counts: count its rows as they stand.
+    return dict(run.counts) or journal.status_counts(run.run_id)
+
+
+def _outcome(run: RunRecord) -> str:
+    return run.outcome or "unfinished"
+
+
+def _mode(run: RunRecord) -> str:
+    return f"{run.mode} (dry run)" if run.dry_run else run.mode
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _group(counts: dict[str, int], statuses: frozenset[Status]) -> int:
+    return sum(counts.get(s.value, 0) for s in statuses)
+
+
+def _run_json(journal: Journal, run: RunRecord, *, detail: bool = False) -> dict[str, Any]:
+    data = asdict(run)
+    data["key"] = asdict(run.key)
+    data["counts"] = _counts(journal, run)
+    if detail:
+        data["unknown_chunks"] = [
+            {"chunk_no": c.chunk_no, "rows": len(c.seqs), "sent_at": c.sent_at,
+             "attempts": c.attempts}
+            for c in journal.unknown_chunks(run.run_id)
+        ]
+    return data
+
+
+def _table(rows: list[list[str]], numeric_from: int) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [
+            cell.rjust(widths[i]) if i >= numeric_from else cell.ljust(widths[i])
+            for i, cell in enumerate(r)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+@click.group("runs", invoke_without_command=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many recent runs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_state_options
+@click.pass_context
+def runs_group(
+    ctx: click.Context,
+    limit: int,
+    as_json: bool,
+    state_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """List recent import runs, newest first (see `runs show RUN`)."""
+    ctx.ensure_object(dict).update(state_dir=state_dir, config_file=config_file)
+    if ctx.invoked_subcommand is not None:
+        return
+    directory = _state_dir(state_dir, config_file)
+    with _journal(directory) as journal:
+        runs = journal.list_runs(limit) if journal is not None else []
+        if journal is None or not runs:
+            if as_json:
+                echo_json({"state_dir": str(directory), "runs": []})
+            else:
+                click.echo(f"No runs recorded in {directory}.")
+            return
+        if as_json:
+            echo_json({
+                "state_dir": str(directory),
+                "runs": [_run_json(journal, r) for r in runs],
+            })
+            return
+        table = [["RUN", "STARTED (UTC)", "FILE", "CAMPAIGN", "MODE", "OUTCOME",
+                  "ADDED", "SKIPPED", "REJECTED", "FAILED"]]
+        for run in runs:
+            counts = _counts(journal, run)
+            table.append([
+                run.run_id,
+                run.started_at.replace("T", " ")[:16],
+                _clip(run.source_file, 32),
+                _clip(run.campaign_name, 20),
+                _mode(run),
+                _outcome(run),
+                str(_group(counts, _ADDED)),
+                str(_group(counts, _SKIPPED)),
+                str(counts.get(Status.REJECTED.value, 0)),
+                str(counts.get(Status.FAILED.value, 0)),
+            ])
+        for line in _table(table, numeric_from=6):
+            click.echo(line)
+
+
+@runs_group.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_state_options
+def show_cmd(run_id: str, as_json: bool, state_dir: Path | None, config_file: Path | None) -> None:
+    """Show one run: file, campaign, counts per status, reports, unanswered chunks."""
+    with Journal.open(_state_dir(state_dir, config_file)) as journal:
+        run = journal.get_run(run_id)
+        if as_json:
+            echo_json(_run_json(journal, run, detail=True))
+            return
+        counts = _counts(journal, run)
+        unknown = journal.unknown_chunks(run.run_id)
+        lines = [
+            ("Run", run.run_id),
+            ("File", run.source_file),
+            ("Path", run.source_path),
+            ("File SHA-256", run.key.file_sha256),
+            ("Campaign", run.campaign_name),
+            ("Mapping", run.mapping_name or "(suggested)"),
+            ("Mode", _mode(run)),
+            ("Started", run.started_at),
+            ("Finished", run.finished_at or "-"),
+            ("Outcome", _outcome(run)),
+            ("Rows", str(sum(counts.values()))),
+        ]
+        lines += [(f"  {status}", str(n)) for status, n in sorted(counts.items()) if n]
+        for fmt, path in sorted(run.report_paths.items()):
+            lines.append((f"Report ({fmt})", path))
+        if unknown:
+            rows = sum(len(c.seqs) for c in unknown)
+            lines.append((
+                "Unanswered",
+                f"{len(unknown)} chunk(s), {rows} row(s) sent without a recorded answer; "
+                "re-running the import checks them against the campaign before resending",
+            ))
+        width = max(len(k) for k, _ in lines)
+        for label, value in lines:
+            click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _parse_formats(value: str) -> frozenset[str]:
+    formats = {f.strip().lower() for f in value.split(",") if f.strip()}
+    if not formats or formats - set(_FORMATS):
+        raise click.BadParameter(
+            f"choose from {', '.join(_FORMATS)} (comma-separated), not {value!r}",
+            param_hint="--report-format",
+        )
+    return frozenset(formats)
+
+
+@runs_group.command("report")
+@click.argument("run_id", metavar="RUN")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports"), show_default=True, help="Where to write the reports.")
+@click.option("--report-format", "report_format", default="csv,xlsx,json", show_default=True,
+              help="Comma-separated: csv, xlsx, json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report paths as JSON.")
+@_state_options
+def report_cmd(
+    *,
+    run_id: str,
+    report_dir: Path,
+    report_format: str,
+    as_json: bool,
+    state_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Write a run's report files again, from the journal."""
+    from importer.report import ReportWriter, Summary
+
+    formats = _parse_formats(report_format)
+    with Journal.open(_state_dir(state_dir, config_file)) as journal:
+        run = journal.get_run(run_id)
+        summary = Summary(
+            source_file=run.source_file,
+            campaign=run.campaign_name,
+            mode=run.mode,
+            dry_run=run.dry_run,
+            started_at=run.started_at,
+            finished_at=run.finished_at or "",
+            run_id=run.run_id,
+            notes=[f"Regenerated from the run journal (run {run.run_id})."],
+        )
+        if run.outcome != "finished":
+            summary.notes.append(
+                f"The run is {_outcome(run)}: rows not confirmed yet are shown as failed."
+            )
+        writer = ReportWriter(
+            report_dir,
+            run.source_file,
+            formats=formats,
+            field_names=journal.field_names(run.run_id),
+            started_at=datetime.fromisoformat(run.started_at.replace("Z", "+00:00")),
+        )
+        with writer:
+            for row in journal.regenerate_report_rows(run.run_id):
+                writer.write(row)
+            paths = writer.close(summary)
+    if as_json:
+        echo_json({"run_id": run.run_id, "reports": {k: str(v) for k, v in paths.items()}})
+        return
+    for fmt in _FORMATS:
+        if fmt in paths:
+            click.echo(f"Wrote {paths[fmt]}")
+
+
+@runs_group.command("prune")
+@click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
+              help="Forget row detail of finished runs and history older than DAYS days.")
+@_state_options
+def prune_cmd(days: int, state_dir: Path | None, config_file: Path | None) -> None:
+    """Shrink the journal: drop rows of old finished runs (their summaries stay)."""
+    directory = _state_dir(state_dir, config_file)
+    with _journal(directory) as journal:
+        dropped = journal.prune(days) if journal else 0
+    click.echo(f"Dropped the rows of {dropped} finished run(s) older than {days} day(s).")
+
+
+def _normalise(phone: str, region: str) -> str | None:
+    """E.164 for the user's input, or None when the phone library cannot tell."""
+    try:
+        from importer.phones import PhoneNormalizer, PhonePolicy
+
+        result = PhoneNormalizer(PhonePolicy(default_region=region)).normalize(phone)
+    except NotImplementedError:
+        return None
+    return result.e164 if result.e164 else None
+
+
+def _history_json(entry: HistoryEntry) -> dict[str, Any]:
+    return asdict(entry)
+
+
+@click.command("history")
+@click.argument("phone")
+@click.option("--region", default="IL", show_default=True,
+              help="Region for numbers written without a country code.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_state_options
+def history_cmd(
+    phone: str, region: str, as_json: bool, state_dir: Path | None, config_file: Path | None
+) -> None:
+    """Show when, into which campaign and from which file a number was imported."""
+    directory = _state_dir(state_dir, config_file)
+    e164 = _normalise(phone, region.upper())
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if e164 is None and len(digits.lstrip("0")) < 6:
+        raise click.BadParameter(f"{phone!r} is not a phone number", param_hint="PHONE")
+    with _journal(directory) as journal:
+        entries: list[HistoryEntry] = []
+        if journal is not None:
+            entries = journal.history(e164) if e164 else []
+            if not entries and e164 is None:
+                entries = journal.history_matching(digits)
+    shown = e164 or phone
+    if as_json:
+        echo_json({"phone": shown, "imports": [_history_json(e) for e in entries]})
+        return
+    if not entries:
+        click.echo(f"{shown} was never imported by lead-importer (journal: {directory}).")
+        return
+    table = [["ADDED AT (UTC)", "PHONE", "CAMPAIGN", "FILE", "ROW", "RUN"]]
+    for e in entries:
+        table.append([e.added_at.replace("T", " ").rstrip("Z"), e.phone, e.campaign_name,
+                      e.source_file, str(e.row), e.run_id])
+    for line in _table(table, numeric_from=99):
+        click.echo(line)
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the CLI group."""
+    """Add ``runs`` and ``history`` to the CLI group."""
+    group.add_command(runs_group)
+    group.add_command(history_cmd)

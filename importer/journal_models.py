@@ -1,0 +1,148 @@
+"""The records the run journal stores: runs, rows, chunks and import history."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importer.report import Status
+
+__all__ = [
+    "FINISHED",
+    "OUTCOMES",
+    "ROW_STATUSES",
+    "SETTLED",
+    "ChunkRecord",
+    "HistoryEntry",
+    "JournalRow",
+    "RunKey",
+    "RunRecord",
+    "sha256_file",
+    "sha256_text",
+]
+
+PLANNED = "planned"
+SENT = "sent"
+# Every status a journal row may hold: the report statuses plus the two in-flight ones.
+ROW_STATUSES: frozenset[str] = frozenset({PLANNED, SENT, *(s.value for s in Status)})
+
+# Statuses a resumed run must never plan again: confirmed by the API, or sent with the
+# answer unknown (those are reconciled against the campaign first).
+SETTLED: frozenset[str] = frozenset({SENT, "added", "updated", "rejected"})
+
+FINISHED = "finished"
+# "incomplete": reached the end of the file with rows a re-run should retry (``failed``);
+# "failed": stopped by an error (API unusable); "interrupted": signal / cancel.
+# A killed run keeps outcome None.  Every outcome but "finished" is resumed.
+OUTCOMES: frozenset[str] = frozenset({FINISHED, "incomplete", "failed", "interrupted"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunKey:
+    """What makes two runs "the same import": file content, mapping, campaign, mode.
+
+    ``campaign_key`` is a non-secret fingerprint of the campaign (never its code).
+    """
+
+    file_sha256: str
+    mapping_sha256: str
+    campaign_key: str
+    mode: str
+
+    @property
+    def lock_name(self) -> str:
+        """A file-name-safe lock name for this key (one importer per key at a time)."""
+        digest = sha256_text(
+            "\0".join((self.file_sha256, self.mapping_sha256, self.campaign_key, self.mode))
+        )
+        return f"run-{digest[:20]}"
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One import run of one file as the journal knows it."""
+
+    run_id: str                      # "20261128-143005-ab12" (UTC start time + random)
+    key: RunKey
+    source_file: str                 # display name
+    source_path: str
+    campaign_name: str
+    mapping_name: str
+    mode: str
+    dry_run: bool
+    started_at: str                  # ISO-8601 UTC, "2026-11-28T14:30:05Z"
+    finished_at: str | None = None
+    outcome: str | None = None       # see OUTCOMES; None = unfinished (killed or running)
+    counts: dict[str, int] = field(default_factory=dict)
+    report_paths: dict[str, str] = field(default_factory=dict)
+    field_names: list[str] = field(default_factory=list)   # mapped fields, report column order
+
+    @property
+    def resumable(self) -> bool:
+        """True unless the run finished."""
+        return self.outcome != FINISHED
+
+
+@dataclass(slots=True)
+class JournalRow:
+    """One input data row and its state in a run.
+
+    ``target_json`` is the exact JSON object a resumed run resends.  It must not
+    contain the campaign code: the pipeline stores the target WITHOUT its
+    ``Campaign`` key and adds the code when sending (``add_rows`` refuses a
+    target with a top-level ``Campaign`` key).
+    """
+
+    seq: int                         # 0-based input order across the file (all sheets)
+    sheet: str | None
+    row: int                         # 1-based row number as the user sees it
+    phone_raw: str
+    phone: str                       # E.164 or ""
+    status: str = PLANNED            # a report Status value, or "planned" / "sent"
+    reason: str = ""
+    error_code: int | None = None
+    import_ref: str | None = None    # the reference sent in CustomData, for reconciliation
+    chunk_no: int | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    target_json: str | None = None
+
+
+@dataclass(slots=True)
+class ChunkRecord:
+    """One AddCallsBulk request: its rows and whether its answer was recorded."""
+
+    run_id: str
+    chunk_no: int
+    state: str                       # "sent" (outcome unknown until "done") | "done"
+    seqs: list[int]
+    sent_at: str
+    attempts: int
+    done_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A number this importer added to a campaign: when, and from which file and row."""
+
+    phone: str
+    campaign_key: str
+    campaign_name: str
+    run_id: str
+    source_file: str
+    row: int
+    added_at: str
+
+
+def sha256_file(path: Path, *, block_size: int = 1 << 20) -> str:
+    """The hex SHA-256 of a file's content, read in blocks (flat memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(block_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """The hex SHA-256 of a text's UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
