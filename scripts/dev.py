@@ -21,8 +21,6 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def _ensure_venv(extra: str) -> None:
-    if sys.version_info < (3, 11):
-        sys.exit("lead-importer needs Python 3.11 or newer")
     if not PY.exists():
         print(f"creating {VENV} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -31,16 +29,10 @@ def _ensure_venv(extra: str) -> None:
     if stamp.exists() and stamp.read_text() == digest:
         return
     print("installing lead-importer and its dependencies into .venv ...", flush=True)
-    subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"],
-        check=True,
-    )
+    pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
     target = f".[{extra}]" if extra else "."
-    subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target],
-        check=True,
-        cwd=ROOT,
-    )
+    subprocess.run([*pip, "-e", target], check=True, cwd=ROOT)
     stamp.write_text(digest)
 
 
@@ -55,11 +47,15 @@ def demo(args: list[str]) -> int:
     _ensure_venv("")
     work = Path(tempfile.mkdtemp(prefix="lead-importer-demo-"))
     demo_script = ROOT / "scripts" / "demo_run.py"
-    return subprocess.run([str(PY), str(demo_script), str(work), *args], cwd=ROOT, check=False).returncode
+    command = [str(PY), str(demo_script), str(work), *args]
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
 def main() -> int:
     """Dispatch to demo or test."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may run on an old python3
+        print("lead-importer needs Python 3.11 or newer")
+        return 2
     if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
         print(__doc__)
         return 2

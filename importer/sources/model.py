@@ -41,6 +41,7 @@ class SourceInfo:
     encoding: str | None = None          # text formats only
     encoding_reason: str | None = None   # e.g. "UTF-16 LE byte-order mark"
     delimiter: str | None = None         # text formats only
+    delimiter_reason: str | None = None  # e.g. "100% of the first records split into 7 fields"
     sheet: str | None = None             # chosen sheet name (None for text formats)
     sheets: list[SheetInfo] = field(default_factory=list)
     header_row: int = 1                  # 1-based, as the user sees it
@@ -56,6 +57,9 @@ class SourceRow:
     (always empty for text formats), so the phone stage can tell a number that
     lost its leading zero in Excel from text typed that way.  ``problems``
     holds notes such as "row has 9 cells, header has 7" (ragged rows).
+    ``line`` is the physical line where the row starts in a text file (it differs
+    from ``row`` only after a quoted cell that spans several lines); for
+    workbooks it equals ``row``.
     """
 
     file: str                            # display name of the file (no directories)
@@ -64,3 +68,4 @@ class SourceRow:
     cells: tuple[str, ...]
     numeric: frozenset[int] = frozenset()
     problems: tuple[str, ...] = ()
+    line: int | None = None              # first physical line (text files)
