@@ -1,13 +1,54 @@
 """Phone normalisation, Excel-damage repair and the number-type policy.
 
-INTERFACE STUB: the dataclasses and signatures below are the contract the
-mapping stage and the pipeline code against; the implementation is pending.
+``PhoneNormalizer.normalize`` turns whatever people type into a phone cell
+into E.164 (``+972521234567``), or says in plain words why it cannot:
+
+1. clean the text: Unicode digits to ASCII, bidi marks and zero-width
+   characters out, Unicode dashes and spaces to plain ones;
+2. spot empty cells and placeholders (``-``, ``N/A``, ``אין``): missing_phone;
+3. repair Excel damage: ``521234567.0`` float artefacts, lost leading zeros
+   (noted), scientific notation (refused unless it kept every digit);
+4. split cells holding several numbers (``/``, ``,``, ``;``, new lines,
+   "or"/"או") and keep the first usable one, noting the others;
+5. take off labels (``tel:``, ``טל:``, ``נייד:``) and extensions (``ext. 12``,
+   ``שלוחה 12``, ``#12``), which are returned in ``PhoneResult.extension``;
+6. validate with phonenumbers: plain digit strings of the default region go
+   through ``importer.phone_fastpath`` (an exact mirror of phonenumbers built
+   from its metadata), everything else through ``phonenumbers.parse``;
+7. apply the policy: allowed number types, and strictness ``valid`` (the number
+   is in phonenumbers' allocated blocks) or ``possible`` (an Israeli
+   mobile/landline/VoIP shape is enough).
+
+Decisions worth knowing:
+
+- Letters inside a number are refused ("contains letters"): vanity numbers
+  such as 1-800-FLOWERS are rare in lead files, while names and notes typed
+  into the phone cell are common and phonenumbers would turn them into digits.
+- A number of 11 or more digits without ``+``/``00``, not starting with 0,
+  that is not a valid number of the default region but is a valid
+  international number (``12125550123``) is read as international, and the
+  reason says so.
+- A type-rejected result still carries its ``e164`` and ``number_type``; only
+  ``ok`` results may be dialled.
+- A lost leading zero (``521234567``, a number cell or text) is read the way
+  phonenumbers reads it, as the national number, and the reason notes the
+  restored zero; it is never claimed when the result is not a valid number.
+- ``first_usable`` ranks failures: type_rejected (a real number of the wrong
+  kind) beats invalid_phone beats missing_phone; ties go to the first column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+from importer.phone_fastpath import FastPath, fast_digits, type_name
 
 __all__ = [
     "DEFAULT_ALLOWED_TYPES",
@@ -15,6 +56,8 @@ __all__ = [
     "PhonePolicy",
     "PhoneResult",
     "api_form",
+    "canonical_from_api",
+    "describe_type",
 ]
 
 # Names are phonenumbers.PhoneNumberType names, lower-cased.
@@ -24,15 +67,35 @@ DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset(
 
 Problem = Literal["missing_phone", "invalid_phone", "type_rejected"]
 
+_TYPE_WORDS: dict[str, str] = {
+    "mobile": "mobile number",
+    "fixed_line": "landline number",
+    "fixed_line_or_mobile": "landline or mobile number",
+    "voip": "VoIP number (07X)",
+    "toll_free": "toll-free number (1-800)",
+    "premium_rate": "premium-rate number (pay line)",
+    "shared_cost": "shared-cost number (1-700)",
+    "uan": "company-wide number (1-599)",
+    "personal_number": "personal forwarding number",
+    "pager": "pager number",
+    "voicemail": "voicemail access number",
+    "unknown": "number of unknown type",
+}
+
+
+def describe_type(number_type: str) -> str:
+    """Plain words for a number type name ("toll_free" -> "toll-free number (1-800)")."""
+    return _TYPE_WORDS.get(number_type, number_type.replace("_", " ") + " number")
+
 
 @dataclass(frozen=True, slots=True)
 class PhoneResult:
     """The outcome of normalising one raw cell (or several candidate cells)."""
 
-    e164: str | None                     # "+972521234567" when the number is usable
-    number_type: str | None = None       # "mobile", "fixed_line", "voip", "toll_free", ...
-    problem: Problem | None = None       # None when e164 is usable
-    reason: str = ""                     # plain language; repair notes even when ok
+    e164: str | None  # "+972521234567" when the number is usable
+    number_type: str | None = None  # "mobile", "fixed_line", "voip", "toll_free", ...
+    problem: Problem | None = None  # None when e164 is usable
+    reason: str = ""  # plain language; repair notes even when ok
     extension: str | None = None
 
     @property
@@ -50,25 +113,649 @@ class PhonePolicy:
     strictness: Literal["valid", "possible"] = "valid"
 
 
+# --- text cleaning -------------------------------------------------------------
+
+_char_map: dict[str, str] = {}
+
+
+def _map_char(ch: str) -> str:
+    """ASCII stand-in for one non-ASCII character (after NFKC)."""
+    if ch.isdecimal():
+        return str(unicodedata.decimal(ch))
+    if ch in "\u2028\u2029\u0085":
+        return "\n"
+    cat = unicodedata.category(ch)
+    if cat == "Cf":  # LRM/RLM/ALM, bidi embeddings and isolates, zero-width, soft hyphen
+        return ""
+    if cat == "Zs":
+        return " "
+    if cat == "Pd" or ch in "\u2212\u30fc\u2043":
+        return "-"
+    return ch
+
+
+def _clean_text(raw: str) -> str:
+    if not raw.isascii():
+        raw = unicodedata.normalize("NFKC", raw)
+        out = []
+        for ch in raw:
+            if ch.isascii():
+                out.append(ch)
+                continue
+            mapped = _char_map.get(ch)
+            if mapped is None:
+                mapped = _char_map[ch] = _map_char(ch)
+            out.append(mapped)
+        raw = "".join(out)
+    if "\t" in raw or "\r" in raw:
+        raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return raw.strip()
+
+
+_PLACEHOLDERS = frozenset(
+    {
+        "",
+        "na",
+        "n/a",
+        "n.a",
+        "n.a.",
+        "none",
+        "null",
+        "nil",
+        "nan",
+        "no",
+        "unknown",
+        "tbd",
+        "אין",
+        "לא",
+        "ללא",
+        "אין טלפון",
+        "אין מספר",
+        "לא ידוע",
+        "לא רלוונטי",
+    }
+)
+_HAS_DIGIT = re.compile(r"\d")
+_PUNCT_ONLY = re.compile(r"[\W_]*")
+
+# --- Excel damage ---------------------------------------------------------------
+
+_SCIENTIFIC = re.compile(r"[+-]?(\d+)(?:[.,](\d+))?[eE]\+?(\d{1,2})")
+_FLOAT_ARTEFACT = re.compile(r"(\d{7,})[.,]0+")
+
+# --- several numbers, labels and extensions -------------------------------------
+
+_MAYBE_MULTI = re.compile(r"[/\\|;\n,]|\s(?:or|או|and)\s", re.IGNORECASE)
+_SPLIT = re.compile(r"\s*(?:[/\\|;\n]|(?<!,),(?!,)|\s(?:or|או|and)\s)\s*", re.IGNORECASE)
+_EXT_LABEL = r"extension|ext|extn|x|שלוחה|שלוח'|שלו'|של'|פנימי"
+_EXT_ONLY = re.compile(rf"(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*(\d{{1,6}})\s*#?", re.IGNORECASE)
+_EXT_TAIL = re.compile(
+    rf"(?:\s*(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*|\s*#\s*|\s*,,\s*)(\d{{1,6}})\s*#?\s*$",
+    re.IGNORECASE,
+)
+_PLAIN = re.compile(r"[0-9 +\-.()]*")
+_LEADING_JUNK = re.compile(r"^[^\d+]+")
+_TRAILING_JUNK = re.compile(r"[^\d]+$")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACE_RUN = re.compile(r"\s+")
+_NON_DIGITS = re.compile(r"\D")
+
+# Israeli shapes accepted with strictness "possible" (new blocks are added to
+# phonenumbers months after operators hand them out).
+_IL_SHAPES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"5\d{8}"), "mobile", "an Israeli mobile number (05X)"),
+    (re.compile(r"7\d{8}"), "voip", "an Israeli VoIP number (07X)"),
+    (re.compile(r"[2-489]\d{7}"), "fixed_line", "an Israeli landline number"),
+)
+_PN_VERSION = getattr(phonenumbers, "__version__", "?")
+_FALLBACK_MIN_DIGITS = 11
+_GLUED_MIN_DIGITS = 16  # two numbers typed with only a space between them
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """One candidate number's outcome before it becomes a PhoneResult."""
+
+    e164: str | None
+    number_type: str | None
+    problem: Problem | None
+    reason: str
+    notes: list[str]
+    extension: str | None = None
+    shown: str = ""
+
+    def result(self, extra: list[str] | None = None) -> PhoneResult:
+        """Freeze into a PhoneResult, putting the problem reason before notes."""
+        parts = [self.reason] if self.reason else []
+        parts += self.notes
+        if extra:
+            parts += extra
+        reason = "; ".join(parts)
+        return PhoneResult(self.e164, self.number_type, self.problem, reason, self.extension)
+
+
+# A frozen dataclass sets its fields through object.__setattr__, which costs
+# about half of the fast path; the hot path fills the slots directly instead.
+_NEW_RESULT = object.__new__
+_SET_E164 = PhoneResult.__dict__["e164"].__set__
+_SET_TYPE = PhoneResult.__dict__["number_type"].__set__
+_SET_PROBLEM = PhoneResult.__dict__["problem"].__set__
+_SET_REASON = PhoneResult.__dict__["reason"].__set__
+_SET_EXTENSION = PhoneResult.__dict__["extension"].__set__
+
+
+def _plain_result(e164: str, number_type: str) -> PhoneResult:
+    """PhoneResult(e164, number_type), built without the frozen-dataclass overhead."""
+    result: PhoneResult = _NEW_RESULT(PhoneResult)
+    _SET_E164(result, e164)
+    _SET_TYPE(result, number_type)
+    _SET_PROBLEM(result, None)
+    _SET_REASON(result, "")
+    _SET_EXTENSION(result, None)
+    return result
+
+
+_PROBLEM_RANK: dict[str | None, int] = {
+    "type_rejected": 3,
+    "invalid_phone": 2,
+    "missing_phone": 1,
+    None: 0,
+}
+
+
 class PhoneNormalizer:
     """Normalises raw phone text to E.164 with a fast path and a cache."""
 
-    def __init__(self, policy: PhonePolicy | None = None) -> None:
+    def __init__(self, policy: PhonePolicy | None = None, *, cache_size: int = 1_000_000) -> None:
         self.policy = policy or PhonePolicy()
+        self.region = self.policy.default_region.upper()
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(self.region, None)
+        if metadata is None:
+            raise ValueError(f"unknown phone region {self.policy.default_region!r}")
+        self._fast = FastPath(self.region)
+        self._cc = str(metadata.country_code)
+        self._national_prefix: str = metadata.national_prefix or ""
+        self._cache: dict[tuple[str, bool], PhoneResult] = {}
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self.fast_hits = 0
+
+    # --- public ---------------------------------------------------------------
 
     def normalize(self, raw: str, *, numeric: bool = False) -> PhoneResult:
         """Normalise one cell; ``numeric`` says the workbook stored it as a number."""
-        raise NotImplementedError
+        key = (raw, numeric)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.cache_hits += 1
+            return hit
+        result = self._normalize_uncached(raw, numeric)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
+
+    def normalize_uncached(self, raw: str, *, numeric: bool = False) -> PhoneResult:
+        """Like ``normalize`` but never reads or fills the cache (benchmarks, tests)."""
+        return self._normalize_uncached(raw, numeric)
 
     def first_usable(self, candidates: list[tuple[str, bool]]) -> tuple[str, PhoneResult]:
         """Return (raw, result) for the first candidate (raw, numeric) that is usable.
 
-        When none is usable, return the most informative failure (an invalid
-        number beats a missing one); ``raw`` is "" when every candidate is empty.
+        When none is usable, return the most informative failure: type_rejected
+        beats invalid_phone beats missing_phone, ties go to the earlier column;
+        ``raw`` is "" when every candidate is empty.
         """
-        raise NotImplementedError
+        best: tuple[str, PhoneResult] | None = None
+        skipped: list[str] = []
+        for raw, numeric in candidates:
+            result = self.normalize(raw, numeric=numeric)
+            if result.ok:
+                if skipped:
+                    note = "an earlier phone column had " + "; ".join(skipped)
+                    reason = f"{result.reason}; {note}" if result.reason else note
+                    result = replace(result, reason=reason)
+                return raw, result
+            if result.problem != "missing_phone":
+                skipped.append(f'"{_shorten(raw)}" ({result.reason})')
+            if best is None or _PROBLEM_RANK[result.problem] > _PROBLEM_RANK[best[1].problem]:
+                best = (raw, result)
+        if best is None:
+            return "", PhoneResult(None, problem="missing_phone", reason="no phone number")
+        raw, result = best
+        if result.problem == "missing_phone" and not (raw or "").strip():
+            raw = ""
+        return raw, result
+
+    # --- pipeline ---------------------------------------------------------------
+
+    def _normalize_uncached(self, raw: str, numeric: bool) -> PhoneResult:
+        if raw is None:
+            return PhoneResult(None, problem="missing_phone", reason="no phone number")
+        if not isinstance(raw, str):
+            raw, numeric = _number_text(raw), True
+        text = _clean_text(raw)
+        fd = fast_digits(text) if text else None
+        if fd is not None and not ("." in text and _FLOAT_ARTEFACT.fullmatch(text)):
+            # The hot path: digits and plain separators only.
+            plus, digits = fd
+            if not digits:
+                return PhoneResult(None, problem="missing_phone", reason="no phone number")
+            hit = self._fast.classify(plus, digits)
+            if hit is not None and hit[1] in self.policy.allow_types and digits != hit[2]:
+                self.fast_hits += 1
+                return _plain_result(hit[0], hit[1])
+            verdict = self._judge(text, numeric, digits == text, fd, hit)
+            if verdict.problem == "invalid_phone" and len(digits) >= _GLUED_MIN_DIGITS:
+                return self._split_on_spaces(text, numeric) or verdict.result()
+            return verdict.result()
+        return self._normalize_messy(text, numeric)
+
+    def _normalize_messy(self, text: str, numeric: bool) -> PhoneResult:
+        if _HAS_DIGIT.search(text) is None:
+            word = _SPACE_RUN.sub(" ", text).strip().casefold()
+            if word.strip(" .-_?!") in _PLACEHOLDERS or _PUNCT_ONLY.fullmatch(text):
+                return PhoneResult(None, problem="missing_phone", reason="no phone number")
+            return PhoneResult(
+                None,
+                problem="invalid_phone",
+                reason=f'not a phone number (no digits in "{_shorten(text)}")',
+            )
+        notes: list[str] = []
+        sci = _SCIENTIFIC.fullmatch(text)
+        if sci is not None:
+            whole, frac, exp = sci.group(1), sci.group(2) or "", int(sci.group(3))
+            if len(frac) != exp:
+                return PhoneResult(
+                    None,
+                    problem="invalid_phone",
+                    reason=(
+                        f"Excel scientific notation ({text}) lost digits; format the column "
+                        "as Text in Excel and export again"
+                    ),
+                )
+            notes.append(f"converted from Excel scientific notation ({text})")
+            text = whole + frac
+        else:
+            artefact = _FLOAT_ARTEFACT.fullmatch(text)
+            if artefact is not None:
+                text = artefact.group(1)
+        if _PLAIN.fullmatch(text):
+            verdict = self._judge(text, numeric, text.isdigit())
+            verdict.notes[:0] = notes
+            return verdict.result()
+        return self._several(text, numeric, notes)
+
+    def _several(self, text: str, numeric: bool, notes: list[str]) -> PhoneResult:
+        pieces = [text]
+        if _MAYBE_MULTI.search(text):
+            pieces = [p for p in _SPLIT.split(text) if p.strip()]
+        candidates: list[tuple[str, str | None]] = []  # (text, extension from a later piece)
+        fragments: list[str] = []
+        for piece in pieces:
+            ext_only = _EXT_ONLY.fullmatch(piece.strip())
+            if ext_only is not None and candidates and candidates[-1][1] is None:
+                candidates[-1] = (candidates[-1][0], ext_only.group(1))
+            elif candidates and len(re.sub(r"\D", "", piece)) < 5:
+                fragments.append(piece.strip())
+            else:
+                candidates.append((piece.strip(), None))
+        if not candidates:
+            return PhoneResult(None, problem="missing_phone", reason="no phone number")
+        verdicts = [self._judge_piece(p, numeric, ext) for p, ext in candidates]
+        for v in verdicts:
+            v.notes[:0] = notes
+        extra = [f'ignored "{f}"' for f in fragments]
+        if len(verdicts) == 1:
+            only = verdicts[0]
+            if (
+                only.problem == "invalid_phone"
+                and len(_NON_DIGITS.sub("", text)) >= _GLUED_MIN_DIGITS
+            ):
+                split = self._split_on_spaces(candidates[0][0], numeric)
+                if split is not None:
+                    return split
+            return only.result(extra)
+        count = f"cell has {len(verdicts)} numbers"
+        for i, v in enumerate(verdicts):
+            if v.problem is None:
+                others = ", ".join(_ignored(o) for j, o in enumerate(verdicts) if j != i)
+                return v.result([f"{count}; used the first valid one, ignored {others}", *extra])
+        best = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
+        v = replace(best, reason=f"{count}, none usable: {best.shown}: {best.reason}")
+        return v.result(extra)
+
+    def _split_on_spaces(self, text: str, numeric: bool) -> PhoneResult | None:
+        """Two numbers with only spaces between them ("050-1234567 03-1234567"), if it is that."""
+        tokens = text.split()
+        for i in range(1, len(tokens)):
+            left, right = " ".join(tokens[:i]), " ".join(tokens[i:])
+            first = self._judge_piece(left, numeric, None)
+            if first.problem is None:
+                second = self._judge_piece(right, numeric, None)
+                if second.problem is None or second.problem == "type_rejected":
+                    return first.result(
+                        [f"cell has 2 numbers; used the first one, ignored {right}"]
+                    )
+        return None
+
+    def _judge_piece(self, piece: str, numeric: bool, ext: str | None) -> _Verdict:
+        shown = _shorten(piece)
+        m = _EXT_TAIL.search(piece)
+        if m is not None and _HAS_DIGIT.search(piece[: m.start()]):
+            ext, piece = m.group(1), piece[: m.start()]
+        if "*" in piece:
+            return _Verdict(
+                None,
+                None,
+                "invalid_phone",
+                f"a star service code ({shown}) cannot be dialled from a campaign",
+                [],
+                ext,
+                shown,
+            )
+        core = _TRAILING_JUNK.sub("", _LEADING_JUNK.sub("", piece))
+        if _LETTER.search(core):
+            return _Verdict(
+                None,
+                None,
+                "invalid_phone",
+                f'contains letters ("{shown}")',
+                [],
+                ext,
+                shown,
+            )
+        verdict = self._judge(core, numeric, core.isdigit())
+        verdict.shown = shown
+        tail = _TRAILING_JUNK.search(piece.rstrip())
+        if verdict.problem == "invalid_phone" and tail and _LETTER.search(tail.group()):
+            verdict.notes.append(
+                f'the text "{_shorten(tail.group())}" after the digits was ignored'
+            )
+        if ext is not None:
+            verdict.extension = ext
+            verdict.notes.append(
+                f"extension {ext} kept separately (the dialer calls the main number)"
+            )
+        return verdict
+
+    def _judge(
+        self,
+        core: str,
+        numeric: bool,
+        bare: bool,
+        fd: tuple[bool, str] | None = None,
+        hit: tuple[str, str, str] | None = None,
+    ) -> _Verdict:
+        """Validate one cleaned number and apply the policy."""
+        if fd is None:
+            fd = fast_digits(core)
+            if fd is not None:
+                hit = self._fast.classify(*fd)
+        if hit is not None and fd is not None:
+            self.fast_hits += 1
+            e164, kind, nsn = hit
+            notes = []
+            if bare and fd[1] == nsn and self._fast.national_prefix_in_format(nsn):
+                notes.append(_lost_zero_note(fd[1], numeric))
+            return self._policy(_Verdict(e164, kind, None, "", notes, shown=core))
+        return self._judge_slow(core, numeric, bare, fd)
+
+    def _judge_slow(
+        self, core: str, numeric: bool, bare: bool, fd: tuple[bool, str] | None
+    ) -> _Verdict:
+        try:
+            num = phonenumbers.parse(core, self.region)
+        except NumberParseException as exc:
+            return self._fallback(fd) or _Verdict(
+                None,
+                None,
+                "invalid_phone",
+                _parse_error_reason(exc, core),
+                [],
+                shown=core,
+            )
+        e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(num):
+            kind = type_name(phonenumbers.number_type(num))
+            notes = []
+            nsn = phonenumbers.national_significant_number(num)
+            if bare and fd is not None and fd[1] == nsn and self._lost_zero(e164):
+                notes.append(_lost_zero_note(fd[1], numeric))
+            return self._policy(_Verdict(e164, kind, None, "", notes, shown=core))
+        fallback = self._fallback(fd)
+        if fallback is not None:
+            return fallback
+        return self._invalid(num, core)
+
+    def _fallback(self, fd: tuple[bool, str] | None) -> _Verdict | None:
+        """A number with its country code but without "+"/"00" (12125550123)."""
+        if fd is None or fd[0]:
+            return None
+        digits = fd[1]
+        if len(digits) < _FALLBACK_MIN_DIGITS or digits[0] == "0" or digits.startswith(self._cc):
+            return None
+        try:
+            num = phonenumbers.parse("+" + digits, None)
+        except NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(num):
+            return None
+        region = phonenumbers.region_code_for_number(num) or "?"
+        shown = phonenumbers.format_number(num, PhoneNumberFormat.INTERNATIONAL)
+        note = (
+            f"not a valid {_country(self.region)} number, so it was read as an international "
+            f"number ({shown}, {region}) although it has no + or 00; check the country"
+        )
+        kind = type_name(phonenumbers.number_type(num))
+        e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
+        return self._policy(_Verdict(e164, kind, None, "", [note], shown=digits))
+
+    def _invalid(self, num: phonenumbers.PhoneNumber, core: str) -> _Verdict:
+        nsn = phonenumbers.national_significant_number(num)
+        region = phonenumbers.region_code_for_number(num)
+        possible = phonenumbers.is_possible_number_with_reason(num)
+        where = _a(_country(region) if region else f"+{num.country_code}")
+        if possible == ValidationResult.INVALID_COUNTRY_CODE or region is None:
+            reason = f"unknown country code (+{num.country_code})"
+        elif possible == ValidationResult.TOO_SHORT:
+            reason = f"too short for {where} number ({len(nsn)} digits after the prefix)"
+        elif possible == ValidationResult.TOO_LONG:
+            reason = f"too long for {where} number ({len(nsn)} digits after the prefix)"
+        elif possible == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+            reason = "too short: the area code is missing (for example 03 or 02)"
+        elif possible == ValidationResult.INVALID_LENGTH:
+            reason = f"wrong number of digits for {where} number ({len(nsn)} after the prefix)"
+        elif (hint := _il_length_hint(num.country_code or 0, nsn)) is not None:
+            reason = hint
+        else:
+            shaped = self._il_shape(num, nsn)
+            if shaped is not None:
+                kind, words = shaped
+                if self.policy.strictness == "possible":
+                    note = (
+                        f"looks like {words}; not in phonenumbers' list of allocated numbers; "
+                        "accepted because strictness is 'possible'"
+                    )
+                    e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
+                    return self._policy(_Verdict(e164, kind, None, "", [note], shown=core))
+                block = "0" + nsn[:3] if kind != "fixed_line" else "0" + nsn[:2]
+                reason = (
+                    f"looks like {words} but that block ({block}) is not allocated according to "
+                    f"phonenumbers {_PN_VERSION}; check it or use strictness: possible"
+                )
+            else:
+                reason = (
+                    f"not a valid {_country(region or '')} number: no such number block is "
+                    f"allocated according to phonenumbers {_PN_VERSION}"
+                )
+        return _Verdict(None, None, "invalid_phone", reason, [], shown=core)
+
+    def _il_shape(self, num: phonenumbers.PhoneNumber, nsn: str) -> tuple[str, str] | None:
+        if num.country_code != 972 or not phonenumbers.is_possible_number(num):
+            return None
+        for pattern, kind, words in _IL_SHAPES:
+            if pattern.fullmatch(nsn):
+                return kind, words
+        return None
+
+    def _policy(self, v: _Verdict) -> _Verdict:
+        kind = v.number_type or "unknown"
+        if kind in self.policy.allow_types:
+            return v
+        v.problem = "type_rejected"
+        allowed = _allowed_words(self.policy.allow_types)
+        v.reason = f"a {describe_type(kind)} is not allowed here (allowed: {allowed or 'none'})"
+        return v
+
+    def _lost_zero(self, e164: str) -> bool:
+        return bool(self._national_prefix) and national_digits(e164).startswith(
+            self._national_prefix
+        )
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+_SHORT_TYPE_WORDS: dict[str, str] = {
+    "mobile": "mobile",
+    "fixed_line": "landline",
+    "fixed_line_or_mobile": "landline-or-mobile",
+    "voip": "VoIP",
+    "toll_free": "toll-free",
+    "premium_rate": "premium-rate",
+    "shared_cost": "shared-cost",
+    "uan": "company-wide (1-599)",
+    "unknown": "unknown type",
+}
+
+
+def _allowed_words(allowed: frozenset[str]) -> str:
+    """ "mobile, landline, VoIP" for the default policy."""
+    order = list(_SHORT_TYPE_WORDS) + sorted(allowed - set(_SHORT_TYPE_WORDS))
+    shown = [
+        _SHORT_TYPE_WORDS.get(t, t.replace("_", " "))
+        for t in order
+        if t in allowed
+        and not (t == "fixed_line_or_mobile" and {"mobile", "fixed_line"} <= allowed)
+    ]
+    return ", ".join(shown)
+
+
+def _ignored(v: _Verdict) -> str:
+    if v.problem == "invalid_phone":
+        return f"{v.shown} (not valid)"
+    if v.problem == "type_rejected":
+        return f"{v.shown} (not allowed: {describe_type(v.number_type or 'unknown')})"
+    return v.shown
+
+
+def _number_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.0f}"
+    return str(value)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = _SPACE_RUN.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _country(region: str) -> str:
+    return "Israeli" if region == "IL" else region
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "AEIOU" and not word.startswith("U") else "a ") + word
+
+
+_IL_LENGTHS: tuple[tuple[str, int, str], ...] = (
+    ("5", 9, "an Israeli mobile number (05X numbers have 10 digits with the leading 0)"),
+    ("7", 9, "an Israeli VoIP number (07X numbers have 10 digits with the leading 0)"),
+    ("2", 8, "an Israeli landline number (0X + 7 digits)"),
+    ("3", 8, "an Israeli landline number (0X + 7 digits)"),
+    ("4", 8, "an Israeli landline number (0X + 7 digits)"),
+    ("8", 8, "an Israeli landline number (0X + 7 digits)"),
+    ("9", 8, "an Israeli landline number (0X + 7 digits)"),
+)
+
+
+def _il_length_hint(country_code: int, nsn: str) -> str | None:
+    """Why an Israeli number of a known shape has the wrong length, if it has."""
+    if country_code != 972:
+        return None
+    if len(nsn) == 7 and nsn[0] in "2345689":
+        return "too short: looks like a landline number without its area code (for example 03)"
+    for first, length, words in _IL_LENGTHS:
+        if nsn.startswith(first) and len(nsn) != length:
+            size = "too long" if len(nsn) > length else "too short"
+            return f"{size} for {words}"
+    return None
+
+
+def _lost_zero_note(digits: str, numeric: bool) -> str:
+    if numeric:
+        return f"leading zero restored (Excel stored the number as {digits})"
+    return f"leading zero restored (the cell held {digits})"
+
+
+def _parse_error_reason(exc: NumberParseException, core: str) -> str:
+    kind = exc.error_type
+    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+        return "unknown country code after + or 00"
+    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+        return f'too short to be a phone number ("{_shorten(core)}")'
+    if kind == NumberParseException.TOO_LONG:
+        return "too long to be a phone number"
+    return f'not a phone number ("{_shorten(core)}")'
+
+
+@functools.lru_cache(maxsize=65536)
+def national_digits(e164: str) -> str:
+    """The national dialling form of an E.164 number, digits only ("0501234567")."""
+    num = phonenumbers.parse(e164, None)
+    return re.sub(r"\D", "", phonenumbers.format_number(num, PhoneNumberFormat.NATIONAL))
 
 
 def api_form(e164: str, form: Literal["digits", "e164", "local"] = "digits") -> str:
     """The form of a number sent as Target: ``972521234567`` by default."""
-    raise NotImplementedError
+    if not e164.startswith("+") or not e164[1:].isdigit():
+        raise ValueError(f"not an E.164 number: {e164!r}")
+    if form == "digits":
+        return e164[1:]
+    if form == "e164":
+        return e164
+    if form == "local":
+        return national_digits(e164) if e164.startswith("+972") else e164[1:]
+    raise ValueError(f"unknown phone form {form!r} (use digits, e164 or local)")
+
+
+def canonical_from_api(phone: str, default_region: str = "IL") -> str | None:
+    """E.164 for a number that came back from the Dialer API (``972722776772``, ``0501234567``).
+
+    The dialer returns international digits without "+"; other tools may hand
+    back local numbers. Validity is not required (the dialer already holds the
+    number), only a parseable one; when the digits are not a valid
+    international number but are a valid local one (``501234567``), the local
+    reading wins. None for anything that is not a phone number.
+    """
+    text = _clean_text(phone or "")
+    fd = fast_digits(text)
+    if fd is None or len(fd[1]) < 4:
+        return None
+    plus, digits = fd
+    readings = ["+" + digits] if plus else [digits]
+    if not plus and not digits.startswith("0"):
+        readings = ["+" + digits, digits]
+    parsed = []
+    for reading in readings:
+        try:
+            num = phonenumbers.parse(reading, default_region)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return str(phonenumbers.format_number(num, PhoneNumberFormat.E164))
+        parsed.append(num)
+    if not parsed:
+        return None
+    return str(phonenumbers.format_number(parsed[0], PhoneNumberFormat.E164))
