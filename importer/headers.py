@@ -1,0 +1,98 @@
+"""Matching column headers by meaning, not by spelling.
+
+Headers typed by people differ in case, spacing, punctuation, niqqud and
+invisible direction marks; ``normalize_header`` erases all of that so that
+``"Phone Number"``, ``"phone_number"`` and ``" PHONE-NUMBER "`` (or ``"טֶלֶפוֹן"``
+and ``"טלפון"``) compare equal.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+__all__ = [
+    "closest_headers",
+    "custom_data_key",
+    "find_columns",
+    "normalize_header",
+    "normalize_value",
+]
+
+
+def normalize_header(text: str) -> str:
+    """Case-, space-, punctuation-, niqqud- and direction-mark-insensitive form of a header."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    # Keeping only letters and digits drops spaces, punctuation, underscores,
+    # bidi controls (category Cf) and niqqud/cantillation marks (category Mn).
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+
+
+@lru_cache(maxsize=65_536)
+def normalize_value(text: str) -> str:
+    """Lighter normalisation for cell values matched against a ``map``.
+
+    Case, niqqud, direction marks and runs of spaces are ignored, but
+    punctuation is kept so that ``"A+"`` and ``"A"`` stay different.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(
+        ch for ch in text if unicodedata.category(ch) not in {"Mn", "Cf", "Cc"}
+    )
+    return " ".join(kept.split())
+
+
+def _match_key(text: str) -> str:
+    # A header made only of punctuation ("#", "-") is matched by its exact text.
+    return normalize_header(text) or text.strip()
+
+
+def find_columns(aliases: Iterable[str], headers: Sequence[str]) -> list[int]:
+    """Indexes of the headers matching any alias, in alias order, without repeats."""
+    normalized = [_match_key(h) for h in headers]
+    found: list[int] = []
+    for alias in aliases:
+        key = _match_key(alias)
+        if not key:
+            continue
+        for index, header in enumerate(normalized):
+            if header == key and index not in found:
+                found.append(index)
+    return found
+
+
+def closest_headers(alias: str, headers: Sequence[str], limit: int = 3) -> list[str]:
+    """The headers that look most like ``alias`` (for "did you mean" messages)."""
+    key = normalize_header(alias)
+    by_norm: dict[str, str] = {}
+    for header in headers:
+        by_norm.setdefault(normalize_header(header), header)
+    picks = difflib.get_close_matches(key, [k for k in by_norm if k], n=limit, cutoff=0.6)
+    if key:
+        # "טלפון" is a fair suggestion for "טלפון נייד" even when difflib's ratio is low.
+        for norm in by_norm:
+            if norm and norm not in picks and (key in norm or norm in key):
+                picks.append(norm)
+    return [by_norm[p] for p in picks[:limit]]
+
+
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def custom_data_key(header: str, index: int) -> str:
+    """An ASCII ``var_`` key for a column: ``"Lead Source"`` → ``var_LeadSource``.
+
+    Headers without Latin letters (Hebrew, say) become ``var_Col<n>`` (1-based):
+    custom-data keys travel as URL parameters and screen-pop variables, where
+    plain ASCII is the safe choice.
+    """
+    text = unicodedata.normalize("NFKC", header).strip()
+    if text.lower().startswith("var_") and len(text) > 4 and text.isascii():
+        return "var_" + re.sub(r"\W+", "_", text[4:]).strip("_")
+    words = _ASCII_WORD.findall(text)
+    if not words or not text.isascii():
+        return f"var_Col{index + 1}"
+    return "var_" + "".join(w[:1].upper() + w[1:] for w in words)

@@ -1,0 +1,164 @@
+"""``suggest_mapping`` reads headers AND contents, and always writes a loadable mapping."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from importer.errors import MappingError
+from importer.mapping import parse_mapping, suggest_mapping
+from importer.sources import open_source
+from tests.mapping._helpers import LANDLINE, LANDLINE_E164, MOBILE, MOBILE_2, MOBILE_E164, NOW
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def suggest_and_map(path: Path) -> tuple[str, list[str | None]]:
+    text = suggest_mapping(path)
+    mapping = parse_mapping(text, "suggested.yaml")
+    with open_source(path, mapping.source_options()) as source:
+        bound = mapping.bind(source.info, clock=lambda: NOW)
+        phones = [bound.map_row(r).phone.e164 for r in source.rows()]
+    return text, phones
+
+
+def test_phone_column_found_by_contents_whatever_its_header(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "odd.csv",
+        [
+            ["name", "Unnamed: 3", "notes"],
+            ["Dana", MOBILE, "x"],
+            ["Avi", MOBILE_2, "y"],
+            ["Noa", "", "z"],
+        ],
+    )
+    text, phones = suggest_and_map(path)
+    assert 'columns: ["Unnamed: 3"]' in text
+    assert phones[0] == MOBILE_E164 and phones[2] is None
+
+
+def test_mobile_columns_come_before_landlines(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "two.csv",
+        [["שם", "טלפון", "נייד 2"], ["דנה", LANDLINE, MOBILE], ["אבי", LANDLINE, ""]],
+    )
+    text, phones = suggest_and_map(path)
+    assert "columns: [נייד 2, טלפון]" in text
+    assert phones == [MOBILE_E164, LANDLINE_E164]
+    assert "CustomerName: שם" in text
+    assert "name: Hebrew CRM export" in text
+
+
+def test_national_id_numbers_are_neither_phones_nor_screen_pop_data(tmp_path: Path) -> None:
+    # A 9-digit ID can look like a mobile number without its leading zero.
+    path = write_csv(
+        tmp_path / "ids.csv",
+        [['ת"ז', "שם מלא", "טלפון"], [MOBILE.replace("-", "")[1:], "דנה לוי", LANDLINE]],
+    )
+    text, phones = suggest_and_map(path)
+    assert "columns: [טלפון]" in text
+    assert 'ת\\"ז' not in text and 'ת"ז' not in text
+    assert phones == [LANDLINE_E164]
+
+
+def test_no_phone_column_is_a_clear_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "none.csv", [["name", "city"], ["Dana", "Haifa"]])
+    with pytest.raises(MappingError) as caught:
+        suggest_mapping(path)
+    assert caught.value.problems == [
+        "no column of none.csv holds phone numbers (its columns: 'name', 'city'); "
+        "write the mapping by hand (see docs/mapping.md)"
+    ]
+
+
+def test_lead_temperature_becomes_priority_and_callback_becomes_originate_time(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        [
+            ["שם פרטי", "שם משפחה", "טלפון נייד", "סטטוס", "מועד חזרה", "תאריך יצירה"],
+            ["דנה", "לוי", MOBILE, "חם", "01/07/2026 09:00", "01/11/2025 10:00"],
+            ["אבי", "כהן", MOBILE_2, "קר", "", "02/11/2025 10:00"],
+        ],
+    )
+    text = suggest_mapping(path)
+    mapping = parse_mapping(text)
+    assert mapping.fields.CustomerName is not None
+    assert mapping.fields.CustomerName.template == "{שם פרטי} {שם משפחה}"
+    assert mapping.fields.Priority is not None and mapping.fields.Priority.map is not None
+    assert mapping.fields.Priority.map["חם"] == 10 and mapping.fields.Priority.map["קר"] == 1
+    assert mapping.fields.OriginateTime is not None
+    assert mapping.fields.OriginateTime.column == ["מועד חזרה"]  # not the creation date
+    assert mapping.custom_data["var_LeadTime"].column == ["תאריך יצירה"]
+    assert mapping.custom_data["var_Status"].column == ["סטטוס"]
+
+
+def test_known_exports_are_recognised_by_their_headers(tmp_path: Path) -> None:
+    facebook = write_csv(
+        tmp_path / "fb.csv",
+        [
+            [
+                "id",
+                "created_time",
+                "ad_id",
+                "adset_id",
+                "form_id",
+                "is_organic",
+                "full_name",
+                "phone_number",
+            ],
+            [
+                "l:1",
+                "2026-11-20T08:15:00+02:00",
+                "ag:1",
+                "as:1",
+                "f:1",
+                "false",
+                "Dana Levi",
+                "p:+972" + MOBILE.replace("-", "")[1:],
+            ],
+        ],
+    )
+    text, phones = suggest_and_map(facebook)
+    assert "name: Facebook Lead Ads" in text and "var_Source: {value: facebook}" in text
+    assert "var_LeadID: id" in text and "ad_id" not in text.split("custom_data:")[1]
+    assert phones == [MOBILE_E164]
+    google = write_csv(
+        tmp_path / "g.csv",
+        [
+            ["lead_id", "user_phone", "full_name", "campaign_id", "gcl_id"],
+            ["abc", "+972" + MOBILE.replace("-", "")[1:], "Dana", "123", "x"],
+        ],
+    )
+    text, phones = suggest_and_map(google)
+    assert "name: Google Ads lead form" in text and "var_Source: {value: google-ads}" in text
+
+
+def test_awkward_headers_are_quoted_so_the_yaml_loads(tmp_path: Path) -> None:
+    headers = ["Phone: mobile", "#", "yes", 'שם "מלא"', "City, Region", " - dash", "123"]
+    path = write_csv(
+        tmp_path / "awkward.csv",
+        [headers, [MOBILE, "a", "b", "דנה", "Haifa", "c", "d"]],
+    )
+    text, phones = suggest_and_map(path)
+    assert phones == [MOBILE_E164]
+    mapping = parse_mapping(text)
+    assert mapping.phone.columns == ["Phone: mobile"]
+    assert mapping.fields.CustomerName is not None
+    assert mapping.fields.CustomerName.column == ['שם "מלא"']
+
+
+def test_sheet_option_is_kept_in_the_suggestion(tmp_path: Path) -> None:
+    from importer.sources import SourceOptions
+
+    path = write_csv(tmp_path / "t.csv", [["title"], ["phone"], [MOBILE]])
+    text = suggest_mapping(path, SourceOptions(header_row=2))
+    assert "header_row: 2" in text
+    assert parse_mapping(text).source_options().header_row == 2
