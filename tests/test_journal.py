@@ -576,8 +576,8 @@ def test_cli_runs_show(populated: tuple[Path, list[str]]) -> None:
     assert data["report_paths"] == {"csv": "reports/leads.csv"}
     assert data["unknown_chunks"] == []
     missing = CliRunner().invoke(cli, ["runs", "show", "zzz", "--state-dir", str(state)])
-    assert isinstance(missing.exception, ConfigError)
-    assert "no run 'zzz'" in str(missing.exception)
+    assert missing.exit_code == 2
+    assert "no run 'zzz'" in missing.stderr
 
 
 def test_cli_runs_report_regenerates_the_files(

@@ -1,9 +1,254 @@
-"""Placeholder command module (to be filled in)."""
+"""``lead-importer import``: the main job."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
 import click
+
+from importer.cli._common import api_options, echo_json, settings_from
+from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
+from importer.report import Status, summary_to_dict
+from importer.sources.model import SourceOptions
+
+__all__ = ["register"]
+
+_FORMATS = ("csv", "xlsx", "json")
+
+
+def _parse_formats(value: str) -> frozenset[str]:
+    formats = {f.strip().lower() for f in value.split(",") if f.strip()}
+    unknown = formats - set(_FORMATS)
+    if unknown or not formats:
+        raise click.BadParameter(
+            f"choose from {', '.join(_FORMATS)} (comma-separated), not {value!r}",
+            param_hint="--report-format",
+        )
+    return frozenset(formats)
+
+
+@contextmanager
+def _graceful_signals(cancel: threading.Event) -> Iterator[None]:
+    """First SIGTERM/Ctrl-C asks the run to stop after the chunks in flight; a second one aborts."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        click.echo(
+            "Stopping after the chunks in flight (press Ctrl-C again to abort)...", err=True
+        )
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Only the main thread may install handlers (not so under some test runners).
+        with suppress(ValueError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._tasks: dict[tuple[str, str], Any] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} rows/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self._bar is None:
+            return
+        key = (event.file, event.stage)
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._bar.add_task(f"{event.file} [{event.stage}]", total=event.total, rate="-")
+            self._tasks[key] = task
+        elapsed = self._bar.tasks[task].elapsed or 0.0
+        rate = f"{event.done / elapsed:,.0f}" if elapsed > 0 else "-"
+        self._bar.update(task, completed=event.done, total=event.total, rate=rate)
+
+
+def _print_summary(result: ImportResult) -> None:
+    for outcome in result.files:
+        summary = outcome.summary
+        counts = {k: v for k, v in summary.counts.items() if v}
+        parts = ", ".join(f"{v:,} {k}" for k, v in counts.items()) or "no rows"
+        click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}")
+        for note in summary.notes:
+            click.echo(f"  note: {note}")
+        for fmt, path in outcome.reports.items():
+            click.echo(f"  report ({fmt}): {path}")
+    if result.run_id:
+        click.echo(f"run id: {result.run_id}")
+    failed = sum(
+        o.summary.counts.get(Status.FAILED.value, 0)
+        + o.summary.counts.get(Status.REJECTED.value, 0)
+        for o in result.files
+    )
+    if failed:
+        click.echo(
+            f"{failed:,} row(s) were rejected or not delivered: see the reports; "
+            "run the same command again to retry the undelivered ones.",
+            err=True,
+        )
+
+
+def _result_to_json(result: ImportResult) -> dict[str, Any]:
+    totals: dict[str, int] = {s.value: 0 for s in Status}
+    files = []
+    for outcome in result.files:
+        entry = summary_to_dict(outcome.summary)
+        entry["exit_code"] = outcome.exit_code
+        entry["reports"] = {k: str(v) for k, v in outcome.reports.items()}
+        files.append(entry)
+        for key, value in outcome.summary.counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return {
+        "run_id": result.run_id,
+        "exit_code": result.exit_code,
+        "counts": totals,
+        "files": files,
+        "backups": [str(p) for p in result.backups],
+    }
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--mapping", "mapping_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping file (YAML). Without it the columns are mapped automatically.")
+@click.option(
+    "--campaign", help="Campaign name or code (default: the mapping's, then $VOICENTER_CAMPAIGN)."
+)
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports"), show_default=True)
+@click.option("--report-format", "report_format", default="csv,xlsx,json", show_default=True,
+              help="Comma-separated subset of csv,xlsx,json.")
+@click.option("--mode", type=click.Choice(["append", "upsert", "sync"]), default=None,
+              help="append (default): add new numbers; upsert: also update pending ones; "
+                   "sync: also remove pending numbers not in the source.")
+@click.option("--dry-run", is_flag=True, help="Do everything except the writes.")
+@click.option("--chunk-size", type=click.IntRange(1, 3000), default=3000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the run journal lives (default: per-user data directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout.")
+@click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
+@click.option("--yes", is_flag=True, help="Confirm --mode sync removals.")
+@click.option("--force", is_flag=True, help="Let --mode sync remove a large share of the campaign.")
+@click.option("--again", is_flag=True, help="Import a file again even if it was imported before.")
+@click.option("--allow-disabled", is_flag=True, help="Import into a disabled campaign.")
+@click.option("--start-campaign", is_flag=True, help="Start a disabled campaign, then import.")
+@click.option("--no-journal", is_flag=True, help="Do not record the run (no resume, no history).")
+@click.option("--encoding", default=None, help="Override encoding detection (e.g. cp1255).")
+@click.option("--delimiter", default=None, help="Override delimiter sniffing.")
+@click.option("--sheet", default=None, help="Sheet name or 0-based index.")
+@click.option("--all-sheets", is_flag=True, help="Read every visible sheet.")
+@click.option("--header-row", type=click.IntRange(1), default=None,
+              help="Row number of the header, as Excel shows it.")
+@api_options
+def import_command(
+    paths: tuple[Path, ...],
+    mapping_path: Path | None,
+    campaign: str | None,
+    report_dir: Path,
+    report_format: str,
+    mode: str | None,
+    dry_run: bool,
+    chunk_size: int,
+    concurrency: int,
+    state_dir: Path | None,
+    as_json: bool,
+    no_progress: bool,
+    yes: bool,
+    force: bool,
+    again: bool,
+    allow_disabled: bool,
+    start_campaign: bool,
+    no_journal: bool,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    all_sheets: bool,
+    header_row: int | None,
+    config_file: Path | None,
+    api_url: str | None,
+) -> None:
+    """Import lead files into a dialer campaign and write a per-row report."""
+    settings = settings_from(config_file, api_url, state_dir=state_dir)
+    sheet_value: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+    options = ImportOptions(
+        campaign=campaign,
+        mapping_path=mapping_path,
+        report_dir=report_dir,
+        report_formats=_parse_formats(report_format),
+        mode=mode,  # type: ignore[arg-type]
+        dry_run=dry_run,
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        allow_disabled=allow_disabled,
+        start_campaign=start_campaign,
+        yes=yes,
+        force=force,
+        again=again,
+        use_journal=not no_journal,
+        state_dir=state_dir,
+        source_options=SourceOptions(
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet_value,
+            all_sheets=all_sheets,
+            header_row=header_row,
+        ),
+    )
+    cancel = threading.Event()
+    show_progress = not no_progress and not as_json and sys.stderr.isatty()
+    with _graceful_signals(cancel), _Progress(show_progress) as progress:
+        result = run_import(list(paths), options, settings, progress=progress, cancel=cancel)
+    if as_json:
+        echo_json(_result_to_json(result))
+    else:
+        _print_summary(result)
+    sys.exit(result.exit_code)
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the CLI group."""
+    """Add the import command."""
+    group.add_command(import_command)

@@ -1,0 +1,118 @@
+"""Dedupe checks: suppression lists, the batch, the campaign's pending calls, import history.
+
+The first occurrence of a number wins; each later one is skipped with a status
+that says why.  The order of the checks matters: a number on a do-not-call list
+is ``suppressed`` whatever else is true of it, then a repeat within the run is
+``duplicate_in_batch``, then a number already waiting in the campaign is
+``duplicate_pending``, then one this importer added recently is
+``duplicate_history``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importer.dialer.models import PendingCall
+from importer.errors import ConfigError, EmptySourceError, SourceError
+from importer.phones import PhoneNormalizer, canonical_from_api
+from importer.report import Status
+from importer.sources import open_source
+from importer.sources.model import SourceOptions
+
+__all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
+
+
+@dataclass(slots=True)
+class PendingIndex:
+    """A campaign's pending calls, keyed by E.164 and by import reference."""
+
+    phones: dict[str, list[PendingCall]] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # import ref -> E.164
+
+    @classmethod
+    def build(cls, calls: Iterable[PendingCall], ref_key: str | None) -> PendingIndex:
+        """Index pending calls; numbers that cannot be canonicalised are kept by their digits."""
+        index = cls()
+        for call in calls:
+            e164 = canonical_from_api(call.phone) or f"+{call.phone.lstrip('+')}"
+            index.phones.setdefault(e164, []).append(call)
+            if ref_key and call.custom_data:
+                ref = call.custom_data.get(ref_key)
+                if ref is not None:
+                    index.refs[str(ref)] = e164
+        return index
+
+    def __contains__(self, e164: object) -> bool:
+        return e164 in self.phones
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.phones.values())
+
+
+def load_suppression(paths: Iterable[Path], normalizer: PhoneNormalizer) -> set[str]:
+    """Read do-not-call lists (CSV/XLSX/...): every cell that is a usable number is suppressed."""
+    numbers: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"suppression list {path} does not exist")
+        try:
+            # A list may be a bare column of numbers without a header: read every row.
+            with open_source(path, SourceOptions(header_row=1)) as source:
+                candidates = [(c, False) for c in source.info.columns]
+                for row in source.rows():
+                    candidates.extend((cell, i in row.numeric) for i, cell in enumerate(row.cells))
+                    if len(candidates) > 10_000:
+                        numbers.update(_usable(candidates, normalizer))
+                        candidates.clear()
+                numbers.update(_usable(candidates, normalizer))
+        except EmptySourceError:
+            continue  # an empty list suppresses nothing; that is not an error
+        except SourceError as exc:
+            raise ConfigError(f"suppression list: {exc}") from None
+    return numbers
+
+
+def _usable(candidates: list[tuple[str, bool]], normalizer: PhoneNormalizer) -> set[str]:
+    found: set[str] = set()
+    for raw, numeric in candidates:
+        if raw.strip():
+            result = normalizer.normalize(raw, numeric=numeric)
+            if result.e164:
+                found.add(result.e164)
+    return found
+
+
+@dataclass(slots=True)
+class DedupeChecks:
+    """The run-wide dedupe state; ``check`` classifies one usable number."""
+
+    batch: bool = True
+    suppressed: set[str] = field(default_factory=set)
+    pending: PendingIndex | None = None
+    history: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+
+    def check(self, e164: str, *, upsert: bool = False) -> tuple[Status | None, str]:
+        """Return (skip status, reason), or (None, "") when the number should be sent.
+
+        With ``upsert`` a pending number is not skipped: the caller updates it
+        (the returned status is UPDATED as a marker, the reason empty).
+        """
+        if e164 in self.suppressed:
+            return Status.SUPPRESSED, "on a suppression (do-not-call) list"
+        if self.batch and e164 in self.seen:
+            return Status.DUPLICATE_IN_BATCH, "same number earlier in this run"
+        self.seen.add(e164)
+        if self.pending is not None and e164 in self.pending:
+            if upsert:
+                return Status.UPDATED, ""
+            return Status.DUPLICATE_PENDING, "already pending in the campaign"
+        if e164 in self.history:
+            return Status.DUPLICATE_HISTORY, "imported into this campaign recently"
+        return None, ""
+
+    def mark_seen(self, e164: str) -> None:
+        """Record a number handled by an earlier attempt of a resumed run."""
+        self.seen.add(e164)

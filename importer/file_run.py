@@ -1,0 +1,335 @@
+"""Streaming one file through classify → push → report, in windows, in input order.
+
+A *window* is the rows read since the previous chunk was cut.  When a window
+holds ``chunk_size`` rows to send, it is recorded in the journal ("planned",
+then "sent"), handed to a worker thread, and a new window starts.  At most
+``concurrency`` windows are in flight; the oldest is settled first, so report
+rows leave in input order and memory stays bounded by the windows in flight.
+Journal writes happen only on the calling thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from importer.dedupe import DedupeChecks
+from importer.dialer.client import DialerClient
+from importer.dialer.models import CallTarget, Campaign
+from importer.dialer.retry import RetryPolicy, build_retrying
+from importer.errors import ApiError, DialerError, RunInterruptedError
+from importer.journal import Journal, JournalRow
+from importer.mapping import BoundMapping
+from importer.push import ChunkPusher, Outcome, Planned, retryable_write
+from importer.report import ReportWriter, RowResult, Status
+from importer.sources import open_sources
+from importer.sources.model import SourceInfo, SourceOptions, SourceRow
+
+__all__ = [
+    "FileRun",
+    "RunContext",
+    "idempotent_call",
+    "target_from_json",
+    "target_to_json",
+]
+
+# Row states in the journal that mean "this row's number is taken in this run".
+DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What every file of one run shares."""
+
+    client: DialerClient
+    campaign: Campaign
+    mode: str
+    checks: DedupeChecks
+    pusher: ChunkPusher
+    campaign_key: str
+    journal: Journal | None
+    retry: RetryPolicy
+    dry_run: bool
+    chunk_size: int
+    concurrency: int
+    cancel: threading.Event
+    progress: Callable[[str, int], None]
+    source_phones: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Window:
+    results: list[tuple[int, RowResult]] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
+    updates: list[Planned] = field(default_factory=list)
+    chunk_no: int = 0
+    unknown: bool = False  # some rows' fate could not be established
+
+    def sendable(self) -> int:
+        return len(self.planned) + len(self.updates)
+
+
+class FileRun:
+    """Streams one file; ``run()`` writes every row to ``writer`` in input order."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        path: Path,
+        bind: Callable[[SourceInfo], BoundMapping],
+        source_options: SourceOptions,
+        *,
+        run_id: str,
+        ref_key: str | None,
+        writer: ReportWriter,
+        done_rows: dict[int, tuple[str, str, int | None]],
+        first_chunk_no: int,
+    ) -> None:
+        self.ctx = ctx
+        self.path = path
+        self.bind = bind
+        self.source_options = source_options
+        self.run_id = run_id
+        self.ref_key = ref_key
+        self.writer = writer
+        self.done_rows = done_rows
+        self.next_chunk_no = first_chunk_no
+        self.processed = 0
+        self._in_flight: list[tuple[_Window, Future[dict[int, Outcome]]]] = []
+
+    def run(self) -> None:
+        """Read, classify, push and report every row; raises RunInterruptedError on cancel."""
+        ctx = self.ctx
+        seq = 0
+        window = self._new_window()
+        with ThreadPoolExecutor(
+            max_workers=max(1, ctx.concurrency), thread_name_prefix="push"
+        ) as pool:
+            try:
+                for source in open_sources(self.path, self.source_options):
+                    with source:
+                        bound = self.bind(source.info)
+                        for row in source.rows():
+                            if ctx.cancel.is_set():
+                                break
+                            self._classify(row, seq, bound, window)
+                            seq += 1
+                            if window.sendable() >= ctx.chunk_size:
+                                self._dispatch(window, pool)
+                                window = self._new_window()
+                                # Keep `concurrency` chunks sending while the next fills.
+                                while len(self._in_flight) > max(1, ctx.concurrency):
+                                    self._settle_oldest()
+                    if ctx.cancel.is_set():
+                        break
+                if window.results:
+                    self._dispatch(window, pool)
+                while self._in_flight:
+                    self._settle_oldest()
+            finally:
+                for _window, future in self._in_flight:
+                    future.cancel()
+        if ctx.cancel.is_set():
+            raise RunInterruptedError(
+                f"{self.path.name}: interrupted after {self.processed} row(s); their state is "
+                "recorded. Run the same command again to finish."
+            )
+
+    def _new_window(self) -> _Window:
+        window = _Window(chunk_no=self.next_chunk_no)
+        self.next_chunk_no += 1
+        return window
+
+    def _classify(self, row: SourceRow, seq: int, bound: BoundMapping, window: _Window) -> None:
+        ctx = self.ctx
+        mapped = bound.map_row(row)
+        result = RowResult(
+            source_file=row.file,
+            sheet=row.sheet,
+            row=row.row,
+            phone_raw=mapped.phone_raw,
+            phone=(mapped.phone.e164 or "") if mapped.phone.ok else "",
+            status=Status.WOULD_ADD,
+            reason="; ".join(filter(None, [mapped.reason, *row.problems])),
+            campaign=ctx.campaign.name,
+            fields=mapped.fields,
+        )
+        window.results.append((seq, result))
+        if mapped.problem is not None or mapped.target is None or not result.phone:
+            result.status = mapped.problem or Status.MISSING_PHONE
+            return
+        e164 = result.phone
+        ctx.source_phones.add(e164)
+        previous = self.done_rows.get(seq)
+        if previous is not None:
+            # A resumed run: this row was settled by an earlier attempt.
+            status, reason, code = previous
+            ctx.checks.mark_seen(e164)
+            result.status = Status(status)
+            result.reason = "; ".join(filter(None, [result.reason, reason]))
+            result.error_code = code
+            return
+        skip, why = ctx.checks.check(e164, upsert=(ctx.mode == "upsert"))
+        target = mapped.target
+        ref: str | None = None
+        if self.ref_key:
+            ref = f"{self.run_id or 'dry'}-{seq}"
+            target = replace(target, custom_data={**(target.custom_data or {}), self.ref_key: ref})
+        if skip is Status.UPDATED:
+            window.updates.append(Planned(seq, e164, target, ref))
+        elif skip is not None:
+            result.status = skip
+            result.reason = "; ".join(filter(None, [result.reason, why]))
+        else:
+            window.planned.append(Planned(seq, e164, target, ref))
+
+    def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
+        """Record the window in the journal, then send its chunk (nothing for a dry run)."""
+        ctx = self.ctx
+        targets = {p.seq: p for p in (*window.planned, *window.updates)}
+        if ctx.journal is not None:
+            ctx.journal.add_rows(
+                self.run_id,
+                (
+                    JournalRow(
+                        seq=seq,
+                        sheet=res.sheet,
+                        row=res.row,
+                        phone_raw=res.phone_raw,
+                        phone=res.phone,
+                        status="planned" if seq in targets else res.status.value,
+                        reason=res.reason,
+                        error_code=res.error_code,
+                        import_ref=targets[seq].ref if seq in targets else None,
+                        chunk_no=window.chunk_no if seq in targets else None,
+                        fields=res.fields,
+                        target_json=target_to_json(targets[seq].target) if seq in targets else None,
+                    )
+                    for seq, res in window.results
+                ),
+            )
+            if targets:
+                ctx.journal.mark_chunk_sent(self.run_id, window.chunk_no, sorted(targets))
+        future: Future[dict[int, Outcome]]
+        if ctx.dry_run or not targets:
+            future = Future()
+            future.set_result(
+                {
+                    p.seq: Outcome(Status.WOULD_ADD, "dry run: already pending, would be updated")
+                    for p in window.updates
+                }
+                | {p.seq: Outcome(Status.WOULD_ADD) for p in window.planned}
+            )
+        else:
+            future = pool.submit(self._send, window)
+        self._in_flight.append((window, future))
+
+    def _send(self, window: _Window) -> dict[int, Outcome]:
+        ctx = self.ctx
+        outcomes: dict[int, Outcome] = {}
+        if window.planned:
+            chunk = ctx.pusher.push(window.planned)
+            outcomes.update(chunk.outcomes)
+            window.unknown = chunk.unknown
+        for planned in window.updates:
+            outcomes[planned.seq] = update_one(ctx.client, ctx.campaign.code, planned, ctx.retry)
+        return outcomes
+
+    def _settle_oldest(self) -> None:
+        window, future = self._in_flight.pop(0)
+        outcomes = future.result()
+        added: list[tuple[str, int]] = []
+        for seq, result in window.results:
+            outcome = outcomes.get(seq)
+            if outcome is not None:
+                result.status = outcome.status
+                result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
+                result.error_code = outcome.error_code
+                if outcome.status in {Status.ADDED, Status.UPDATED}:
+                    added.append((result.phone, result.row))
+            self.writer.write(result)
+        journal = self.ctx.journal
+        if journal is not None and outcomes:
+            updates = [
+                (seq, o.status.value, o.reason, o.error_code)
+                for seq, o in outcomes.items()
+                if not (window.unknown and o.status is Status.FAILED)
+            ]
+            if window.unknown:
+                # Leave the chunk "sent": a re-run reconciles it before resending anything.
+                journal.update_rows(self.run_id, updates)
+            else:
+                journal.mark_chunk_done(self.run_id, window.chunk_no, updates)
+            if added:
+                journal.record_history(
+                    self.ctx.campaign_key,
+                    self.ctx.campaign.name,
+                    added,
+                    run_id=self.run_id,
+                    source_file=self.path.name,
+                )
+        self.processed += len(window.results)
+        self.ctx.progress(self.path.name, self.processed)
+
+
+def target_to_json(target: CallTarget) -> str:
+    """The target as JSON without its campaign code, for the journal."""
+    body = target.to_json("")
+    body.pop("Campaign", None)
+    return json.dumps(body, ensure_ascii=False)
+
+
+def target_from_json(text: str | None) -> CallTarget:
+    """Rebuild a target stored by ``target_to_json``."""
+    data = json.loads(text or "{}")
+    return CallTarget(
+        target=str(data.get("Target", "")),
+        customer_name=data.get("CustomerName"),
+        caller_id=data.get("CallerID"),
+        priority=data.get("Priority"),
+        custom_data=data.get("CustomData"),
+        originate_time=data.get("OriginateTime"),
+        is_date_local=data.get("IsDateLocal"),
+        ignore_dnc_status=data.get("IgnoreDncStatus"),
+    )
+
+
+def idempotent_call(func: Callable[[], None], policy: RetryPolicy) -> tuple[bool, str]:
+    """Run an idempotent write (UpdateCall, RemoveCall) with retries; return (ok, error).
+
+    Repeating these is harmless, so unlike AddCallsBulk an unanswered attempt is
+    simply tried again.  An API refusal (ApiError) is raised to the caller.
+    """
+    try:
+        build_retrying(policy, retryable=retryable_write)(func)
+    except ApiError:
+        raise
+    except DialerError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def update_one(client: DialerClient, code: str, planned: Planned, policy: RetryPolicy) -> Outcome:
+    """UpdateCall for one pending number; safe to retry (it only sets fields)."""
+    try:
+        ok, error = idempotent_call(lambda: client.update_call(code, planned.target), policy)
+    except ApiError as exc:
+        return Outcome(Status.REJECTED, exc.description, exc.code)
+    if ok:
+        return Outcome(Status.UPDATED, "already pending; its details were updated")
+    return Outcome(Status.FAILED, f"not updated after retries: {error}")
+
+
+def remove_one(client: DialerClient, code: str, phone: str, policy: RetryPolicy) -> Outcome:
+    """RemoveCall (removes every occurrence; answers OK when absent, so safe to retry)."""
+    try:
+        ok, error = idempotent_call(lambda: client.remove_call(code, phone), policy)
+    except ApiError as exc:
+        return Outcome(Status.FAILED, f"not removed: {exc.description}", exc.code)
+    if ok:
+        return Outcome(Status.REMOVED, "pending in the campaign but not in the source")
+    return Outcome(Status.FAILED, f"not removed after retries: {error}")

@@ -1,0 +1,565 @@
+"""run_import(): sources → mapping → phones → dedupe → push → report. Never prints.
+
+A run goes in three phases:
+
+1. **Check** every file and the mapping before anything is sent: the mapping
+   loads, each file opens, its columns bind.  Bad input raises (exit 2) with
+   nothing pushed.
+2. **Resolve** the campaign (by name or code) and read what dedupe needs: the
+   pending calls, suppression lists, import history.
+3. **Stream** each file in windows: rows are mapped and classified, the rows to
+   send fill a chunk, the chunk goes out (a few in flight at once) and the
+   window's rows are written to the report in input order once their chunk is
+   settled.  Every window is recorded in the journal before and after its chunk
+   is sent, so a killed run resumes without loss or duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from importer.campaigns import backup_file_name, resolve_campaign, write_pending_csv
+from importer.config import Settings
+from importer.dedupe import DedupeChecks, PendingIndex, load_suppression
+from importer.dialer.client import DialerClient
+from importer.dialer.models import Campaign, PendingCall
+from importer.dialer.retry import RetryPolicy
+from importer.errors import (
+    CampaignDisabledError,
+    ConfigError,
+    RunInterruptedError,
+)
+from importer.file_run import (
+    DONE_STATUSES,
+    FileRun,
+    RunContext,
+    remove_one,
+    target_from_json,
+)
+from importer.journal import Journal, RunKey, RunRecord
+from importer.locking import StateLock
+from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
+from importer.phones import PhoneNormalizer
+from importer.push import ChunkPusher, Outcome, Planned
+from importer.redact import register_secret
+from importer.report import ReportWriter, RowResult, Status, Summary
+from importer.sources import open_sources
+from importer.sources.model import SourceOptions
+
+__all__ = ["FileOutcome", "ImportOptions", "ImportResult", "ProgressEvent", "run_import"]
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["append", "upsert", "sync"]
+# Larger AddCallsBulk requests lose their per-item results (see the spec's notes).
+MAX_CHUNK = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """Everything one import run needs besides the files and the API settings."""
+
+    campaign: str | None = None  # name or code; None = mapping's, then settings'
+    mapping_path: Path | None = None  # None = suggest a mapping from each file
+    report_dir: Path = Path("reports")
+    report_formats: frozenset[str] = frozenset({"csv", "xlsx", "json"})
+    mode: Mode | None = None  # None = the mapping's mode, else append
+    dry_run: bool = False
+    chunk_size: int = 3000
+    concurrency: int = 2
+    allow_disabled: bool = False
+    start_campaign: bool = False
+    yes: bool = False  # confirm sync removals
+    force: bool = False  # allow sync to remove a large share
+    again: bool = False  # re-import a file already imported
+    use_journal: bool = True
+    state_dir: Path | None = None  # None = settings' state dir
+    source_options: SourceOptions = field(default_factory=SourceOptions)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    xlsx_row_limit: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """A progress tick for the CLI's progress bar."""
+
+    file: str
+    stage: str  # "read", "push", "sync"
+    done: int
+    total: int | None
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """What happened to one input file."""
+
+    path: Path
+    summary: Summary
+    reports: dict[str, Path] = field(default_factory=dict)
+    exit_code: int = 0
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """The outcome of a run over one or more files."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+    run_id: str = ""
+    exit_code: int = 0  # 0, or 1 when rows were rejected or failed
+    backups: list[Path] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    path: Path
+    mapping: Mapping
+    mapping_text: str
+    suggested: bool
+    columns: list[str]
+    field_names: list[str]
+    normalizer: PhoneNormalizer  # built from this mapping's phone policy
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def campaign_key(code: str) -> str:
+    """A non-secret fingerprint of a campaign code, for the journal and history."""
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def _has_hebrew(texts: Sequence[str]) -> bool:
+    return any("\u0590" <= ch <= "\u05ff" for text in texts for ch in text)
+
+
+class _Importer:
+    """One run's state; see the module docstring for the phases."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        options: ImportOptions,
+        settings: Settings,
+        progress: Callable[[ProgressEvent], None] | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.options = options
+        self.settings = settings
+        self.progress = progress or (lambda _e: None)
+        self.cancel = cancel or threading.Event()
+        self.result = ImportResult()
+        self.journal: Journal | None = None
+        self.state_dir: Path | None = None
+
+    # ---------------------------------------------------------------- phase 1
+
+    def prepare(self) -> list[_Prepared]:
+        """Load the mapping and check that every file opens and binds."""
+        if not self.paths:
+            raise ConfigError("no input files given")
+        missing = [str(p) for p in self.paths if not p.exists()]
+        if missing:
+            raise ConfigError(f"file(s) not found: {', '.join(missing)}")
+        base_mapping: Mapping | None = None
+        base_text = ""
+        if self.options.mapping_path is not None:
+            try:
+                base_text = self.options.mapping_path.read_text(encoding="utf-8-sig")
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.options.mapping_path}: cannot read the mapping ({exc.strerror})"
+                ) from None
+            base_mapping = load_mapping(self.options.mapping_path)
+        prepared: list[_Prepared] = []
+        base_normalizer = PhoneNormalizer(base_mapping.phone_policy()) if base_mapping else None
+        for path in self.paths:
+            if path.is_dir():
+                raise ConfigError(f"{path} is a folder; name the files to import")
+            mapping, text, suggested = base_mapping, base_text, False
+            if mapping is None:
+                text = suggest_mapping(path, self.options.source_options)
+                mapping = parse_mapping(text, source_name=f"mapping suggested for {path.name}")
+                suggested = True
+            normalizer = base_normalizer or PhoneNormalizer(mapping.phone_policy())
+            source_options = self._source_options(mapping)
+            columns: list[str] = []
+            field_names: list[str] = []
+            for source in open_sources(path, source_options):
+                with source:
+                    bound = mapping.bind(source.info, normalizer=normalizer)
+                    columns.extend(source.info.columns)
+                    field_names.extend(f for f in bound.field_names if f not in field_names)
+            prepared.append(
+                _Prepared(path, mapping, text, suggested, columns, field_names, normalizer)
+            )
+        return prepared
+
+    def _source_options(self, mapping: Mapping) -> SourceOptions:
+        """Flags win over the mapping's ``source:`` section."""
+        from_mapping = mapping.source_options()
+        flags = self.options.source_options
+        default = SourceOptions()
+        merged = {}
+        for name in ("encoding", "delimiter", "sheet", "header_row"):
+            flag_value = getattr(flags, name)
+            merged[name] = (
+                flag_value if flag_value != getattr(default, name) else getattr(from_mapping, name)
+            )
+        merged["all_sheets"] = flags.all_sheets or from_mapping.all_sheets
+        return replace(flags, **merged)
+
+    # ---------------------------------------------------------------- phase 2
+
+    def resolve_campaign(self, client: DialerClient, prepared: list[_Prepared]) -> Campaign:
+        """Find the campaign by name or code and check it may be used."""
+        wanted = (
+            self.options.campaign
+            or next((p.mapping.campaign for p in prepared if p.mapping.campaign), None)
+            or self.settings.campaign
+        )
+        if not wanted:
+            raise ConfigError(
+                "no campaign given: use --campaign NAME, a `campaign:` line in the mapping, "
+                "or VOICENTER_CAMPAIGN"
+            )
+        campaign = resolve_campaign(client, wanted, self.settings.account_code)
+        register_secret(campaign.code)
+        if not campaign.enabled:
+            if self.options.start_campaign and not self.options.dry_run:
+                client.start_campaign(campaign.code)
+                log.warning("campaign %r was disabled; started it", campaign.name)
+            elif not self.options.allow_disabled:
+                raise CampaignDisabledError(
+                    f"campaign {campaign.name!r} is disabled; enable it, or run with "
+                    "--start-campaign to start it, or --allow-disabled to import anyway"
+                )
+        return campaign
+
+    def _pending(self, client: DialerClient, campaign: Campaign, scope: str) -> list[PendingCall]:
+        if scope == "account" and self.settings.account_code:
+            calls: list[PendingCall] = []
+            for other in client.get_campaign_list(self.settings.account_code):
+                register_secret(other.code)
+                calls.extend(client.get_campaign_pending_calls(other.code).calls)
+            return calls
+        return list(client.get_campaign_pending_calls(campaign.code).calls)
+
+    # ---------------------------------------------------------------- phase 3
+
+    def run(self) -> ImportResult:
+        """Run all phases."""
+        prepared = self.prepare()
+        client = DialerClient(self.settings)
+        try:
+            campaign = self.resolve_campaign(client, prepared)
+            mode = self.options.mode or prepared[0].mapping.mode or "append"
+            if mode == "sync":
+                self._check_sync_confirmed(prepared[0].mapping)
+            use_journal = self.options.use_journal and not self.options.dry_run
+            if use_journal:
+                state_dir = self.options.state_dir or self.settings.resolved_state_dir()
+                self.state_dir = state_dir
+                with Journal.open(state_dir) as journal:
+                    self.journal = journal
+                    return self._run_files(client, campaign, prepared, mode)
+            return self._run_files(client, campaign, prepared, mode)
+        finally:
+            client.close()
+
+    def _check_sync_confirmed(self, mapping: Mapping) -> None:
+        if not (self.options.yes or mapping.sync_confirm):
+            raise ConfigError(
+                "--mode sync removes pending calls that are not in the source: confirm with "
+                "--yes (or `sync_confirm: true` in the mapping)"
+            )
+
+    def _run_files(
+        self, client: DialerClient, campaign: Campaign, prepared: list[_Prepared], mode: str
+    ) -> ImportResult:
+        first = prepared[0].mapping
+        ref_key = first.dedupe.import_ref
+        need_pending = first.dedupe.pending or mode in {"upsert", "sync"}
+        pending_calls = (
+            self._pending(client, campaign, first.dedupe.pending_scope) if need_pending else []
+        )
+        pending = PendingIndex.build(pending_calls, ref_key)
+        normalizer = prepared[0].normalizer
+        checks = DedupeChecks(
+            batch=first.dedupe.batch,
+            pending=pending if (first.dedupe.pending or mode == "upsert") else None,
+            suppressed=load_suppression(first.suppression_paths(), normalizer),
+        )
+        ckey = campaign_key(campaign.code)
+        if first.dedupe.history_days and self.journal is not None:
+            checks.history = self.journal.recently_added(ckey, first.dedupe.history_days)
+        ctx = RunContext(
+            client=client,
+            campaign=campaign,
+            mode=mode,
+            checks=checks,
+            pusher=ChunkPusher(client, campaign.code, policy=self.options.retry, ref_key=ref_key),
+            campaign_key=ckey,
+            journal=self.journal,
+            retry=self.options.retry,
+            dry_run=self.options.dry_run,
+            chunk_size=max(1, min(self.options.chunk_size, MAX_CHUNK)),
+            concurrency=max(1, self.options.concurrency),
+            cancel=self.cancel,
+            progress=lambda name, done: self.progress(ProgressEvent(name, "push", done, None)),
+        )
+        for index, item in enumerate(prepared):
+            sync_after = mode == "sync" and index == len(prepared) - 1
+            outcome = self._run_file(ctx, item, sync_after=sync_after)
+            self.result.files.append(outcome)
+            self.result.exit_code = max(self.result.exit_code, outcome.exit_code)
+        return self.result
+
+    def _run_file(self, ctx: RunContext, item: _Prepared, *, sync_after: bool) -> FileOutcome:
+        summary = Summary(
+            source_file=item.path.name,
+            campaign=ctx.campaign.name,
+            mode=ctx.mode,
+            dry_run=self.options.dry_run,
+            started_at=_now(),
+        )
+        if item.suggested:
+            summary.notes.append(
+                "No mapping was given: the columns were mapped automatically "
+                "(see `lead-importer mapping suggest`)."
+            )
+        if self.journal is not None:
+            key = RunKey(
+                file_sha256=_sha256_file(item.path),
+                mapping_sha256=hashlib.sha256(item.mapping_text.encode()).hexdigest(),
+                campaign_key=ctx.campaign_key,
+                mode=ctx.mode,
+            )
+            assert self.state_dir is not None
+            # One importer per file+mapping+campaign at a time; other files may run in parallel.
+            with StateLock(
+                self.state_dir, name=key.lock_name, timeout=10.0, purpose=item.path.name
+            ):
+                return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
+        return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
+
+    def _run_file_locked(
+        self,
+        ctx: RunContext,
+        item: _Prepared,
+        key: RunKey | None,
+        summary: Summary,
+        *,
+        sync_after: bool,
+    ) -> FileOutcome:
+        mapping = item.mapping
+        run_id = ""
+        done_rows: dict[int, tuple[str, str, int | None]] = {}
+        first_chunk = 0
+        if self.journal is not None and key is not None:
+            finished = None if self.options.again else self.journal.find_finished(key)
+            if finished is not None:
+                return self._already_imported(item, finished, summary)
+            unfinished = self.journal.find_unfinished(key)
+            if unfinished is not None:
+                run_id = unfinished.run_id
+                summary.notes.append(f"Resumed unfinished run {run_id}.")
+                done_rows = self._resume_state(run_id, ctx.pusher)
+                first_chunk = self.journal.max_chunk_no(run_id) + 1
+            else:
+                run_id = self.journal.create_run(
+                    key,
+                    source_file=item.path.name,
+                    source_path=str(item.path.resolve()),
+                    campaign_name=ctx.campaign.name,
+                    mapping_name=mapping.name or "",
+                    dry_run=self.options.dry_run,
+                ).run_id
+            summary.run_id = run_id
+            self.result.run_id = self.result.run_id or run_id
+        writer = self._writer(item, summary)
+        file_run = FileRun(
+            ctx,
+            item.path,
+            lambda info: mapping.bind(info, normalizer=item.normalizer),
+            self._source_options(mapping),
+            run_id=run_id,
+            ref_key=mapping.dedupe.import_ref,
+            writer=writer,
+            done_rows=done_rows,
+            first_chunk_no=first_chunk,
+        )
+        with writer:
+            try:
+                file_run.run()
+                if sync_after:
+                    self._sync_remove(ctx, writer, item, summary)
+            except RunInterruptedError:
+                summary.notes.append("Interrupted: the rest of the file was not processed.")
+                self._close_report(writer, summary)
+                if self.journal is not None:
+                    self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
+                raise
+            reports = self._close_report(writer, summary)
+        if self.journal is not None:
+            failed = summary.counts.get(Status.FAILED.value, 0)
+            self.journal.finish_run(
+                run_id,
+                "incomplete" if failed else "finished",
+                summary.counts,
+                {k: str(v) for k, v in reports.items()},
+            )
+        return FileOutcome(item.path, summary, reports, summary.exit_code or 0)
+
+    def _writer(self, item: _Prepared, summary: Summary) -> ReportWriter:
+        return ReportWriter(
+            self.options.report_dir,
+            item.path.name,
+            formats=self.options.report_formats,
+            field_names=item.field_names,
+            started_at=datetime.now(UTC),
+            rtl=_has_hebrew(item.columns),
+            xlsx_row_limit=self.options.xlsx_row_limit,
+            summary=summary,
+        )
+
+    @staticmethod
+    def _close_report(
+        writer: ReportWriter, summary: Summary, *, exit_code: int | None = None
+    ) -> dict[str, Path]:
+        """Fill the summary from the writer's counts and close the report files."""
+        summary.counts = dict(writer.counts)
+        summary.total_rows = writer.total
+        summary.finished_at = _now()
+        failed = summary.counts.get(Status.FAILED.value, 0)
+        rejected = summary.counts.get(Status.REJECTED.value, 0)
+        summary.exit_code = exit_code if exit_code is not None else int(bool(failed or rejected))
+        return writer.close(summary)
+
+    def _already_imported(
+        self, item: _Prepared, finished: RunRecord, summary: Summary
+    ) -> FileOutcome:
+        """Nothing to send: rewrite the report of the run that imported this file."""
+        assert self.journal is not None
+        summary.run_id = finished.run_id
+        summary.notes.append(
+            f"Already imported by run {finished.run_id} on {finished.finished_at}; nothing was "
+            "sent. Use --again to import it again."
+        )
+        writer = self._writer(item, summary)
+        with writer:
+            for row in self.journal.regenerate_report_rows(finished.run_id):
+                writer.write(row)
+            reports = self._close_report(writer, summary, exit_code=0)
+        return FileOutcome(item.path, summary, reports, 0)
+
+    def _resume_state(
+        self, run_id: str, pusher: ChunkPusher
+    ) -> dict[int, tuple[str, str, int | None]]:
+        """Settle chunks whose outcome is unknown, then return the rows already settled."""
+        assert self.journal is not None
+        for chunk in self.journal.unknown_chunks(run_id):
+            rows = [
+                r
+                for r in self.journal.rows_in_chunk(run_id, chunk.chunk_no)
+                if r.status in {"sent", "planned", "failed"} and r.target_json
+            ]
+            planned = [
+                Planned(r.seq, r.phone, target_from_json(r.target_json), r.import_ref) for r in rows
+            ]
+            arrived = pusher.reconcile_unknown(planned) if planned else {}
+            self.journal.mark_chunk_done(
+                run_id,
+                chunk.chunk_no,
+                [
+                    (
+                        r.seq,
+                        Status.ADDED.value,
+                        "confirmed in the campaign when the run resumed",
+                        None,
+                    )
+                    if arrived.get(r.seq)
+                    else (r.seq, "planned", "", None)
+                    for r in rows
+                ],
+            )
+        return {
+            r.seq: (r.status, r.reason, r.error_code)
+            for r in self.journal.rows_with_status(run_id, sorted(DONE_STATUSES))
+        }
+
+    # ---------------------------------------------------------------- sync
+
+    def _sync_remove(
+        self, ctx: RunContext, writer: ReportWriter, item: _Prepared, summary: Summary
+    ) -> None:
+        """--mode sync: remove pending numbers that no source row holds (after a backup)."""
+        fresh = ctx.client.get_campaign_pending_calls(ctx.campaign.code)
+        pending = PendingIndex.build(fresh.calls, None)
+        stale = [phone for phone in pending.phones if phone not in ctx.source_phones]
+        if not stale:
+            return
+        total = max(1, len(pending.phones))
+        share = len(stale) / total
+        limit = item.mapping.sync_max_remove_share
+        if share > limit and not self.options.force:
+            raise ConfigError(
+                f"--mode sync would remove {len(stale)} of {total} pending number(s) "
+                f"({share:.0%}, more than the allowed {limit:.0%}); check the source file, "
+                "or pass --force"
+            )
+        if not self.options.dry_run:
+            backup = write_pending_csv(
+                fresh, self.options.report_dir / backup_file_name(ctx.campaign.name)
+            )
+            self.result.backups.append(backup)
+            summary.notes.append(f"Pending calls were saved to {backup} before removing.")
+        for done, phone in enumerate(stale, start=1):
+            first = pending.phones[phone][0]
+            if self.options.dry_run:
+                outcome = Outcome(Status.REMOVED, "dry run: would be removed (not in the source)")
+            else:
+                outcome = remove_one(ctx.client, ctx.campaign.code, first.phone, self.options.retry)
+            writer.write(
+                RowResult(
+                    source_file=item.path.name,
+                    sheet=None,
+                    row=0,
+                    phone_raw=first.phone,
+                    phone=phone,
+                    status=outcome.status,
+                    reason=outcome.reason,
+                    error_code=outcome.error_code,
+                    campaign=ctx.campaign.name,
+                    fields={"CustomerName": first.customer_name},
+                )
+            )
+            self.progress(ProgressEvent(item.path.name, "sync", done, len(stale)))
+
+
+def run_import(
+    paths: Sequence[Path],
+    options: ImportOptions,
+    settings: Settings,
+    *,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportResult:
+    """Import every file into the campaign; raises ImporterError when the run cannot proceed."""
+    return _Importer(paths, options, settings, progress, cancel).run()

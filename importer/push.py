@@ -1,0 +1,197 @@
+"""Delivering targets: AddCallsBulk chunks with retries that never duplicate a row.
+
+The rule that keeps every number single: a write whose outcome is unknown
+(sent, no answer; a 5xx; an answer we cannot read) is never simply repeated.
+Before the next attempt the campaign's pending calls are read back and only
+the rows that did not arrive are sent again.  Rows carry an import reference
+in their CustomData (``var_ImportRef`` by default), so the check is exact even
+when the same number was already pending for another reason; without it the
+check falls back to the phone number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tenacity import RetryError
+
+from importer.dedupe import PendingIndex
+from importer.dialer.client import DialerClient
+from importer.dialer.models import AddResult, CallTarget
+from importer.dialer.retry import RetryPolicy, build_retrying
+from importer.errors import (
+    AmbiguousWriteError,
+    AuthorizationError,
+    BadResponseError,
+    DialerConnectionError,
+    DialerError,
+    DialerTimeoutError,
+    HTTPStatusError,
+    RateLimitedError,
+)
+from importer.phones import canonical_from_api
+from importer.report import Status
+
+__all__ = ["ChunkPusher", "Outcome", "Planned", "is_ambiguous", "retryable_write"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Planned:
+    """A row ready to be sent."""
+
+    seq: int
+    e164: str
+    target: CallTarget
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final fate of one planned row."""
+
+    status: Status
+    reason: str = ""
+    error_code: int | None = None
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """Outcomes by seq; ``unknown`` is True when some rows' fate could not be established."""
+
+    outcomes: dict[int, Outcome]
+    unknown: bool = False
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """True when a failed write may nevertheless have been applied by the server."""
+    if isinstance(exc, AmbiguousWriteError | DialerTimeoutError | BadResponseError):
+        return True
+    return isinstance(exc, HTTPStatusError) and exc.status >= 500
+
+
+def retryable_write(exc: BaseException) -> bool:
+    """True when a write may be attempted again (after reconciling if it was ambiguous)."""
+    if isinstance(exc, AuthorizationError):
+        return False
+    if isinstance(exc, RateLimitedError | DialerConnectionError):
+        return True
+    return is_ambiguous(exc)
+
+
+class ChunkPusher:
+    """Sends chunks of planned rows to one campaign; safe to call from worker threads."""
+
+    def __init__(
+        self,
+        client: DialerClient,
+        campaign_code: str,
+        *,
+        policy: RetryPolicy,
+        ref_key: str | None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._code = campaign_code
+        self._policy = policy
+        self._ref_key = ref_key
+        self._sleep = sleep
+
+    def push(self, chunk: Sequence[Planned]) -> ChunkResult:
+        """Deliver a chunk; every row gets an Outcome (added, rejected or failed)."""
+        outcomes: dict[int, Outcome] = {}
+        remaining = list(chunk)
+        state = {"ambiguous": False, "last_error": ""}
+
+        def attempt() -> None:
+            nonlocal remaining
+            if state["ambiguous"]:
+                remaining = self._reconcile(remaining, outcomes)
+                state["ambiguous"] = False
+            if not remaining:
+                return
+            try:
+                # The client raises BadResponseError unless AddResult lines up with the targets.
+                results = self._client.add_calls_bulk(self._code, [p.target for p in remaining])
+            except DialerError as exc:
+                state["last_error"] = str(exc)
+                if is_ambiguous(exc):
+                    state["ambiguous"] = True
+                log.warning("chunk of %d row(s) not confirmed: %s", len(remaining), exc)
+                raise
+            for planned, result in zip(remaining, results, strict=True):
+                outcomes[planned.seq] = self._outcome(planned, result)
+            remaining = []
+
+        retrying = build_retrying(self._policy, retryable=retryable_write, sleep=self._sleep)
+        unknown = False
+        try:
+            retrying(attempt)
+        except (DialerError, RetryError) as exc:
+            if isinstance(exc, AuthorizationError):
+                raise
+            if state["ambiguous"] and remaining:
+                try:
+                    remaining = self._reconcile(remaining, outcomes)
+                except DialerError as rexc:
+                    unknown = True
+                    state["last_error"] = f"{state['last_error']}; then {rexc}"
+            if not retryable_write(exc) and not is_ambiguous(exc) and not unknown and remaining:
+                # A refusal of the whole request (4xx, top-level API error): stop the run.
+                raise
+        for planned in remaining:
+            if unknown:
+                reason = (
+                    "not confirmed: the request went unanswered and the campaign could not be "
+                    f"checked ({state['last_error']}); a re-run checks it before resending"
+                )
+            else:
+                reason = f"not delivered after retries: {state['last_error']}"
+            outcomes[planned.seq] = Outcome(Status.FAILED, reason)
+        return ChunkResult(outcomes, unknown=unknown)
+
+    def _outcome(self, planned: Planned, result: AddResult) -> Outcome:
+        if result.error_code == 0:
+            returned = canonical_from_api(result.target) if result.target else None
+            if returned and returned != planned.e164:
+                log.warning("AddResult order mismatch for row seq %d", planned.seq)
+            return Outcome(Status.ADDED)
+        return Outcome(
+            Status.REJECTED, result.description or "refused by the dialer", result.error_code
+        )
+
+    def _reconcile(self, remaining: list[Planned], outcomes: dict[int, Outcome]) -> list[Planned]:
+        """Read the campaign back; rows that arrived are added, the rest are returned."""
+        pending = self._client.get_campaign_pending_calls(self._code)
+        index = PendingIndex.build(pending.calls, self._ref_key)
+        still: list[Planned] = []
+        for planned in remaining:
+            arrived = (
+                planned.ref in index.refs
+                if self._ref_key and planned.ref is not None
+                else planned.e164 in index
+            )
+            if arrived:
+                outcomes[planned.seq] = Outcome(
+                    Status.ADDED, "confirmed in the campaign after an unanswered request"
+                )
+            else:
+                still.append(planned)
+        log.info(
+            "reconciled %d row(s): %d arrived, %d to resend",
+            len(remaining),
+            len(remaining) - len(still),
+            len(still),
+        )
+        return still
+
+    def reconcile_unknown(self, rows: Sequence[Planned]) -> dict[int, bool]:
+        """For a resumed run: which of these rows (by seq) are already in the campaign."""
+        outcomes: dict[int, Outcome] = {}
+        still = self._reconcile(list(rows), outcomes)
+        missing = {p.seq for p in still}
+        return {p.seq: p.seq not in missing for p in rows}

@@ -1,0 +1,332 @@
+"""`lead-importer import` end to end, through the CLI, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import phonenumbers
+import pytest
+from click.testing import CliRunner
+
+from importer.cli import cli
+from importer.config import Settings
+from importer.dialer.client import DialerClient
+from importer.dialer.models import CallTarget
+from importer.dialer.retry import RetryPolicy
+from importer.emulator.server import EmulatorServer, FaultConfig
+from importer.pipeline import ImportOptions, run_import
+
+
+def valid_mobiles(count: int, start: int = 1_000_000, prefix: str = "053") -> list[str]:
+    """Israeli mobile numbers that phonenumbers accepts (050-1234567 is not one of them)."""
+    out: list[str] = []
+    n = start
+    while len(out) < count:
+        local = f"{prefix}{n}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(local, "IL")):
+            out.append(local)
+        n += 1
+    return out
+
+
+def e164(local: str) -> str:
+    return "+972" + local[1:]
+
+
+MAPPING = """\
+name: test leads
+phone:
+  columns: [phone, טלפון]
+fields:
+  CustomerName: {column: name}
+  Priority: {column: score, map: {hot: 10, warm: 5}, default: 1}
+dedupe:
+  history_days: 0
+  suppression: [dnc.csv]
+"""
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(header or ["name", "phone", "score"])
+        out.writerows(rows)
+    return path
+
+
+def read_report(report_dir: Path) -> list[dict[str, str]]:
+    (path,) = sorted(report_dir.glob("*.report.csv"))
+    from importer.report import read_report_csv
+
+    return read_report_csv(path)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "dnc.csv").write_text("phone\n", encoding="utf-8")
+    return tmp_path
+
+
+def client_for(server: EmulatorServer) -> DialerClient:
+    return DialerClient(Settings(api_url=server.base_url, account_code="demo"))
+
+
+def run_cli(workdir: Path, *args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "import",
+            *args,
+            "--mapping",
+            str(workdir / "mapping.yaml"),
+            "--campaign",
+            "Hot leads",
+            "--report-dir",
+            str(workdir / "reports"),
+            "--state-dir",
+            str(workdir / "state"),
+        ],
+        catch_exceptions=False,
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_mixed_file_gets_exact_statuses_row_by_row(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    a, b, c, d = valid_mobiles(4)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client_for(emulator_env).add_call(code, CallTarget(target=b))
+    (workdir / "dnc.csv").write_text(f"phone\n{c}\n", encoding="utf-8")
+    source = write_csv(
+        workdir / "leads.csv",
+        [
+            ["Dana", a, "hot"],
+            ["Dana again", f"+972-{a[1:3]}-{a[3:]}", "warm"],
+            ["No phone", "", ""],
+            ["Short", "12345", ""],
+            ["Toll free", "1-800-800-800", ""],
+            ["Pending", b, ""],
+            ["Do not call", c, ""],
+            ["Ron", d, "cold?"],
+        ],
+    )
+    exit_code, out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    rows = read_report(workdir / "reports")
+    assert [(r["row"], r["status"]) for r in rows] == [
+        ("2", "added"),
+        ("3", "duplicate_in_batch"),
+        ("4", "missing_phone"),
+        ("5", "invalid_phone"),
+        ("6", "type_rejected"),
+        ("7", "duplicate_pending"),
+        ("8", "suppressed"),
+        ("9", "added"),
+    ]
+    assert rows[0]["phone"] == e164(a)
+    assert rows[0]["Priority"] == "10"
+    assert rows[7]["Priority"] == "1"
+    assert "cold?" in rows[7]["reason"]
+    assert rows[0]["campaign"] == "Hot leads"
+    assert Counter(emulator_env.pending_phones(code)) == Counter([e164(x)[1:] for x in (a, b, d)])
+    assert "2 added" in out
+    assert code not in out + err
+
+
+def test_dry_run_writes_nothing(emulator_env: EmulatorServer, workdir: Path) -> None:
+    a, b = valid_mobiles(2)
+    source = write_csv(workdir / "leads.csv", [["A", a, ""], ["B", b, ""]])
+    exit_code, _out, err = run_cli(workdir, str(source), "--dry-run", "--json")
+    assert exit_code == 0, err
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert emulator_env.pending_phones(code) == []
+    assert [r["status"] for r in read_report(workdir / "reports")] == ["would_add", "would_add"]
+    writes = [
+        r
+        for r in emulator_env.request_log
+        if r.method.lower()
+        not in {"getcampaignlist", "getcampaigndetails", "getcampaignpendingcalls"}
+    ]
+    assert writes == []
+
+
+def test_json_summary_and_rerun_is_already_imported(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    phones = valid_mobiles(3)
+    source = write_csv(workdir / "leads.csv", [[f"n{i}", p, ""] for i, p in enumerate(phones)])
+    exit_code, out, err = run_cli(workdir, str(source), "--json")
+    assert exit_code == 0, err
+    summary = json.loads(out)
+    assert summary["counts"]["added"] == 3
+    assert summary["exit_code"] == 0
+    assert summary["run_id"]
+    bulk_calls = sum(1 for r in emulator_env.request_log if r.method.lower() == "addcallsbulk")
+    exit_code, out, err = run_cli(workdir, str(source), "--json")
+    assert exit_code == 0, err
+    again = json.loads(out)
+    assert any("Already imported" in n for n in again["files"][0]["notes"])
+    assert bulk_calls == sum(
+        1 for r in emulator_env.request_log if r.method.lower() == "addcallsbulk"
+    )
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(p)[1:] for p in phones)
+
+
+def test_faults_never_duplicate_and_report_agrees_with_campaign(
+    emulator: EmulatorServer, workdir: Path
+) -> None:
+    phones = valid_mobiles(400)
+    source = write_csv(workdir / "leads.csv", [[f"n{i}", p, ""] for i, p in enumerate(phones)])
+    emulator.set_faults(
+        FaultConfig(fail_rate=0.2, ambiguous_rate=0.1, rate_limit=40, methods={"AddCallsBulk"})
+    )
+    settings = Settings(api_url=emulator.base_url, account_code="demo", state_dir=workdir / "state")
+    options = ImportOptions(
+        campaign="Hot leads",
+        mapping_path=workdir / "mapping.yaml",
+        report_dir=workdir / "reports",
+        report_formats=frozenset({"csv"}),
+        chunk_size=20,
+        concurrency=3,
+        retry=RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.05, max_total=30),
+    )
+    result = run_import([source], options, settings)
+    code = emulator.demo.campaigns["Hot leads"]
+    pending = emulator.pending_phones(code)
+    assert len(pending) == len(set(pending)), "a number was added twice"
+    rows = read_report(workdir / "reports")
+    added = {r["phone"][1:] for r in rows if r["status"] == "added"}
+    failed = {r["phone"][1:] for r in rows if r["status"] == "failed"}
+    assert added == set(pending)
+    assert added | failed == {e164(p)[1:] for p in phones}
+    assert result.exit_code == (1 if failed else 0)
+    # A re-run (faults off) delivers whatever failed, still without duplicates.
+    emulator.set_faults(FaultConfig())
+    for report in (workdir / "reports").glob("*"):
+        report.unlink()
+    result = run_import([source], options, settings)
+    assert result.exit_code == 0
+    pending = emulator.pending_phones(code)
+    assert sorted(pending) == sorted(e164(p)[1:] for p in phones)
+
+
+def test_upsert_updates_pending_targets(emulator_env: EmulatorServer, workdir: Path) -> None:
+    a, b = valid_mobiles(2)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client_for(emulator_env).add_call(code, CallTarget(target=a, priority=1, customer_name="Old"))
+    source = write_csv(workdir / "leads.csv", [["New name", a, "hot"], ["B", b, ""]])
+    exit_code, _out, err = run_cli(workdir, str(source), "--mode", "upsert")
+    assert exit_code == 0, err
+    assert [r["status"] for r in read_report(workdir / "reports")] == ["updated", "added"]
+    calls = {c.phone: c for c in client_for(emulator_env).get_campaign_pending_calls(code).calls}
+    assert calls[e164(a)[1:]].customer_name == "New name"
+    assert calls[e164(a)[1:]].priority == 10
+    assert sorted(calls) == sorted(e164(x)[1:] for x in (a, b))
+
+
+def test_sync_removes_only_what_is_not_in_the_source(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    keep, stale, new = valid_mobiles(3)
+    extra = valid_mobiles(4, start=2_000_000)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client = client_for(emulator_env)
+    for number in (keep, stale, *extra):
+        client.add_call(code, CallTarget(target=number))
+    source = write_csv(
+        workdir / "leads.csv", [["K", keep, ""], ["N", new, ""], *[["E", x, ""] for x in extra]]
+    )
+    exit_code, _out, err = run_cli(workdir, str(source), "--mode", "sync")
+    assert exit_code == 2
+    assert "--yes" in err
+    exit_code, _out, err = run_cli(workdir, str(source), "--mode", "sync", "--yes")
+    assert exit_code == 0, err
+    statuses = Counter(r["status"] for r in read_report(workdir / "reports"))
+    assert statuses == Counter({"duplicate_pending": 5, "added": 1, "removed": 1})
+    assert sorted(emulator_env.pending_phones(code)) == sorted(
+        e164(x)[1:] for x in (keep, new, *extra)
+    )
+    (backup,) = (workdir / "reports").glob("*pending-backup*.csv")
+    assert e164(stale)[1:] in backup.read_text(encoding="utf-8-sig")
+
+
+def test_sync_refuses_to_remove_a_large_share_without_force(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    old = valid_mobiles(5)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client = client_for(emulator_env)
+    for number in old:
+        client.add_call(code, CallTarget(target=number))
+    source = write_csv(workdir / "leads.csv", [["K", old[0], ""]])
+    exit_code, _out, err = run_cli(workdir, str(source), "--mode", "sync", "--yes")
+    assert exit_code == 2
+    assert "--force" in err
+    assert len(emulator_env.pending_phones(code)) == 5
+
+
+def test_disabled_campaign_exits_3_unless_started(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    (a,) = valid_mobiles(1)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client_for(emulator_env).stop_campaign(code)
+    source = write_csv(workdir / "leads.csv", [["A", a, ""]])
+    exit_code, _out, err = run_cli(workdir, str(source))
+    assert exit_code == 3
+    assert "disabled" in err
+    assert emulator_env.pending_phones(code) == []
+    exit_code, _out, err = run_cli(workdir, str(source), "--start-campaign")
+    assert exit_code == 0, err
+    assert emulator_env.pending_phones(code) == [e164(a)[1:]]
+
+
+def test_bad_input_exits_2_and_pushes_nothing(emulator_env: EmulatorServer, workdir: Path) -> None:
+    good = write_csv(workdir / "good.csv", [["A", valid_mobiles(1)[0], ""]])
+    bad = write_csv(workdir / "bad.csv", [["A", "x"]], header=["name", "mobile"])
+    exit_code, _out, err = run_cli(workdir, str(good), str(bad))
+    assert exit_code == 2
+    assert "bad.csv" in err
+    assert "phone" in err
+    assert "Traceback" not in err
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert emulator_env.pending_phones(code) == []
+
+
+def test_unknown_campaign_exits_2_listing_names(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            str(source),
+            "--mapping",
+            str(workdir / "mapping.yaml"),
+            "--campaign",
+            "Nope",
+            "--report-dir",
+            str(workdir / "r"),
+            "--state-dir",
+            str(workdir / "s"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "Hot leads" in result.stderr
+
+
+def test_api_unreachable_exits_3(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICENTER_API_URL", "http://127.0.0.1:9/ForwardDialer/Dialer")
+    monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+    exit_code, _out, err = run_cli(workdir, str(source))
+    assert exit_code == 3
+    assert "Traceback" not in err
