@@ -1,9 +1,142 @@
-"""Placeholder command module (to be filled in)."""
+"""`lead-importer inbox init|run`: the drop folder for marketing teams and scheduled runs."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from pathlib import Path
+
 import click
+
+from importer.cli._common import echo_json, fail, settings_from
+from importer.errors import EXIT_OK
+from importer.inbox import InboxRunner, OnceResult, ProcessedFile, init_inbox, install_stop_signals
+from importer.inbox_config import load_inbox_config, missing_environment
+from importer.logs import configure_logging
+from importer.redact import redact
+
+log = logging.getLogger("importer.inbox")
+
+
+def _line(processed: ProcessedFile) -> str:
+    """One line per file, for cron mail and scripts: outcome, inbox, name, place, why."""
+    message = " ".join(processed.message.split())
+    return redact(
+        f"{processed.outcome:<6} {processed.inbox}: {processed.name} -> {processed.location} "
+        f"({message})"
+    )
+
+
+def _as_json(result: OnceResult) -> dict[str, object]:
+    return {
+        "exit_code": result.exit_code,
+        "files": [
+            {
+                **f.notice.as_json(),
+                "error_file": str(f.error_file) if f.error_file else None,
+            }
+            for f in result.files
+        ],
+        "locked_inboxes": result.locked,
+        "still_changing": result.still_changing,
+        "folder_errors": result.folder_errors,
+    }
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the CLI group."""
+    """Add the ``inbox`` command group to the CLI."""
+
+    @group.group("inbox")
+    def inbox() -> None:
+        """Drop folders: files saved into inbox/ are imported and reported."""
+
+    @inbox.command("init")
+    @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+    @click.option("--campaign", default=None, help="Campaign NAME the files go to.")
+    @click.option(
+        "--mapping",
+        default="auto",
+        show_default=True,
+        help="A mapping file, or `auto` to suggest one from each file's columns.",
+    )
+    def init_cmd(*, directory: Path, campaign: str | None, mapping: str) -> None:
+        """Create DIRECTORY/inbox.yaml and the folders inbox/ processing/ done/ failed/ reports/."""
+        config_path = init_inbox(directory, campaign=campaign, mapping=mapping)
+        click.echo(f"Created {config_path} and the folders:")
+        for name in ("inbox", "processing", "done", "failed", "reports"):
+            click.echo(f"  {directory / name}")
+        click.echo("Staff save files into the inbox folder. Check the settings, then run:")
+        click.echo(f"  lead-importer inbox run --config {config_path} --once")
+
+    @inbox.command("run")
+    @click.option(
+        "--config",
+        "config_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The inbox.yaml describing the drop folders.",
+    )
+    @click.option("--once", is_flag=True, help="Process what is there and exit (for cron).")
+    @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
+    @click.option(
+        "--log-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Append the log here (stderr then shows only warnings and errors).",
+    )
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per line, for log collectors.",
+    )
+    @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail too.")
+    @click.option("--json", "as_json", is_flag=True, help="With --once: print a JSON summary.")
+    def run_cmd(
+        *,
+        config_path: Path,
+        once: bool,
+        api_url: str | None,
+        log_file: Path | None,
+        log_format: str,
+        verbose: bool,
+        as_json: bool,
+    ) -> None:
+        """Import the files dropped into the inboxes of --config.
+
+        Without --once it keeps watching (polling, so network shares work) until
+        SIGTERM or Ctrl+C, which finish the current file first.  With --once the
+        exit code is the worst of the files': 0 all fine, 1 some rows rejected,
+        2 a file could not be imported, 3 the dialer could not be used.
+        """
+        configure_logging(
+            level=logging.DEBUG if verbose else logging.INFO,
+            log_format="json" if log_format == "json" else "text",
+            log_file=log_file,
+        )
+        config = load_inbox_config(config_path)
+        settings = settings_from(config.settings_file, api_url, state_dir=config.state_dir)
+        for missing in missing_environment(config):
+            log.warning("notifications: %s is not set; that notification will fail", missing)
+        stop, cancel = threading.Event(), threading.Event()
+        install_stop_signals(stop, cancel)
+        runner = InboxRunner(config, settings, stop=stop, cancel=cancel)
+        if once:
+            result = runner.run_once()
+            if as_json:
+                echo_json(_as_json(result))
+            else:
+                for processed in result.files:
+                    click.echo(_line(processed))
+            for message in result.folder_errors:
+                click.echo(f"Error: {redact(message)}", err=True)
+            raise SystemExit(result.exit_code)
+        if as_json:
+            fail("--json needs --once", 2)
+
+        def show(processed: ProcessedFile) -> None:
+            click.echo(_line(processed))
+
+        runner.watch(on_file=show)
+        raise SystemExit(EXIT_OK)

@@ -1,0 +1,842 @@
+"""Drop-folder processing: files saved into ``inbox/`` are imported, once or continuously.
+
+Layout of one inbox (``path`` in ``inbox.yaml``)::
+
+    inbox/        staff save files here
+    processing/   a file being imported (claimed by an atomic rename)
+    done/         imported; the reports say what happened to every row
+    failed/       could not be imported; ``<name>.error.txt`` says why and how to fix it
+    reports/      the CSV/XLSX/JSON reports (configurable)
+    lead-importer-inbox.lock   (held while a run works on this inbox)
+
+Rules that keep a crash or an overlapping run from losing or doubling a file:
+
+* a file is claimed by ``os.replace`` into ``processing/`` (same filesystem:
+  atomic), only by the holder of the inbox lock;
+* the holder first finishes what a crashed run left in ``processing/``
+  (the import journal makes re-running a file safe);
+* nothing is ever overwritten: a name already taken gets a timestamp suffix;
+* a file whose import failed because the dialer could not be used (exit 3)
+  stays in ``processing/`` and is retried by the next run.
+
+Polling (not file-system events) is deliberate: events miss writes made by
+other machines on SMB/NFS shares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
+
+from importer.config import Settings
+from importer.errors import (
+    EXIT_API_UNUSABLE,
+    EXIT_BAD_INPUT,
+    CampaignNotFoundError,
+    ConfigError,
+    EmptySourceError,
+    EncodingDetectionError,
+    EncryptedFileError,
+    ImporterError,
+    JournalError,
+    LockError,
+    MappingError,
+    SourceError,
+    UnsafeFileError,
+    UnsupportedFormatError,
+)
+from importer.inbox_config import (
+    AUTO,
+    Inbox,
+    InboxConfig,
+    load_inbox_config,
+    render_inbox_yaml,
+)
+from importer.locking import StateLock
+from importer.notify import FileNotice, send_notifications
+from importer.redact import redact
+
+if TYPE_CHECKING:
+    from importer.pipeline import ImportOptions, ImportResult
+
+__all__ = [
+    "FOLDERS",
+    "LOCK_NAME",
+    "InboxRunner",
+    "OnceResult",
+    "ProcessedFile",
+    "SettleTracker",
+    "explain_error",
+    "ignore_reason",
+    "import_options",
+    "init_inbox",
+    "install_stop_signals",
+    "unique_target",
+]
+
+log = logging.getLogger(__name__)
+
+FOLDERS = ("inbox", "processing", "done", "failed", "reports")
+LOCK_NAME = "lead-importer-inbox"       # lock file: <inbox root>/lead-importer-inbox.lock
+IGNORED_SUFFIXES = (
+    ".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp", ".opdownload",
+)
+IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
+
+ImportFn = Callable[..., "ImportResult"]
+Outcome = Literal["done", "failed", "retry"]
+
+
+# --- what to pick up ----------------------------------------------------------
+
+
+def ignore_reason(name: str, st: os.stat_result) -> str | None:
+    """Why a directory entry is not a dropped file (None if it is one)."""
+    lowered = name.lower()
+    if stat.S_ISLNK(st.st_mode):
+        return "symbolic link"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if name.startswith("~$"):
+        return "Office lock file"
+    if name.startswith("."):
+        return "hidden file"
+    if lowered.endswith(IGNORED_SUFFIXES) or name.endswith("~"):
+        return "temporary or partly downloaded file"
+    if lowered in IGNORED_NAMES:
+        return "system file"
+    hidden_flag = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0)
+    if hidden_flag and getattr(st, "st_file_attributes", 0) & hidden_flag:
+        return "hidden file"
+    return None
+
+
+@dataclass(slots=True)
+class _Seen:
+    signature: tuple[int, int]
+    since: float                 # monotonic time this signature was first seen
+    first_seen: float            # monotonic time the file was first seen at all
+
+
+class SettleTracker:
+    """Decides when a file has stopped changing and may be claimed.
+
+    A file is settled when its size and mtime have not changed for
+    ``settle_seconds`` of our own observation, or when its mtime is already
+    older than that window (files that were in the folder before we looked).
+    Observation guards against clock skew between this machine and a file server.
+    """
+
+    def __init__(
+        self,
+        settle_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settle_seconds = settle_seconds
+        self._clock = clock
+        self._wall = wall_clock
+        self._seen: dict[str, _Seen] = {}
+
+    def settled(self, key: str, st: os.stat_result) -> bool:
+        """Record this observation and say whether the file may be claimed now."""
+        now = self._clock()
+        signature = (st.st_size, st.st_mtime_ns)
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = _Seen(signature, now, now)
+            changed_while_watched = False
+        elif seen.signature != signature:
+            seen.signature, seen.since = signature, now
+            changed_while_watched = True
+        else:
+            changed_while_watched = seen.since > seen.first_seen
+        if now - seen.since >= self.settle_seconds:
+            return True
+        age = self._wall() - st.st_mtime
+        return not changed_while_watched and age >= self.settle_seconds and st.st_size > 0
+
+    def waited(self, key: str) -> float:
+        """Seconds since the file was first seen (0 if never)."""
+        seen = self._seen.get(key)
+        return 0.0 if seen is None else self._clock() - seen.first_seen
+
+    def forget(self, key: str) -> None:
+        """Drop what we know about a file (claimed, or gone)."""
+        self._seen.pop(key, None)
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Forget files that are no longer in the folder."""
+        for key in list(self._seen):
+            if key not in keys:
+                del self._seen[key]
+
+
+# --- moving files without ever overwriting ------------------------------------
+
+
+def unique_target(folder: Path, name: str, *, extra_suffixes: Sequence[str] = ()) -> Path:
+    """``folder/name``, or a timestamped variant if that name (or a sidecar) is taken."""
+
+    def free(candidate: str) -> bool:
+        return not any(
+            os.path.lexists(folder / f"{candidate}{suffix}") for suffix in ("", *extra_suffixes)
+        )
+
+    if free(name):
+        return folder / name
+    path = Path(name)
+    stem, suffix = path.stem, path.suffix
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = f"{stem}.{stamp}{suffix}"
+    counter = 2
+    while not free(candidate):
+        candidate = f"{stem}.{stamp}-{counter}{suffix}"
+        counter += 1
+    return folder / candidate
+
+
+def _move(src: Path, folder: Path, *, extra_suffixes: Sequence[str] = ()) -> Path:
+    target = unique_target(folder, src.name, extra_suffixes=extra_suffixes)
+    src.replace(target)
+    return target
+
+
+# --- explaining failures to people --------------------------------------------
+
+
+def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
+    """(what is wrong, how to fix it) in plain language for a failed file."""
+    what = redact(str(exc)) if isinstance(exc, ImporterError) else (
+        f"lead-importer hit an unexpected internal error ({type(exc).__name__}: "
+        f"{redact(str(exc))})."
+    )
+    mapping = str(inbox.mapping_path)
+    if isinstance(exc, EncryptedFileError):
+        how = (
+            "The workbook is protected with a password. Open it in Excel, choose File > Info > "
+            "Protect Workbook > Encrypt with Password, delete the password, save, and drop the "
+            "file again."
+        )
+    elif isinstance(exc, EncodingDetectionError):
+        how = (
+            "The text in the file uses a character encoding that cannot be recognised for sure. "
+            "Open it in Excel and choose File > Save As > 'CSV UTF-8 (Comma delimited)', or save "
+            "it as an Excel workbook (.xlsx), then drop it again."
+        )
+    elif isinstance(exc, UnsupportedFormatError):
+        how = (
+            "Save the file as an Excel workbook (.xlsx) or as CSV and drop it again. lead-importer "
+            "reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt files and HTML tables."
+        )
+    elif isinstance(exc, UnsafeFileError):
+        how = (
+            "The file is bigger (or more compressed) than the safety limits allow. Split it into "
+            "smaller files or re-save it from Excel, then drop the parts again."
+        )
+    elif isinstance(exc, EmptySourceError):
+        how = (
+            "Check that you exported the right report or sheet and that the lead rows are under "
+            "a header row, then drop the file again."
+        )
+    elif isinstance(exc, SourceError):
+        how = (
+            "Open the file to check that it is complete and not damaged (a download that did not "
+            "finish looks like this). Export or save it again and drop it again."
+        )
+    elif isinstance(exc, MappingError) and inbox.mapping_path is None:
+        how = (
+            "lead-importer could not tell which column holds what. Make sure the first row "
+            "holds the column titles and that one column holds the phone numbers, titled for "
+            "example 'Phone', 'Mobile' or 'טלפון', then drop the file again. If this kind of "
+            "file comes often, ask IT to write a mapping for it (`lead-importer mapping suggest "
+            "FILE` is a good start)."
+        )
+    elif isinstance(exc, MappingError):
+        how = (
+            "The file's columns do not match what this inbox expects (mapping: "
+            f"{mapping}). Rename the column headers in the file, or ask IT to adjust the "
+            "mapping (`lead-importer mapping check MAPPING FILE` shows every problem), then drop "
+            "the file again."
+        )
+    elif isinstance(exc, CampaignNotFoundError):
+        how = (
+            f"Check the campaign name of the inbox {inbox.name!r} in inbox.yaml (or in the "
+            "mapping): it must be written exactly as in the dialer. `lead-importer campaigns` "
+            "lists the names. Then drop the file again."
+        )
+    elif isinstance(exc, ConfigError):
+        how = (
+            "This is a set-up problem, not a problem with your file. Ask IT to check inbox.yaml, "
+            "the mapping and the VOICENTER_* settings, then drop the file again."
+        )
+    elif isinstance(exc, JournalError):
+        how = (
+            "lead-importer's own records (the state directory) cannot be used. Ask IT to run "
+            "`lead-importer runs` on this machine and look at the state directory."
+        )
+    elif isinstance(exc, ImporterError):
+        how = "Ask IT to look at the log of the lead-importer service, then drop the file again."
+    else:
+        how = (
+            "This is probably a bug in lead-importer, not a problem with your file. Please send "
+            "this note and the file to IT."
+        )
+    return what, how
+
+
+def _error_text(
+    exc: BaseException, inbox: Inbox, original: str, location: Path, when: datetime
+) -> str:
+    what, how = explain_error(exc, inbox)
+    nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
+    lines = [
+        "lead-importer could not import this file.",
+        "",
+        f"File:      {original}",
+        f"Inbox:     {inbox.name}",
+        f"When:      {when:%Y-%m-%d %H:%M:%S} UTC",
+        f"Moved to:  {location}",
+        "",
+        "What is wrong",
+        "-------------",
+        what,
+        "",
+        "How to fix it",
+        "-------------",
+        how,
+        "",
+        f"The corrected file goes into: {inbox.folder('inbox')}",
+    ]
+    if nothing_sent:
+        lines.append("Nothing from this file was sent to the dialer.")
+    lines.append("(This note and the file stay here for reference; you may delete them.)")
+    return "\n".join(lines) + "\n"
+
+
+# --- one processed file --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProcessedFile:
+    """What happened to one file of an inbox."""
+
+    inbox: str
+    name: str                            # as dropped
+    outcome: Outcome
+    exit_code: int
+    location: Path                       # where the file is now
+    message: str
+    notice: FileNotice
+    error_file: Path | None = None
+    reports: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class OnceResult:
+    """The outcome of ``InboxRunner.run_once``."""
+
+    files: list[ProcessedFile] = field(default_factory=list)
+    locked: list[str] = field(default_factory=list)        # inboxes another run was holding
+    still_changing: list[str] = field(default_factory=list)   # files left for a later run
+    folder_errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """The worst exit code of the files (2 if an inbox folder could not be read)."""
+        codes = [f.exit_code for f in self.files]
+        if self.folder_errors:
+            codes.append(EXIT_BAD_INPUT)
+        return max(codes, default=0)
+
+
+def import_options(inbox: Inbox) -> ImportOptions:
+    """The ImportOptions an inbox's settings translate to."""
+    # imported here so `inbox init` and the folder logic work without the import stack
+    from importer.pipeline import ImportOptions
+
+    return ImportOptions(
+        campaign=inbox.campaign,
+        mapping_path=inbox.mapping_path,
+        report_dir=inbox.reports_dir,
+        report_formats=frozenset(inbox.report_formats),
+        mode=inbox.mode,
+        dry_run=inbox.dry_run,
+        yes=inbox.mode == "sync",        # writing `mode: sync` in inbox.yaml is the confirmation
+    )
+
+
+# --- the runner ----------------------------------------------------------------
+
+
+class InboxRunner:
+    """Processes the inboxes of one configuration, once (cron) or continuously (watch)."""
+
+    def __init__(
+        self,
+        config: InboxConfig,
+        settings: Settings,
+        *,
+        import_fn: ImportFn | None = None,
+        stop: threading.Event | None = None,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        if import_fn is None:
+            from importer.pipeline import run_import
+
+            import_fn = run_import
+        self.import_fn: ImportFn = import_fn
+        self.stop = stop or threading.Event()       # finish the current file, then stop
+        self.cancel = cancel or threading.Event()   # stop inside the current file (resumable)
+        self._clock = clock
+        self._trackers = {
+            i.name: SettleTracker(config.settle_seconds, clock=clock) for i in config.inboxes
+        }
+        self._paused_until: dict[str, float] = {}
+
+    # folders and locking
+
+    def prepare(self) -> None:
+        """Check every inbox root exists and create its missing working folders."""
+        problems = []
+        for inbox in self.config.inboxes:
+            if not inbox.path.is_dir():
+                problems.append(
+                    f"inbox {inbox.name!r}: folder {inbox.path} does not exist (create it with "
+                    "`lead-importer inbox init FOLDER`, or fix `path` in inbox.yaml)"
+                )
+                continue
+            try:
+                for name in ("inbox", "processing", "done", "failed"):
+                    inbox.folder(name).mkdir(exist_ok=True)
+                inbox.reports_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problems.append(f"inbox {inbox.name!r}: cannot create its folders ({exc})")
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+    @contextlib.contextmanager
+    def _locked(self, inbox: Inbox) -> Iterator[bool]:
+        lock = StateLock(inbox.path, name=LOCK_NAME, timeout=0, purpose="inbox run")
+        try:
+            lock.acquire()
+        except LockError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+
+    # scanning
+
+    def _candidates(self, inbox: Inbox) -> tuple[list[Path], list[Path]]:
+        """(settled files, files still changing) in ``inbox/``, oldest first."""
+        tracker = self._trackers[inbox.name]
+        ready: list[tuple[float, Path]] = []
+        changing: list[Path] = []
+        present: set[str] = set()
+        with os.scandir(inbox.folder("inbox")) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue                     # vanished between listing and stat
+                reason = ignore_reason(entry.name, st)
+                if reason is not None:
+                    continue
+                present.add(entry.name)
+                if tracker.settled(entry.name, st):
+                    ready.append((st.st_mtime, Path(entry.path)))
+                else:
+                    changing.append(Path(entry.path))
+        tracker.keep_only(present)
+        ready.sort()
+        return [p for _, p in ready], changing
+
+    def _leftovers(self, inbox: Inbox) -> list[Path]:
+        found = []
+        with os.scandir(inbox.folder("processing")) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if ignore_reason(entry.name, st) is None:
+                    found.append((st.st_mtime, Path(entry.path)))
+        return [p for _, p in sorted(found)]
+
+    # one pass over one inbox
+
+    def _pass(self, inbox: Inbox, result: OnceResult) -> list[Path]:
+        """Process what is ready in one inbox; returns the files still changing."""
+        paused = self._paused_until.get(inbox.name)
+        if paused is not None and self._clock() < paused:
+            return []
+        with self._locked(inbox) as got_lock:
+            if not got_lock:
+                log.info(
+                    "inbox %r: another lead-importer run is working on it; leaving it to that run",
+                    inbox.name,
+                )
+                result.locked.append(inbox.name)
+                return []
+            for path in self._leftovers(inbox):
+                if self.stop.is_set():
+                    return []
+                log.info("inbox %r: resuming %s left in processing/", inbox.name, path.name)
+                processed = self._process(inbox, path, path.name, resumed=True)
+                result.files.append(processed)
+                if processed.outcome == "retry":
+                    return []
+            ready, changing = self._candidates(inbox)
+            tracker = self._trackers[inbox.name]
+            for path in ready:
+                if self.stop.is_set():
+                    break
+                claimed = self._claim(inbox, path)
+                tracker.forget(path.name)
+                if claimed is None:
+                    continue
+                processed = self._process(inbox, claimed, path.name, resumed=False)
+                result.files.append(processed)
+                if processed.outcome == "retry":
+                    break                        # the dialer is not usable: stop this inbox
+            return changing
+
+    def _claim(self, inbox: Inbox, path: Path) -> Path | None:
+        try:
+            target = unique_target(inbox.folder("processing"), path.name)
+            path.replace(target)
+        except FileNotFoundError:
+            return None                          # someone took or removed it meanwhile
+        except OSError as exc:
+            # typically Windows: the file is still open in the program writing it
+            log.info("inbox %r: %s cannot be moved yet (%s); will retry", inbox.name,
+                     path.name, exc.strerror)
+            return None
+        log.info("inbox %r: picked up %s", inbox.name, path.name)
+        return target
+
+    def _process(self, inbox: Inbox, path: Path, original: str, *, resumed: bool) -> ProcessedFile:
+        started = datetime.now(UTC)
+        try:
+            result = self.import_fn(
+                [path], import_options(inbox), self.settings, progress=None, cancel=self.cancel
+            )
+        except ImporterError as exc:
+            if self.cancel.is_set() or exc.exit_code >= EXIT_API_UNUSABLE:
+                return self._retry(inbox, path, original, exc, resumed=resumed)
+            return self._failed(inbox, path, original, exc, started)
+        except Exception as exc:
+            log.error("inbox %r: unexpected error while importing %s: %s: %s", inbox.name,
+                      original, type(exc).__name__, exc)
+            log.debug("traceback of the unexpected error", exc_info=True)
+            return self._failed(inbox, path, original, exc, started)
+        if self.cancel.is_set():
+            return self._retry(inbox, path, original, None, resumed=True)
+        outcome = result.files[0] if result.files else None
+        code = max(result.exit_code, outcome.exit_code if outcome else 0)
+        if code >= EXIT_API_UNUSABLE:
+            return self._retry(inbox, path, original, None, resumed=resumed)
+        if code == EXIT_BAD_INPUT:
+            notes = "; ".join(outcome.summary.notes) if outcome else ""
+            return self._failed(
+                inbox, path, original, ImporterError(notes or "the file could not be imported"),
+                started,
+            )
+        return self._done(inbox, path, original, result, code)
+
+    def _done(
+        self, inbox: Inbox, path: Path, original: str, result: ImportResult, code: int
+    ) -> ProcessedFile:
+        outcome = result.files[0] if result.files else None
+        try:
+            location = _move(path, inbox.folder("done"))
+        except OSError as exc:
+            log.error("inbox %r: imported %s but cannot move it to done/ (%s); it stays in "
+                      "processing/ and the next run will find it already imported",
+                      inbox.name, original, exc)
+            location = path
+        summary = outcome.summary if outcome else None
+        reports = dict(outcome.reports) if outcome else {}
+        message = (
+            "Imported. The report lists every row and what happened to it."
+            if code == 0
+            else "Imported, but the dialer refused some rows or they could not be "
+            "delivered; the report lists them (status rejected or failed). Dropping the "
+            "same file again retries only those rows."
+        )
+        if summary is not None and summary.notes:
+            message += "\n" + "\n".join(redact(n) for n in summary.notes)
+        notice = FileNotice(
+            inbox=inbox.name,
+            file=original,
+            outcome="done",
+            exit_code=code,
+            location=str(location),
+            message=message,
+            campaign=summary.campaign if summary else (inbox.campaign or ""),
+            dry_run=inbox.dry_run,
+            run_id=result.run_id,
+            total_rows=summary.total_rows if summary else 0,
+            counts=dict(summary.counts) if summary else {},
+            reports=reports,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        log.info("inbox %r: %s -> %s (%s)", inbox.name, original, _rel(inbox, location),
+                 notice.headline(), extra=_extra(notice))
+        self._notify(inbox, notice)
+        return ProcessedFile(
+            inbox=inbox.name, name=original, outcome="done", exit_code=code, location=location,
+            message=notice.headline(), notice=notice, reports=reports,
+        )
+
+    def _failed(
+        self, inbox: Inbox, path: Path, original: str, exc: BaseException, started: datetime
+    ) -> ProcessedFile:
+        code = exc.exit_code if isinstance(exc, ImporterError) else EXIT_BAD_INPUT
+        failed_dir = inbox.folder("failed")
+        try:
+            location = _move(path, failed_dir, extra_suffixes=(".error.txt",))
+        except OSError as move_exc:
+            log.error("inbox %r: cannot move %s to failed/ (%s)", inbox.name, original, move_exc)
+            location = path
+        error_file = location.with_name(location.name + ".error.txt")
+        if location.parent != failed_dir:
+            error_file = failed_dir / unique_target(failed_dir, original + ".error.txt").name
+        text = _error_text(exc, inbox, original, location, started)
+        text = text.replace(str(path), original)
+        try:
+            with error_file.open("x", encoding="utf-8-sig") as fh:
+                fh.write(text)
+        except OSError as write_exc:
+            log.error("inbox %r: cannot write %s (%s)", inbox.name, error_file, write_exc)
+        what, _ = explain_error(exc, inbox)
+        what = what.replace(str(path), original)
+        notice = FileNotice(
+            inbox=inbox.name,
+            file=original,
+            outcome="failed",
+            exit_code=code,
+            location=str(location),
+            message=what,
+            campaign=inbox.campaign or "",
+            dry_run=inbox.dry_run,
+            error_file=error_file,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        log.warning("inbox %r: %s -> %s: %s", inbox.name, original, _rel(inbox, location), what,
+                    extra=_extra(notice))
+        self._notify(inbox, notice)
+        return ProcessedFile(
+            inbox=inbox.name, name=original, outcome="failed", exit_code=code, location=location,
+            message=what, notice=notice, error_file=error_file,
+        )
+
+    def _retry(
+        self,
+        inbox: Inbox,
+        path: Path,
+        original: str,
+        exc: ImporterError | None,
+        *,
+        resumed: bool,
+    ) -> ProcessedFile:
+        if self.cancel.is_set():
+            message = "Interrupted; the import continues where it stopped at the next run."
+        else:
+            reason = redact(str(exc)).replace(str(path), original) if exc else "API unusable"
+            message = (
+                f"The dialer could not be used ({reason}). The file stays in processing/ and "
+                "is retried automatically by the next run; nothing needs to be done with it."
+            )
+            if isinstance(exc, LockError):
+                message = (
+                    f"Another lead-importer run holds the import journal ({reason}). The file "
+                    "stays in processing/ and is retried by the next run."
+                )
+            if self.config.retry_after_seconds:
+                self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds
+        notice = FileNotice(
+            inbox=inbox.name, file=original, outcome="retry", exit_code=EXIT_API_UNUSABLE,
+            location=str(path), message=message, campaign=inbox.campaign or "",
+            dry_run=inbox.dry_run, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        log.warning("inbox %r: %s: %s", inbox.name, original, message, extra=_extra(notice))
+        # tell people once per file, not at every retry of an outage
+        if not resumed and not self.cancel.is_set():
+            self._notify(inbox, notice)
+        return ProcessedFile(
+            inbox=inbox.name, name=original, outcome="retry", exit_code=EXIT_API_UNUSABLE,
+            location=path, message=message, notice=notice,
+        )
+
+    def _notify(self, inbox: Inbox, notice: FileNotice) -> None:
+        try:
+            send_notifications(inbox.notify, notice)
+        except Exception:                        # a notification must never stop the inbox
+            log.exception("inbox %r: notification about %s failed", inbox.name, notice.file)
+
+    # the two ways to run
+
+    def _sweep(self, result: OnceResult) -> list[tuple[Inbox, Path]]:
+        changing: list[tuple[Inbox, Path]] = []
+        for inbox in self.config.inboxes:
+            if self.stop.is_set():
+                break
+            try:
+                changing.extend((inbox, p) for p in self._pass(inbox, result))
+            except (OSError, ImporterError) as exc:
+                message = f"inbox {inbox.name!r}: cannot use the folder {inbox.path} ({exc})"
+                log.error("%s", message)
+                result.folder_errors.append(message)
+        return changing
+
+    def run_once(self) -> OnceResult:
+        """Process what is in the inboxes now and return (for cron and timers).
+
+        Files still being written get one settle window (plus a poll) to finish;
+        a file that keeps changing is left for a later run.
+        """
+        self.prepare()
+        # observe afresh, as a new cron process would
+        self._trackers = {
+            i.name: SettleTracker(self.config.settle_seconds, clock=self._clock)
+            for i in self.config.inboxes
+        }
+        result = OnceResult()
+        announced: set[Path] = set()
+        patience = self.config.settle_seconds + 2 * self.config.poll_seconds
+        while True:
+            changing = self._sweep(result)
+            waiting = [
+                (inbox, p) for inbox, p in changing
+                if self._trackers[inbox.name].waited(p.name) < patience
+            ]
+            if not waiting or self.stop.is_set():
+                break
+            for inbox, path in waiting:
+                if path not in announced:
+                    announced.add(path)
+                    log.info("inbox %r: waiting for %s to stay unchanged for %gs", inbox.name,
+                             path.name, self.config.settle_seconds)
+            self.stop.wait(self.config.poll_seconds)
+        for inbox, path in changing:
+            log.info("inbox %r: %s is still being written; a later run will pick it up",
+                     inbox.name, path.name)
+            result.still_changing.append(str(path))
+        return result
+
+    def watch(self, on_file: Callable[[ProcessedFile], None] | None = None) -> OnceResult:
+        """Poll the inboxes until ``stop`` is set; a bad file never stops the loop."""
+        self.prepare()
+        total = OnceResult()
+        log.info("watching %d inbox(es) every %gs", len(self.config.inboxes),
+                 self.config.poll_seconds)
+        while not self.stop.is_set():
+            result = OnceResult()
+            try:
+                self._sweep(result)
+            except Exception:                    # never let one pass kill the watcher
+                log.exception("unexpected error while scanning the inboxes; continuing")
+            for processed in result.files:
+                if on_file is not None:
+                    on_file(processed)
+            total.files.extend(result.files)
+            self.stop.wait(self.config.poll_seconds)
+        log.info("stopped watching")
+        return total
+
+
+def _extra(notice: FileNotice) -> dict[str, object]:
+    """Structured fields for JSON logs."""
+    return {
+        "inbox": notice.inbox,
+        "file": notice.file,
+        "outcome": notice.outcome,
+        "exit_code": notice.exit_code,
+        "location": notice.location,
+    }
+
+
+def _rel(inbox: Inbox, path: Path) -> str:
+    try:
+        return str(path.relative_to(inbox.path))
+    except ValueError:
+        return str(path)
+
+
+def install_stop_signals(stop: threading.Event, cancel: threading.Event) -> None:
+    """SIGTERM/SIGINT: finish the current file and stop; a second one interrupts it."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second stop signal: interrupting the current file (it will resume)")
+            cancel.set()
+        else:
+            log.info("stop signal received: finishing the current file, then stopping")
+            stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGBREAK"):              # Windows console Ctrl+Break
+        signal.signal(signal.SIGBREAK, handler)
+
+
+
+def init_inbox(directory: Path, *, campaign: str | None = None, mapping: str = AUTO) -> Path:
+    """Create ``directory/inbox.yaml`` and the working folders; never overwrites a config."""
+    config_path = directory / "inbox.yaml"
+    if config_path.exists():
+        raise ConfigError(
+            f"{config_path} already exists; nothing was changed (edit it, or choose another "
+            "folder)"
+        )
+    mapping_value = AUTO
+    if mapping.strip().lower() != AUTO:
+        mapping_file = Path(mapping).expanduser()
+        if not mapping_file.is_file():
+            raise ConfigError(f"mapping file not found: {mapping_file}")
+        mapping_file = mapping_file.resolve()
+        try:
+            mapping_value = mapping_file.relative_to(directory.resolve()).as_posix()
+        except ValueError:
+            mapping_value = str(mapping_file)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in FOLDERS:
+            (directory / name).mkdir(exist_ok=True)
+        shown = str(config_path)
+        if " " in shown:
+            shown = f'"{shown}"'
+        text = render_inbox_yaml(
+            name=directory.resolve().name or "leads",
+            campaign=campaign,
+            mapping=mapping_value,
+            config_path=shown,
+        )
+        with config_path.open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{config_path} already exists; nothing was changed") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the inbox in {directory} ({exc})") from None
+    load_inbox_config(config_path)               # what we wrote must load
+    return config_path

@@ -1,0 +1,426 @@
+"""The drop-folder configuration file (``inbox.yaml``): schema, loading, validation.
+
+One file describes every watched folder: its campaign (by name), its mapping
+(or ``auto``), import options and notifications.  Relative paths are relative
+to the directory of the configuration file, so the whole folder tree can be
+moved or shared.  A bad file fails before anything is touched, with every
+problem listed at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from importer.errors import ConfigError
+
+__all__ = [
+    "AUTO",
+    "EmailNotify",
+    "Inbox",
+    "InboxConfig",
+    "Notify",
+    "WebhookNotify",
+    "expand_env",
+    "load_inbox_config",
+    "missing_environment",
+    "parse_inbox_config",
+    "render_inbox_yaml",
+]
+
+AUTO = "auto"
+ReportFormat = Literal["csv", "xlsx", "json"]
+_ALL_FORMATS: tuple[ReportFormat, ...] = ("csv", "xlsx", "json")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_KEYS = {"password", "pass", "passwd", "smtp_password", "token", "secret"}
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base")
+    return base if isinstance(base, Path) else Path.cwd()
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    path = value.expanduser()
+    return path if path.is_absolute() else _base_dir(info) / path
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class EmailNotify(_Model):
+    """A summary e-mail after each file, sent with the standard library's smtplib."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None          # the NAME of an environment variable
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    subject_prefix: str = "[lead-importer]"
+    attach_report: bool = True
+    send: Literal["always", "problems"] = "always"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None              # a private CA's certificate (PEM) for TLS
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve(value, info)
+        if not path.is_file():
+            raise ValueError(f"file not found: {path}")
+        return path
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if "@" not in a]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "give the NAME of an environment variable that holds the password "
+                "(for example LEADS_SMTP_PASSWORD), not the password itself"
+            )
+        return value
+
+    def effective_port(self) -> int:
+        """The port to connect to: explicit, else the usual one for the security mode."""
+        if self.port is not None:
+            return self.port
+        return {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+
+class WebhookNotify(_Model):
+    """A JSON POST of the summary after each file."""
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    send: Literal["always", "problems"] = "always"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https:// and name a host")
+        return value
+
+
+class Notify(_Model):
+    """Optional notifications for one inbox."""
+
+    email: EmailNotify | None = None
+    webhook: WebhookNotify | None = None
+
+
+class Inbox(_Model):
+    """One drop folder: where files arrive and what to do with them."""
+
+    name: str = Field(min_length=1)
+    path: Path = Path()
+    campaign: str | None = None              # None: the mapping's, then $VOICENTER_CAMPAIGN
+    mapping: str = AUTO                      # "auto" or a mapping file (resolved)
+    mode: Literal["append", "upsert", "sync"] | None = None   # None: the mapping's, else append
+    dry_run: bool = False
+    report_formats: list[ReportFormat] = Field(
+        default_factory=lambda: list(_ALL_FORMATS), min_length=1
+    )
+    reports: Path | None = None              # default: <path>/reports
+    notify: Notify = Field(default_factory=Notify)
+
+    @field_validator("path", "reports")
+    @classmethod
+    def _resolve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("campaign", "name", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # a campaign called 2024 is still a name
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("report_formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip().lower() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_file(cls, value: str, info: ValidationInfo) -> str:
+        if value.strip().lower() == AUTO:
+            return AUTO
+        path = _resolve(Path(value), info)
+        if not path.is_file():
+            raise ValueError(
+                f"mapping file not found: {path} (write `auto` to let lead-importer "
+                "suggest a mapping from each file's columns)"
+            )
+        return str(path)
+
+    @property
+    def mapping_path(self) -> Path | None:
+        """The mapping file, or None for ``auto``."""
+        return None if self.mapping == AUTO else Path(self.mapping)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the reports of this inbox go."""
+        return self.reports if self.reports is not None else self.path / "reports"
+
+    def folder(self, name: str) -> Path:
+        """One of the inbox's working folders (inbox, processing, done, failed)."""
+        return self.path / name
+
+
+class InboxConfig(_Model):
+    """The whole ``inbox.yaml``."""
+
+    settle_seconds: float = Field(default=10.0, ge=0)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    retry_after_seconds: float = Field(default=300.0, ge=0)
+    settings_file: Path | None = None        # .env or YAML with VOICENTER_* settings
+    state_dir: Path | None = None
+    inboxes: list[Inbox] = Field(min_length=1)
+
+    @field_validator("settings_file", "state_dir")
+    @classmethod
+    def _resolve_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @field_validator("settings_file")
+    @classmethod
+    def _settings_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> InboxConfig:
+        names = [i.name for i in self.inboxes]
+        dup_names = sorted({n for n in names if names.count(n) > 1})
+        paths = [os.path.normcase(i.path.resolve()) for i in self.inboxes]
+        dup_paths = sorted({p for p in paths if paths.count(p) > 1})
+        problems = []
+        if dup_names:
+            problems.append(f"inbox names must be unique: {', '.join(dup_names)}")
+        if dup_paths:
+            problems.append(f"two inboxes share the folder {', '.join(dup_paths)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# --- error formatting -------------------------------------------------------
+
+_MODEL_BY_PARENT: dict[str, type[BaseModel]] = {
+    "": InboxConfig,
+    "inboxes": Inbox,
+    "notify": Notify,
+    "email": EmailNotify,
+    "webhook": WebhookNotify,
+}
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _where(loc: tuple[int | str, ...], data: Any) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item + 1}]"
+            if isinstance(node, list) and item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    label = f"[{item + 1}] ({node['name']})"
+            if parts:
+                parts[-1] += label
+            else:
+                parts.append(label)
+            continue
+        parts.append(str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _problem(err: Mapping[str, Any], data: Any) -> str:
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    # pydantic appends the literal/union branch to loc for some errors; keep the field path
+    loc = tuple(x for x in loc if not (isinstance(x, str) and x.startswith(("function-", "lax-"))))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        parent = next((str(x) for x in reversed(loc[:-1]) if isinstance(x, str)), "")
+        model = _MODEL_BY_PARENT.get(parent, InboxConfig)
+        where = _where(loc[:-1], data)
+        prefix = f"{where}: " if loc[:-1] else ""
+        if key.lower() in _SECRET_KEYS:
+            return (
+                f"{prefix}never put a password or token in this file: remove {key!r} and "
+                "set password_env: SOME_VARIABLE_NAME (and that environment variable)"
+            )
+        known = _known_keys(model)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+        return f"{prefix}unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"{_where(loc, data)}: this key is required"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        message = f"must be one of {expected} (got {err.get('input')!r})"
+    return f"{_where(loc, data)}: {message}"
+
+
+def _fail(source: str, problems: list[str]) -> ConfigError:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return ConfigError(
+        f"{source}: the inbox configuration has {len(problems)} problem(s):\n{lines}"
+    )
+
+
+def parse_inbox_config(data: Any, *, base_dir: Path, source: str = "inbox.yaml") -> InboxConfig:
+    """Validate already-parsed YAML; raises ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise _fail(source, ["the file must hold `key: value` lines with an `inboxes:` list"])
+    try:
+        return InboxConfig.model_validate(data, context={"base": base_dir})
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_problem(e, data) for e in exc.errors()))
+        raise _fail(source, problems) from None
+
+
+def load_inbox_config(path: Path) -> InboxConfig:
+    """Read and validate an ``inbox.yaml``; relative paths are relative to its folder."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file (create one with `lead-importer inbox init FOLDER`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the inbox configuration ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_inbox_config(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def missing_environment(config: InboxConfig) -> list[str]:
+    """Environment variables the notifications refer to that are not set (warnings)."""
+    missing: list[str] = []
+    for inbox in config.inboxes:
+        email, webhook = inbox.notify.email, inbox.notify.webhook
+        if email is not None and email.password_env and not os.environ.get(email.password_env):
+            missing.append(f"{inbox.name}: e-mail password variable {email.password_env}")
+        if webhook is not None:
+            for value in webhook.headers.values():
+                for var in _ENV_REF.findall(value):
+                    if var not in os.environ:
+                        missing.append(f"{inbox.name}: webhook header variable {var}")
+    return missing
+
+
+def expand_env(value: str) -> str:
+    """Replace ``${NAME}`` with the environment variable's value (empty if unset)."""
+    return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value)
+
+
+_INIT_TEMPLATE = """\
+# lead-importer drop folder - created by `lead-importer inbox init`.
+# Run it:   lead-importer inbox run --config {config_path} --once   (cron / timer)
+#      or:  lead-importer inbox run --config {config_path}          (keeps watching)
+# Relative paths below are relative to the folder holding this file.
+# Every key is explained in examples/inbox.yaml of the lead-importer repository.
+
+settle_seconds: 10        # a file is picked up after it stopped changing for this long
+poll_seconds: 5           # how often the folders are checked while watching
+# settings_file: voicenter.env   # VOICENTER_API_URL / VOICENTER_ACCOUNT_CODE (or set them
+                                 # in the environment of the service)
+
+inboxes:
+  - name: {name}
+    path: .               # holds inbox/ processing/ done/ failed/ reports/
+{campaign_line}
+    mapping: {mapping}
+    # mode: append        # append | upsert | sync (default: the mapping's mode, else append)
+    dry_run: false        # true: check files and write reports, send nothing
+    report_formats: [csv, xlsx, json]
+    # reports: reports    # where reports go (default: reports/ next to inbox/)
+    # notify:
+    #   email:
+    #     host: smtp.example.co.il
+    #     security: starttls          # starttls (port 587) | ssl (465) | none (25)
+    #     username: leads@example.co.il
+    #     password_env: LEADS_SMTP_PASSWORD   # the NAME of an environment variable
+    #     from: leads@example.co.il
+    #     to: [marketing@example.co.il]
+    #     send: always                # always | problems
+    #   webhook:
+    #     url: https://hooks.example.com/lead-importer
+    #     headers: {{Authorization: "Bearer ${{LEADS_WEBHOOK_TOKEN}}"}}
+"""
+
+
+def _yaml_scalar(value: str) -> str:
+    return yaml.safe_dump(value, allow_unicode=True, default_style=None).removesuffix(
+        "\n...\n"
+    ).strip()
+
+
+def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str) -> str:
+    """The commented ``inbox.yaml`` written by ``inbox init``."""
+    if campaign:
+        campaign_line = f"    campaign: {_yaml_scalar(campaign)}"
+    else:
+        campaign_line = (
+            "    # campaign: Hot leads  # the campaign NAME; default: the mapping's, then "
+            "$VOICENTER_CAMPAIGN"
+        )
+    return _INIT_TEMPLATE.format(
+        name=_yaml_scalar(name),
+        campaign_line=campaign_line,
+        mapping=_yaml_scalar(mapping),
+        config_path=config_path,
+    )

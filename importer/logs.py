@@ -1,0 +1,82 @@
+"""Logging set-up for scheduled runs: plain text on a terminal, JSON lines for log collectors.
+
+Every handler gets the redacting filter, so account and campaign codes never
+reach a log file whatever a message contains.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from importer.errors import ConfigError
+from importer.redact import install_log_redaction, redact
+
+__all__ = ["JsonFormatter", "configure_logging"]
+
+LogFormat = Literal["text", "json"]
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+# attributes every LogRecord has; anything else was passed with ``extra=`` and is kept
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO-8601), level, logger, message, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as a single JSON line."""
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def configure_logging(
+    *,
+    level: int = logging.INFO,
+    log_format: LogFormat = "text",
+    log_file: Path | None = None,
+    stderr_level: int | None = None,
+) -> None:
+    """Send the root logger's records to stderr, and to ``log_file`` (appended) if given.
+
+    With a log file, stderr gets only warnings and errors by default, so cron
+    mails someone only when something needs attention.
+    """
+    formatter: logging.Formatter = (
+        JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT)
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    if stderr_level is None:
+        stderr_level = logging.WARNING if log_file is not None else level
+    console.setLevel(max(stderr_level, level))
+    handlers: list[logging.Handler] = [console]
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+            file_handler.setLevel(level)
+            handlers.append(file_handler)
+        except OSError as exc:
+            raise ConfigError(f"{log_file}: cannot write the log file ({exc.strerror})") from None
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+    install_log_redaction(root)

@@ -1,0 +1,232 @@
+"""Notifications after each drop-folder file: a summary e-mail and/or a webhook.
+
+Failing to notify is logged and never stops the import: the files, the reports
+and the error files in the folders are the record; notifications are a courtesy.
+Each notification is tried once (a retry storm against a mail relay or a chat
+webhook helps nobody).  Secrets never appear in logs: the SMTP password comes
+from an environment variable, and webhook URLs are logged by host only because
+chat webhooks carry their token in the path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
+from importer.redact import redact
+
+__all__ = ["FileNotice", "send_email", "send_notifications", "send_webhook"]
+
+log = logging.getLogger(__name__)
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class NotifyError(Exception):
+    """A notification could not be sent (internal: always caught and logged)."""
+
+
+@dataclass(slots=True)
+class FileNotice:
+    """What happened to one dropped file, as told to people and webhooks."""
+
+    inbox: str
+    file: str                                # the name as it was dropped
+    outcome: str                             # "done", "failed" or "retry"
+    exit_code: int
+    location: str                            # where the file is now
+    message: str                             # one plain-language sentence or paragraph
+    campaign: str = ""
+    dry_run: bool = False
+    run_id: str = ""
+    total_rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    reports: dict[str, Path] = field(default_factory=dict)
+    error_file: Path | None = None
+    finished_at: str = ""
+
+    @property
+    def is_problem(self) -> bool:
+        """True unless every row was accounted for without API rejections."""
+        return self.exit_code != 0
+
+    def headline(self) -> str:
+        """A short line such as ``120 added, 3 invalid_phone`` or ``FAILED``."""
+        if self.outcome == "failed":
+            return "FAILED - nothing was imported"
+        if self.outcome == "retry":
+            return "NOT IMPORTED YET - the dialer could not be reached; will retry"
+        parts = [
+            f"{n} {status}"
+            for status, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n
+        ]
+        text = ", ".join(parts) if parts else f"{self.total_rows} rows"
+        if self.exit_code == 1:
+            text += " - some rows were not accepted, see the report"
+        return ("dry run: " if self.dry_run else "") + text
+
+    def as_json(self) -> dict[str, Any]:
+        """The webhook payload (also logged); no account or campaign codes."""
+        data = {
+            "event": "lead-importer.file",
+            "inbox": self.inbox,
+            "file": self.file,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "headline": self.headline(),
+            "message": self.message,
+            "location": self.location,
+            "campaign": self.campaign,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "total_rows": self.total_rows,
+            "counts": dict(self.counts),
+            "reports": {k: str(v) for k, v in self.reports.items()},
+            "error_file": str(self.error_file) if self.error_file else None,
+            "finished_at": self.finished_at,
+        }
+        result: dict[str, Any] = json.loads(redact(json.dumps(data, ensure_ascii=False)))
+        return result
+
+    def body(self) -> str:
+        """The plain-text body of the summary e-mail."""
+        lines = [
+            f"File:      {self.file}",
+            f"Inbox:     {self.inbox}",
+            f"Result:    {self.headline()}",
+        ]
+        if self.campaign:
+            lines.append(f"Campaign:  {self.campaign}")
+        lines.append(f"Now in:    {self.location}")
+        if self.total_rows:
+            lines.append(f"Rows:      {self.total_rows}")
+        if self.counts:
+            lines.append("")
+            lines.append("Rows by status:")
+            lines.extend(f"  {status:<20} {n}" for status, n in sorted(self.counts.items()) if n)
+        lines.extend(["", self.message])
+        if self.reports:
+            lines.append("")
+            lines.append("Reports:")
+            lines.extend(f"  {path}" for path in self.reports.values())
+        if self.error_file:
+            lines.extend(["", f"Details: {self.error_file}"])
+        return redact("\n".join(lines) + "\n")
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
+
+
+def build_email(config: EmailNotify, notice: FileNotice) -> EmailMessage:
+    """The summary e-mail, with the XLSX report attached when there is one."""
+    msg = EmailMessage()
+    msg["Subject"] = redact(f"{config.subject_prefix} {notice.file}: {notice.headline()}".strip())
+    msg["From"] = config.sender
+    msg["To"] = ", ".join(config.to)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    msg.set_content(notice.body())
+    attachments: list[Path] = []
+    xlsx = notice.reports.get("xlsx")
+    if config.attach_report and xlsx is not None and xlsx.is_file():
+        attachments.append(xlsx)
+    if notice.error_file is not None and notice.error_file.is_file():
+        attachments.append(notice.error_file)
+    for path in attachments:
+        ctype = _XLSX if path.suffix == ".xlsx" else mimetypes.guess_type(path.name)[0]
+        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        msg.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+        )
+    return msg
+
+
+def send_email(config: EmailNotify, notice: FileNotice) -> None:
+    """Send the summary e-mail; raises NotifyError on any failure."""
+    password: str | None = None
+    if config.password_env:
+        password = os.environ.get(config.password_env)
+        if not password:
+            raise NotifyError(f"environment variable {config.password_env} is not set")
+    try:
+        msg = build_email(config, notice)
+        context = ssl.create_default_context(
+            cafile=str(config.ca_file) if config.ca_file else None
+        )
+        port = config.effective_port()
+        smtp: smtplib.SMTP
+        if config.security == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                config.host, port, timeout=config.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(config.host, port, timeout=config.timeout_seconds)
+        with smtp:
+            if config.security == "starttls":
+                smtp.starttls(context=context)
+            if config.username:
+                smtp.login(config.username, password or "")
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        # str(exc) of an SMTP error is the server's reply, never our password
+        raise NotifyError(f"{type(exc).__name__}: {exc}") from None
+
+
+def send_webhook(config: WebhookNotify, notice: FileNotice) -> None:
+    """POST the summary as JSON, once; raises NotifyError on any failure."""
+    headers = {k: expand_env(v) for k, v in config.headers.items()}
+    try:
+        response = requests.post(
+            config.url,
+            json=notice.as_json(),
+            headers=headers,
+            timeout=config.timeout_seconds,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise NotifyError(type(exc).__name__) from None
+    if not 200 <= response.status_code < 300:
+        raise NotifyError(f"HTTP {response.status_code}")
+
+
+def send_notifications(notify: Notify, notice: FileNotice) -> list[str]:
+    """Send the configured notifications; returns the channels that failed (logged)."""
+    failed: list[str] = []
+    email, webhook = notify.email, notify.webhook
+    if email is not None and (email.send == "always" or notice.is_problem):
+        try:
+            send_email(email, notice)
+            log.info("e-mail about %s sent to %s", notice.file, ", ".join(email.to))
+        except NotifyError as exc:
+            failed.append("email")
+            log.warning(
+                "could not send the e-mail about %s via %s:%s (%s); the file itself was "
+                "handled normally", notice.file, email.host, email.effective_port(), exc,
+            )
+    if webhook is not None and (webhook.send == "always" or notice.is_problem):
+        try:
+            send_webhook(webhook, notice)
+            log.info("webhook about %s sent to %s", notice.file, _host_of(webhook.url))
+        except NotifyError as exc:
+            failed.append("webhook")
+            log.warning(
+                "could not call the webhook %s about %s (%s); the file itself was handled "
+                "normally", _host_of(webhook.url), notice.file, exc,
+            )
+    return failed
