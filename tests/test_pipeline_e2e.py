@@ -330,3 +330,55 @@ def test_api_unreachable_exits_3(workdir: Path, monkeypatch: pytest.MonkeyPatch)
     exit_code, _out, err = run_cli(workdir, str(source))
     assert exit_code == 3
     assert "Traceback" not in err
+
+
+def test_pending_export_reimports_into_another_campaign_unchanged(
+    emulator_env: EmulatorServer, tmp_path: Path
+) -> None:
+    """Migration: `pending --format csv` then import with mappings/voicenter-pending.yaml."""
+    hot = emulator_env.demo.campaigns["Hot leads"]
+    callbacks = emulator_env.demo.campaigns["Callbacks"]
+    client = client_for(emulator_env)
+    phones = valid_mobiles(3)
+    for i, number in enumerate(phones):
+        client.add_call(
+            hot,
+            CallTarget(
+                target=number,
+                customer_name=f"לקוח {i}",
+                priority=i + 2,
+                custom_data={"var_LeadID": f"L{i}", "var_Source": "crm"},
+            ),
+        )
+    export = tmp_path / "hot.csv"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["pending", "Hot leads", "--format", "csv", "--output", str(export)]
+    )
+    assert result.exit_code == 0, result.stderr
+    mapping = Path(__file__).resolve().parent.parent / "mappings" / "voicenter-pending.yaml"
+    result = runner.invoke(
+        cli,
+        [
+            "import",
+            str(export),
+            "--mapping",
+            str(mapping),
+            "--campaign",
+            "Callbacks",
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    before = {c.phone: c for c in client.get_campaign_pending_calls(hot).calls}
+    after = {c.phone: c for c in client.get_campaign_pending_calls(callbacks).calls}
+    assert sorted(after) == sorted(before)
+    for phone, call in after.items():
+        old = before[phone]
+        assert (call.customer_name, call.priority) == (old.customer_name, old.priority)
+        data = dict(call.custom_data or {})
+        data.pop("var_ImportRef")
+        assert data == old.custom_data
