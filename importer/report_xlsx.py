@@ -265,8 +265,10 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     categories = Reference(ws, min_col=1, min_row=table_top + 1, max_row=table_top + n_status)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(categories)
-    chart.dataLabels = DataLabelList()
-    chart.dataLabels.showVal = True
+    # Values only: LibreOffice otherwise adds the series and category names to every label.
+    chart.dataLabels = DataLabelList(
+        showVal=True, showSerName=False, showCatName=False, showLegendKey=False, showPercent=False
+    )
     chart.y_axis.majorGridlines = None
     chart.x_axis.scaling.orientation = "maxMin"   # statuses top-down in table order
     # openpyxl 3.1 marks axes deleted by default; recent Excel then hides them.
