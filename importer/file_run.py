@@ -105,6 +105,7 @@ class FileRun:
         """Read, classify, push and report every row; raises RunInterruptedError on cancel."""
         ctx = self.ctx
         seq = 0
+        stopped = False  # the reading stopped before the end of the file
         window = self._new_window()
         with ThreadPoolExecutor(
             max_workers=max(1, ctx.concurrency), thread_name_prefix="push"
@@ -115,6 +116,7 @@ class FileRun:
                         bound = self.bind(source.info)
                         for row in source.rows():
                             if ctx.cancel.is_set():
+                                stopped = True
                                 break
                             self._classify(row, seq, bound, window)
                             seq += 1
@@ -124,7 +126,7 @@ class FileRun:
                                 # Keep `concurrency` chunks sending while the next fills.
                                 while len(self._in_flight) > max(1, ctx.concurrency):
                                     self._settle_oldest()
-                    if ctx.cancel.is_set():
+                    if stopped:
                         break
                 if window.results:
                     self._dispatch(window, pool)
@@ -133,7 +135,8 @@ class FileRun:
             finally:
                 for _window, future in self._in_flight:
                     future.cancel()
-        if ctx.cancel.is_set():
+        # A signal that came after the last row was read stops nothing: the run is complete.
+        if stopped:
             raise RunInterruptedError(
                 f"{self.path.name}: interrupted after {self.processed} row(s); their state is "
                 "recorded. Run the same command again to finish."

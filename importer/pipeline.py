@@ -84,6 +84,7 @@ class ImportOptions:
     source_options: SourceOptions = field(default_factory=SourceOptions)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     xlsx_row_limit: int = 100_000
+    lock_timeout: float = 10.0  # seconds to wait for another importer on the same file
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +267,8 @@ class _Importer:
     def run(self) -> ImportResult:
         """Run all phases."""
         prepared = self.prepare()
-        client = DialerClient(self.settings)
+        # Reads (campaign list, pending calls, reconciliation) follow the run's retry policy too.
+        client = DialerClient(self.settings, retry=self.options.retry)
         try:
             campaign = self.resolve_campaign(client, prepared)
             mode = self.options.mode or prepared[0].mapping.mode or "append"
@@ -354,7 +356,10 @@ class _Importer:
             assert self.state_dir is not None
             # One importer per file+mapping+campaign at a time; other files may run in parallel.
             with StateLock(
-                self.state_dir, name=key.lock_name, timeout=10.0, purpose=item.path.name
+                self.state_dir,
+                name=key.lock_name,
+                timeout=self.options.lock_timeout,
+                purpose=f"importing {item.path.name}",
             ):
                 return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
         return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
@@ -373,10 +378,12 @@ class _Importer:
         done_rows: dict[int, tuple[str, str, int | None]] = {}
         first_chunk = 0
         if self.journal is not None and key is not None:
-            finished = None if self.options.again else self.journal.find_finished(key)
+            # The latest run decides: an unfinished one (even an --again run that was
+            # killed) is resumed before an older finished one can say "already imported".
+            unfinished = self.journal.find_unfinished(key)
+            finished = None if unfinished or self.options.again else self.journal.find_finished(key)
             if finished is not None:
                 return self._already_imported(item, finished, summary)
-            unfinished = self.journal.find_unfinished(key)
             if unfinished is not None:
                 run_id = unfinished.run_id
                 summary.notes.append(f"Resumed unfinished run {run_id}.")
@@ -410,9 +417,9 @@ class _Importer:
                 file_run.run()
                 if sync_after:
                     self._sync_remove(ctx, writer, item, summary)
-            except RunInterruptedError:
+            except RunInterruptedError as exc:
                 summary.notes.append("Interrupted: the rest of the file was not processed.")
-                self._close_report(writer, summary)
+                self._close_report(writer, summary, exit_code=exc.exit_code)
                 if self.journal is not None:
                     self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
                 raise

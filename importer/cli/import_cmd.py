@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from importer.cli._common import api_options, echo_json, settings_from
+from importer.errors import RunInterruptedError
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.report import Status, summary_to_dict
 from importer.sources.model import SourceOptions
@@ -169,6 +170,8 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
 @click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the run journal lives (default: per-user data directory).")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds to wait while another importer works on the same file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout.")
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 @click.option("--yes", is_flag=True, help="Confirm --mode sync removals.")
@@ -195,6 +198,7 @@ def import_command(
     chunk_size: int,
     concurrency: int,
     state_dir: Path | None,
+    lock_timeout: float,
     as_json: bool,
     no_progress: bool,
     yes: bool,
@@ -230,6 +234,7 @@ def import_command(
         again=again,
         use_journal=not no_journal,
         state_dir=state_dir,
+        lock_timeout=lock_timeout,
         source_options=SourceOptions(
             encoding=encoding,
             delimiter=delimiter,
@@ -240,8 +245,14 @@ def import_command(
     )
     cancel = threading.Event()
     show_progress = not no_progress and not as_json and sys.stderr.isatty()
-    with _graceful_signals(cancel), _Progress(show_progress) as progress:
-        result = run_import(list(paths), options, settings, progress=progress, cancel=cancel)
+    try:
+        with _graceful_signals(cancel), _Progress(show_progress) as progress:
+            result = run_import(list(paths), options, settings, progress=progress, cancel=cancel)
+    except KeyboardInterrupt:
+        raise RunInterruptedError(
+            "aborted by a second signal before the chunks in flight were recorded. Run the "
+            "same command again: it checks them against the campaign before sending anything."
+        ) from None
     if as_json:
         echo_json(_result_to_json(result))
     else:
