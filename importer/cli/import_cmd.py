@@ -59,13 +59,32 @@ def _graceful_signals(cancel: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _estimate_rows(path: Path) -> int | None:
+    """Line count of a text file (a cheap byte scan), for the progress bar's ETA.
+
+    Workbooks (ZIP or OLE2 containers) give no cheap count: their bar shows no ETA.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+                return None
+            lines = head.count(b"\n")
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                lines += block.count(b"\n")
+    except OSError:
+        return None
+    return max(lines, 1)
+
+
 class _Progress:
     """A rich progress bar on a terminal; silent otherwise."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, paths: tuple[Path, ...] = ()) -> None:
         self.enabled = enabled
         self._bar: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
+        self._estimates = {p.name: _estimate_rows(p) for p in paths} if enabled else {}
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -92,19 +111,24 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
+            for task in self._bar.tasks:  # estimates count lines: end every bar at 100%
+                self._bar.update(task.id, total=task.completed)
             self._bar.__exit__(*exc)
 
     def __call__(self, event: ProgressEvent) -> None:
         if self._bar is None:
             return
         key = (event.file, event.stage)
+        total = event.total or self._estimates.get(event.file)
+        if total is not None:
+            total = max(total, event.done)  # the estimate counts lines, not records
         task = self._tasks.get(key)
         if task is None:
-            task = self._bar.add_task(f"{event.file} [{event.stage}]", total=event.total, rate="-")
+            task = self._bar.add_task(f"{event.file} [{event.stage}]", total=total, rate="-")
             self._tasks[key] = task
         elapsed = self._bar.tasks[task].elapsed or 0.0
         rate = f"{event.done / elapsed:,.0f}" if elapsed > 0 else "-"
-        self._bar.update(task, completed=event.done, total=event.total, rate=rate)
+        self._bar.update(task, completed=event.done, total=total, rate=rate)
 
 
 def _print_summary(result: ImportResult) -> None:
@@ -246,7 +270,7 @@ def import_command(
     cancel = threading.Event()
     show_progress = not no_progress and not as_json and sys.stderr.isatty()
     try:
-        with _graceful_signals(cancel), _Progress(show_progress) as progress:
+        with _graceful_signals(cancel), _Progress(show_progress, paths) as progress:
             result = run_import(list(paths), options, settings, progress=progress, cancel=cancel)
     except KeyboardInterrupt:
         raise RunInterruptedError(
