@@ -181,13 +181,10 @@ class _Importer:
         base_mapping: Mapping | None = None
         base_text = ""
         if self.options.mapping_path is not None:
-            try:
-                base_text = self.options.mapping_path.read_text(encoding="utf-8-sig")
-            except OSError as exc:
-                raise ConfigError(
-                    f"{self.options.mapping_path}: cannot read the mapping ({exc.strerror})"
-                ) from None
+            # load_mapping reports unreadable, non-UTF-8 and invalid files; once it has
+            # succeeded the bytes are known to be text, and they fingerprint the run.
             base_mapping = load_mapping(self.options.mapping_path)
+            base_text = self.options.mapping_path.read_bytes().decode("utf-8-sig")
         prepared: list[_Prepared] = []
         base_normalizer = PhoneNormalizer(base_mapping.phone_policy()) if base_mapping else None
         for path in self.paths:

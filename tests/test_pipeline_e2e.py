@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import phonenumbers
 import pytest
 from click.testing import CliRunner
 
@@ -18,23 +17,7 @@ from importer.dialer.models import CallTarget
 from importer.dialer.retry import RetryPolicy
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.pipeline import ImportOptions, run_import
-
-
-def valid_mobiles(count: int, start: int = 1_000_000, prefix: str = "053") -> list[str]:
-    """Israeli mobile numbers that phonenumbers accepts (050-1234567 is not one of them)."""
-    out: list[str] = []
-    n = start
-    while len(out) < count:
-        local = f"{prefix}{n}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(local, "IL")):
-            out.append(local)
-        n += 1
-    return out
-
-
-def e164(local: str) -> str:
-    return "+972" + local[1:]
-
+from tests.phone_samples import e164, valid_mobiles
 
 MAPPING = """\
 name: test leads

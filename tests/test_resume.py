@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 import pytest
 from click.testing import CliRunner
 
@@ -41,6 +40,7 @@ from importer.journal import Journal
 from importer.journal_schema import SCHEMA_VERSION
 from importer.pipeline import ImportOptions, run_import
 from importer.report import read_report_csv
+from tests.phone_samples import valid_mobiles
 
 # --------------------------------------------------------------------------- helpers
 
@@ -53,18 +53,6 @@ fields:
 dedupe:
   history_days: %d
 """
-
-
-def valid_mobiles(count: int, start: int, prefix: str = "053") -> list[str]:
-    """Israeli mobile numbers that phonenumbers accepts (many test numbers are not)."""
-    out: list[str] = []
-    n = start
-    while len(out) < count:
-        local = f"{prefix}{n:07d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(local, "IL")):
-            out.append(local)
-        n += 1
-    return out
 
 
 def digits(local: str) -> str:
