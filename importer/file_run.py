@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.dedupe import DedupeChecks
@@ -23,7 +23,7 @@ from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy, build_retrying
 from importer.errors import ApiError, DialerError, RunInterruptedError
 from importer.journal import Journal, JournalRow
-from importer.mapping import BoundMapping
+from importer.mapping import BoundMapping, with_custom_data
 from importer.push import ChunkPusher, Outcome, Planned, retryable_write
 from importer.report import ReportWriter, RowResult, Status
 from importer.sources import open_sources
@@ -150,24 +150,22 @@ class FileRun:
     def _classify(self, row: SourceRow, seq: int, bound: BoundMapping, window: _Window) -> None:
         ctx = self.ctx
         mapped = bound.map_row(row)
+        phone = mapped.phone
+        e164 = (phone.e164 or "") if mapped.problem is None else ""
+        reason = mapped.reason
+        if row.problems:
+            reason = "; ".join(filter(None, [reason, *row.problems]))
         result = RowResult(
-            source_file=row.file,
-            sheet=row.sheet,
-            row=row.row,
-            phone_raw=mapped.phone_raw,
-            phone=(mapped.phone.e164 or "") if mapped.phone.ok else "",
-            status=Status.WOULD_ADD,
-            reason="; ".join(filter(None, [mapped.reason, *row.problems])),
-            campaign=ctx.campaign.name,
-            fields=mapped.fields,
+            row.file, row.sheet, row.row, mapped.phone_raw, e164, Status.WOULD_ADD, reason,
+            None, ctx.campaign.name, mapped.fields,
         )
         window.results.append((seq, result))
-        if mapped.problem is not None or mapped.target is None or not result.phone:
+        if mapped.problem is not None or mapped.target is None or not e164:
             result.status = mapped.problem or Status.MISSING_PHONE
             return
-        e164 = result.phone
-        ctx.source_phones.add(e164)
-        previous = self.done_rows.get(seq)
+        if ctx.mode == "sync":  # only sync needs the set of every number in the source
+            ctx.source_phones.add(e164)
+        previous = self.done_rows.get(seq) if self.done_rows else None
         if previous is not None:
             # A resumed run: this row was settled by an earlier attempt.
             status, reason, code = previous
@@ -179,14 +177,14 @@ class FileRun:
         skip, why = ctx.checks.check(e164, upsert=(ctx.mode == "upsert"))
         target = mapped.target
         ref: str | None = None
-        if self.ref_key:
+        if self.ref_key and not ctx.dry_run:  # a dry run sends nothing to reconcile
             ref = f"{self.run_id or 'dry'}-{seq}"
-            target = replace(target, custom_data={**(target.custom_data or {}), self.ref_key: ref})
+            target = with_custom_data(target, self.ref_key, ref)
         if skip is Status.UPDATED:
             window.updates.append(Planned(seq, e164, target, ref))
         elif skip is not None:
             result.status = skip
-            result.reason = "; ".join(filter(None, [result.reason, why]))
+            result.reason = f"{reason}; {why}" if reason and why else reason or why
         else:
             window.planned.append(Planned(seq, e164, target, ref))
 
@@ -250,7 +248,8 @@ class FileRun:
             outcome = outcomes.get(seq)
             if outcome is not None:
                 result.status = outcome.status
-                result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
+                if outcome.reason:
+                    result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
                 result.error_code = outcome.error_code
                 if outcome.status in {Status.ADDED, Status.UPDATED}:
                     added.append((result.phone, result.row))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIALER_FIELDS",
+    "MAX_HEADER_CHARS",
     "PHONE_TYPES",
     "DedupeSection",
     "FieldsSection",
@@ -71,6 +72,10 @@ PhoneType = Literal[
 PHONE_TYPES: tuple[str, ...] = get_args(PhoneType)
 _DEFAULT_TYPES: tuple[PhoneType, ...] = ("mobile", "fixed_line", "fixed_line_or_mobile", "voip")
 DIALER_FIELDS: tuple[str, ...] = ("CustomerName", "Priority", "CallerID", "OriginateTime")
+# A header cell longer than this is a paste gone wrong, never a column anyone maps: binding
+# and suggestions ignore it (normalising a 10 MB header took seconds per lookup, and a YAML
+# key made from it is over PyYAML's 1024-character limit for keys).
+MAX_HEADER_CHARS = 1000
 
 _FORBID = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")

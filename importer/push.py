@@ -156,9 +156,11 @@ class ChunkPusher:
 
     def _outcome(self, planned: Planned, result: AddResult) -> Outcome:
         if result.error_code == 0:
-            returned = canonical_from_api(result.target) if result.target else None
-            if returned and returned != planned.e164:
-                log.warning("AddResult order mismatch for row seq %d", planned.seq)
+            # Canonicalising costs a parse: only when the echo differs from what we sent.
+            if result.target and result.target != planned.target.target:
+                returned = canonical_from_api(result.target)
+                if returned and returned != planned.e164:
+                    log.warning("AddResult order mismatch for row seq %d", planned.seq)
             return Outcome(Status.ADDED)
         return Outcome(
             Status.REJECTED, result.description or "refused by the dialer", result.error_code

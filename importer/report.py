@@ -333,6 +333,7 @@ class ReportWriter:
         self.total = 0
         self._base_summary = summary
         self._field_keys: list[str] = []
+        self._blanks: list[str] = []
         self._header: list[str] | None = None
         self._field_names_given = list(field_names)
         if field_names:
@@ -354,10 +355,12 @@ class ReportWriter:
             stem = _file_stem(source_name)
             self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats)
             if "csv" in self.formats:
-                # utf-8-sig writes the BOM Excel needs to read Hebrew as UTF-8.
+                # The BOM lets Excel read Hebrew as UTF-8.  Written by hand: the
+                # "utf-8-sig" codec runs Python code on every write, "utf-8" does not.
                 self._csv_fh = self._paths["csv"].open(
-                    "w", encoding="utf-8-sig", newline="", errors="replace"
+                    "w", encoding="utf-8", newline="", errors="replace"
                 )
+                self._csv_fh.write("\ufeff")
                 self._csv = csv.writer(self._csv_fh, lineterminator="\r\n")
             if "xlsx" in self.formats:
                 # Unlinked at once, next to the reports; lives until close().
@@ -387,8 +390,8 @@ class ReportWriter:
             if not self._field_keys and row.fields:
                 self._set_fields(list(row.fields))
             self._start()
-        fields = row.fields
         status = str(row.status)
+        error_code = row.error_code
         texts = [
             row.source_file,
             row.sheet or "",
@@ -397,15 +400,15 @@ class ReportWriter:
             row.phone,
             status,
             row.reason,
-            "" if row.error_code is None else str(row.error_code),
+            "" if error_code is None else str(error_code),
             row.campaign,
         ]
-        for key in self._field_keys:
-            value = fields.get(key, "")
-            texts.append(value if type(value) is str else ("" if value is None else str(value)))
-        joined = "\x1f".join(texts)
-        if redact(joined) is not joined:
-            texts = [redact(t) for t in texts]
+        texts.extend(map(row.fields.get, self._field_keys, self._blanks))
+        try:
+            line = self._csv_line(texts)
+        except TypeError:  # a field that is not text (None, a number): its text form
+            texts = [t if type(t) is str else ("" if t is None else str(t)) for t in texts]
+            line = self._csv_line(texts)
 
         self.total += 1
         try:
@@ -416,8 +419,8 @@ class ReportWriter:
         if attention:
             self._attention += 1
 
-        if self._csv is not None:
-            self._csv.writerow([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+        if line is not None:
+            self._write_csv_line(line, texts)
 
         if self._spool is not None:
             if self.total <= _WIDTH_SAMPLE_ROWS:
@@ -434,6 +437,34 @@ class ReportWriter:
                 marshal.dump(record, self._spool)
                 if attention:
                     self._spooled_attention += 1
+
+    def _csv_line(self, texts: list[str]) -> str | None:
+        """The row's CSV cells joined by commas (None without a CSV report); redacts ``texts``.
+
+        The joined line doubles as the redaction probe: every cell is a substring of
+        it, so a code in any cell is found with one scan per registered code.
+        """
+        if self._csv is None:
+            joined = "\x1f".join(texts)
+            if redact(joined) is not joined:
+                texts[:] = [redact(t) for t in texts]
+            return None
+        line = ",".join([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+        if redact(line) is not line:
+            texts[:] = [redact(t) for t in texts]
+            line = ",".join([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+        return line
+
+    def _write_csv_line(self, line: str, texts: list[str]) -> None:
+        # The csv module quotes a cell only when it holds a comma, a quote or a line
+        # break; when no cell does, the comma-joined line is exactly what it would
+        # write, and writing it directly is ~3x faster than writerow.
+        if '"' in line or "\n" in line or "\r" in line or line.count(",") != len(texts) - 1:
+            assert self._csv is not None
+            self._csv.writerow([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+        else:
+            assert self._csv_fh is not None
+            self._csv_fh.write(line + "\r\n")
 
     def close(self, summary: Summary | None = None) -> dict[str, Path]:
         """Finish every report; fill ``summary`` (counts, total, reports) and return the paths."""
@@ -491,6 +522,7 @@ class ReportWriter:
             if name not in keys:
                 keys.append(name)
         self._field_keys = keys
+        self._blanks = [""] * len(keys)
 
     def _start(self) -> None:
         """Fix the columns and write the CSV header."""
