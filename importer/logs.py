@@ -38,7 +38,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value
+                # extras skip the message's redaction, so they get their own
+                data[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             data["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False, default=str)

@@ -18,7 +18,7 @@ from pathlib import Path
 from importer.errors import MappingError
 from importer.headers import custom_data_key, normalize_header, normalize_value
 from importer.mapping_dates import parse_time_of_day, parse_when
-from importer.mapping_schema import PHONE_TYPES, parse_mapping
+from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES, parse_mapping
 from importer.phones import PhoneNormalizer, PhonePolicy
 from importer.sources import open_source
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
@@ -106,7 +106,11 @@ def profile_columns(
     """Profile every column from a sample of rows."""
     policy = PhonePolicy(default_region=region, allow_types=frozenset(PHONE_TYPES))
     checker = PhoneNormalizer(policy)
-    profiles = [ColumnProfile(i, h, normalize_header(h)) for i, h in enumerate(info.columns)]
+    profiles = [
+        ColumnProfile(i, h, normalize_header(h))
+        for i, h in enumerate(info.columns)
+        if len(h) <= MAX_HEADER_CHARS  # a pasted blob, not a header: never suggested
+    ]
     for row in rows:
         for prof in profiles:
             value = row.cells[prof.index].strip() if prof.index < len(row.cells) else ""

@@ -153,6 +153,17 @@ def _forced(path: Path, file: str, forced: str, head: bytes) -> TextEncoding:
     codec = info.name
     if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
         codec = "utf-8-sig"
+    boms = {
+        "utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE),
+        "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE),
+    }
+    if codec in boms and not head.startswith(boms[codec]):
+        # Python's bare utf-16/utf-32 decoders need the mark (they raise a plain UnicodeError).
+        raise EncodingDetectionError(
+            file,
+            f"is not {forced} with a byte-order mark at its start: name the byte order "
+            f"({codec}-le or {codec}-be), or leave the encoding to detection.",
+        )
     scan = _scan(path, codec)
     if scan.bad_line is not None:
         raise EncodingDetectionError(

@@ -27,6 +27,8 @@ _SNIFF_RECORDS = 100
 # Big enough for a 10 MB notes cell, small enough that a quote that is never closed
 # is reported instead of swallowing the rest of a large file.
 FIELD_LIMIT = 16 * 1024 * 1024
+# Files this process has already parsed whole and found sound: (path, size, mtime, delimiter).
+_VERIFIED: set[tuple[str, int, int, str]] = set()
 _NO_NUMERIC: frozenset[int] = frozenset()
 
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
@@ -91,6 +93,22 @@ class TextTable:
         else:
             self.delimiter, self.delimiter_reason = delimiter, "chosen with the delimiter option"
         self._last_line = 0
+        if encoding.odd_quotes or path.stat().st_size > FIELD_LIMIT:
+            stat = path.stat()
+            # The pipeline opens a file twice (check, then import): parse it whole only once.
+            key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, self.delimiter)
+            if key not in _VERIFIED:
+                self._check_parses()
+                _VERIFIED.add(key)
+
+    def _check_parses(self) -> None:
+        """Parse the whole file once, so a quote never closed or an over-long cell far down
+        the file is refused when the file is opened: an importer checks every file before it
+        sends anything, and these are the only errors that would otherwise surface mid-way.
+        Only files that can have them pay for the extra pass (an odd number of quotes, or
+        bigger than the field limit)."""
+        for _ in self.raw_rows():
+            pass
 
     def raw_rows(self) -> Iterator[RawRow]:
         """Yield ``(row, cells, numeric, line)`` for every record, blank ones included."""

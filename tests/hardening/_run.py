@@ -1,0 +1,132 @@
+"""Run ``python -m importer`` as a real child process under a memory cap and a timeout.
+
+The cap is an address-space limit (``RLIMIT_AS``) set in the child before it
+starts Python: a reader that tried to inflate a bomb would hit ``MemoryError``
+(exit 70, "unexpected internal error") instead of passing quietly.  A normal
+run needs ~70 MB resident; its address space is larger (thread stacks, and
+OpenBLAS, loaded by numpy when openpyxl writes the XLSX report, reserves a
+buffer per core), so the BLAS thread count is pinned to keep the reservation
+the same on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.phone_samples import valid_mobiles
+
+__all__ = [
+    "MEMORY_CAP",
+    "TIMEOUT_S",
+    "Completed",
+    "child_env",
+    "is_write",
+    "run_importer",
+    "valid_mobiles",
+]
+
+MEMORY_CAP = 1536 * 1024 * 1024
+TIMEOUT_S = 60.0
+_WRITES = {"addcallsbulk", "addcall", "updatecall", "removecall", "clearcampaigncalls"}
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What a child run left behind."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss_mb: float
+    timed_out: bool
+
+
+def child_env(api_url: str, account_code: str = "demo", **extra: str) -> dict[str, str]:
+    """The environment of a child run: the emulator's URL and account, nothing inherited
+    that could change the outcome (a stray VOICENTER_CAMPAIGN, say)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VOICENTER_", "LEAD_IMPORTER_"))
+    }
+    env.update(
+        VOICENTER_API_URL=api_url,
+        VOICENTER_ACCOUNT_CODE=account_code,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        PYTHONIOENCODING="utf-8",
+        COLUMNS="200",
+    )
+    env.update(extra)
+    return env
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def run_importer(
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT_S,
+) -> Completed:
+    """Run ``python -m importer ARGS``; kill it after ``timeout`` seconds.
+
+    ``os.wait4`` gives this child's own peak RSS (``RUSAGE_CHILDREN`` would
+    mix all children of the test process).
+    """
+    argv = [sys.executable, "-m", "importer", *args]
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=dict(env),
+            cwd=cwd,
+            preexec_fn=_limit_memory,  # noqa: PLW1509 - only setrlimit runs before exec
+        )
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    return Completed(
+        argv=args,
+        returncode=proc.returncode,
+        stdout=stdout,
+        stderr=stderr,
+        seconds=seconds,
+        max_rss_mb=usage.ru_maxrss / 1024,
+        timed_out=killed.is_set(),
+    )
+
+
+def is_write(method: str) -> bool:
+    """True for API methods that change a campaign's calls."""
+    return method.lower() in _WRITES
