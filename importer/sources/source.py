@@ -123,7 +123,7 @@ def _open_tables(path: Path, file: str, options: SourceOptions) -> tuple[_Tables
     if fmt in _WORKBOOK_FORMATS:
         from importer.sources.workbook_reader import CalamineTables
 
-        tables: _Tables = CalamineTables(path, file, fmt)
+        tables: _Tables = CalamineTables(path, file, fmt, options.stream_above_bytes)
     elif fmt == "html":
         from importer.sources.html_reader import HtmlTables
 
@@ -192,6 +192,9 @@ def _build(shared: _Shared, info: SourceInfo, index: int | None, options: Source
         sheet_name = tables.sheets[index].name
         if tables.sheets[index].hidden:
             warnings.append(f"reading hidden sheet {sheet_name!r} because it was chosen")
+    notes = getattr(tables, "sheet_notes", None)
+    if callable(notes):
+        warnings.extend(notes(index or 0))
     raw = tables.raw_rows(index or 0)
     try:
         layout = detect_layout(

@@ -7,7 +7,8 @@ included, so the row index is the Excel row) but columns from the first used col
 (``sheet.start``).  Numbers come back as float (xls: int for whole numbers), dates at
 midnight as ``date``, error cells (#N/A) as "".  A sheet is decoded in full when first
 opened (memory grows with the sheet, ~1.5 KB per row of 8 cells); rows are converted to
-text lazily.
+text lazily.  So .xlsx/.xlsm worksheets whose XML is bigger than ``stream_above_bytes``
+are read by ``xlsx_stream_reader`` instead, with flat memory and the same rows.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from importer.sources.cells import to_text
 from importer.sources.detect import ENCRYPTED_ADVICE, damaged
 from importer.sources.layout import RawRow
 from importer.sources.model import SheetInfo
+from importer.sources.xlsx_stream_reader import XlsxStream
 
 __all__ = ["CalamineTables"]
 
 _NO_NUMERIC: frozenset[int] = frozenset()
 _WORKSHEET_TYPES = {"WorkSheet"}
+_STREAMABLE = {"xlsx", "xlsm"}
 
 
 def _calamine_error(file: str, exc: Exception, sheet: str | None = None) -> SourceError:
@@ -46,20 +49,26 @@ def _calamine_error(file: str, exc: Exception, sheet: str | None = None) -> Sour
 class CalamineTables:
     """The sheets of one workbook."""
 
-    def __init__(self, path: Path, file: str, fmt: str) -> None:
+    def __init__(
+        self, path: Path, file: str, fmt: str, stream_above_bytes: int | None = None
+    ) -> None:
         self.file = file
         self.format = fmt
-        self._fh: IO[bytes] | None = path.open("rb")
-        try:
-            wb = pc.CalamineWorkbook.from_filelike(self._fh)
-            self._wb: pc.CalamineWorkbook | None = wb
-            metadata = wb.sheets_metadata
-        except pc.CalamineError as exc:
-            self.close()
-            raise _calamine_error(file, exc) from None
-        except Exception as exc:  # calamine raises bare errors for some broken files
-            self.close()
-            raise damaged(file, detail=f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        self._path = path
+        self._stream: XlsxStream | None = None
+        self._streamed: dict[int, int] = {}  # sheet index -> XML bytes, read streaming
+        self._fh: IO[bytes] | None = None
+        self._wb: pc.CalamineWorkbook | None = None
+        self._closed = False
+        self._loaded: dict[int, Any] = {}
+        if fmt in _STREAMABLE and stream_above_bytes is not None:
+            self._plan_streaming(stream_above_bytes)
+        if self._stream is not None:
+            # calamine would load the whole file (and its strings) just to list the
+            # sheets: it is opened later only if a small sheet is read.
+            self.sheets: list[SheetInfo] = self._stream.sheets
+            return
+        metadata = self._workbook().sheets_metadata
         self.sheets = [
             SheetInfo(
                 name=m.name,
@@ -69,13 +78,52 @@ class CalamineTables:
             )
             for i, m in enumerate(metadata)
         ]
-        self._loaded: dict[int, Any] = {}
+
+    def _workbook(self) -> pc.CalamineWorkbook:
+        assert not self._closed, "the workbook is closed"
+        if self._wb is None:
+            self._fh = self._path.open("rb")
+            try:
+                self._wb = pc.CalamineWorkbook.from_filelike(self._fh)
+                self._wb.sheets_metadata  # noqa: B018 - surfaces a broken workbook now
+            except pc.CalamineError as exc:
+                self.close()
+                raise _calamine_error(self.file, exc) from None
+            except Exception as exc:  # calamine raises bare errors for some broken files
+                self.close()
+                raise damaged(self.file, detail=f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        return self._wb
+
+    def _plan_streaming(self, above: int) -> None:
+        try:
+            stream = XlsxStream(self._path, self.file)
+        except SourceError:
+            # A package layout we cannot follow stays on calamine.
+            return
+        for sheet in stream.sheets:
+            size = stream.xml_size(sheet.name)
+            if size is not None and (above <= 0 or size > above):
+                self._streamed[sheet.index] = size
+        if self._streamed:
+            self._stream = stream
+        else:
+            stream.close()
+
+    def sheet_notes(self, index: int) -> list[str]:
+        """Notes for ``SourceInfo.warnings`` about how a sheet is read."""
+        size = self._streamed.get(index)
+        if size is None:
+            return []
+        return [
+            f"large sheet ({size / 2**20:,.1f} MiB of XML): read in streaming mode to keep "
+            "memory flat"
+        ]
 
     def _sheet(self, index: int) -> Any:
         if index not in self._loaded:
+            wb = self._workbook()
             try:
-                assert self._wb is not None, "the workbook is closed"
-                self._loaded = {index: self._wb.get_sheet_by_index(index)}
+                self._loaded = {index: wb.get_sheet_by_index(index)}
             except pc.CalamineError as exc:
                 raise _calamine_error(self.file, exc, self.sheets[index].name) from None
             except Exception as exc:
@@ -84,15 +132,25 @@ class CalamineTables:
 
     def is_blank(self, index: int) -> bool:
         """True when the sheet has no cells at all."""
+        if self._stream is not None and index in self._streamed:
+            return self._stream.is_blank(self.sheets[index].name)
         return self._sheet(index).start is None
 
     def col0(self, index: int) -> int:
-        """Absolute index of the first column calamine returns."""
+        """Absolute index of the first column ``raw_rows`` returns."""
+        if index in self._streamed:
+            return 0
         start = self._sheet(index).start
         return int(start[1]) if start else 0
 
     def raw_rows(self, index: int) -> Iterator[RawRow]:
         """Yield ``(row, cells, numeric, row)`` for every row, as text."""
+        if self._stream is not None and index in self._streamed:
+            self._loaded = {}
+            return self._stream.raw_rows(self.sheets[index].name)
+        return self._calamine_rows(index)
+
+    def _calamine_rows(self, index: int) -> Iterator[RawRow]:
         sheet = self._sheet(index)
         limit = _EXACT_INT_LIMIT
         n = 0
@@ -120,7 +178,11 @@ class CalamineTables:
 
     def close(self) -> None:
         """Release the workbook and its file."""
+        self._closed = True
         self._loaded = {}
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         wb = getattr(self, "_wb", None)
         if wb is not None:
             with contextlib.suppress(pc.CalamineError):
