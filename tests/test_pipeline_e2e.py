@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,9 +163,18 @@ def test_json_summary_and_rerun_is_already_imported(
     assert sorted(emulator_env.pending_phones(code)) == sorted(e164(p)[1:] for p in phones)
 
 
+@pytest.fixture
+def faulty_emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """An emulator whose fault draws hit early (seed 0 draws nothing under 0.25 for 20 tries)."""
+    with EmulatorServer(db_path=tmp_path / "faulty.db", port=0, seed=1) as server:
+        server.seed_demo()
+        yield server
+
+
 def test_faults_never_duplicate_and_report_agrees_with_campaign(
-    emulator: EmulatorServer, workdir: Path
+    faulty_emulator: EmulatorServer, workdir: Path
 ) -> None:
+    emulator = faulty_emulator
     phones = valid_mobiles(400)
     source = write_csv(workdir / "leads.csv", [[f"n{i}", p, ""] for i, p in enumerate(phones)])
     emulator.set_faults(
@@ -181,6 +191,7 @@ def test_faults_never_duplicate_and_report_agrees_with_campaign(
         retry=RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.05, max_total=30),
     )
     result = run_import([source], options, settings)
+    assert {"fail", "drop"} <= {e.fault for e in emulator.request_log} - {None}
     code = emulator.demo.campaigns["Hot leads"]
     pending = emulator.pending_phones(code)
     assert len(pending) == len(set(pending)), "a number was added twice"
@@ -198,6 +209,37 @@ def test_faults_never_duplicate_and_report_agrees_with_campaign(
     assert result.exit_code == 0
     pending = emulator.pending_phones(code)
     assert sorted(pending) == sorted(e164(p)[1:] for p in phones)
+
+
+@pytest.mark.parametrize("seed", [3, 7, 11])
+def test_cli_under_every_fault_ends_with_each_number_once(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Issue 5: --fail-rate 0.2 --ambiguous-rate 0.1 and a rate limit, on every method."""
+    faults = FaultConfig(fail_rate=0.2, ambiguous_rate=0.1, rate_limit=20)
+    with EmulatorServer(db_path=tmp_path / "faulty.db", port=0, seed=seed) as server:
+        demo = server.seed_demo()
+        server.set_faults(faults)
+        monkeypatch.setenv("VOICENTER_API_URL", server.base_url)
+        monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+        phones = valid_mobiles(200, start=3_000_000)
+        rows = [[f"n{i}", p, ""] for i, p in enumerate(phones)]
+        source = write_csv(workdir / "leads.csv", rows)
+        code = demo.campaigns["Hot leads"]
+        exit_code, _out, err = run_cli(workdir, str(source), "--chunk-size", "25")
+        assert exit_code in {0, 1}, err
+        injected = {entry.fault for entry in server.request_log} - {None}
+        assert {"fail", "drop"} <= injected, "the seed must exercise 500s and dropped answers"
+        pending = server.pending_phones(code)
+        assert len(pending) == len(set(pending)), "a number was added twice"
+        report = read_report(workdir / "reports")
+        assert [int(r["row"]) for r in report] == list(range(2, len(phones) + 2))
+        assert {r["phone"][1:] for r in report if r["status"] == "added"} == set(pending)
+        if exit_code == 1:  # some rows failed after retries: the same command delivers them
+            server.set_faults(FaultConfig())
+            exit_code, _out, err = run_cli(workdir, str(source), "--chunk-size", "25")
+            assert exit_code == 0, err
+        assert sorted(server.pending_phones(code)) == sorted(e164(p)[1:] for p in phones)
 
 
 def test_upsert_updates_pending_targets(emulator_env: EmulatorServer, workdir: Path) -> None:
