@@ -246,6 +246,7 @@ class _Importer:
             )
         campaign = resolve_campaign(client, wanted, self.settings.account_code)
         register_secret(campaign.code)
+        log.info("campaign %r (%s)", campaign.name, campaign.status_name)
         if not campaign.enabled:
             if self.options.start_campaign and not self.options.dry_run:
                 client.start_campaign(campaign.code)
@@ -436,6 +437,15 @@ class _Importer:
                 summary.counts,
                 {k: str(v) for k, v in reports.items()},
             )
+        counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
+        log.info(
+            "%s into %r: %d row(s): %s; run %s",
+            item.path.name,
+            ctx.campaign.name,
+            summary.total_rows,
+            counts or "nothing",
+            run_id or "-",
+        )
         return FileOutcome(item.path, summary, reports, summary.exit_code or 0)
 
     def _writer(self, item: _Prepared, summary: Summary) -> ReportWriter:

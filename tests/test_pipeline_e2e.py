@@ -407,3 +407,18 @@ def test_pending_export_reimports_into_another_campaign_unchanged(
         data = dict(call.custom_data or {})
         data.pop("var_ImportRef")
         assert data == old.custom_data
+
+
+def test_log_file_tells_the_story_without_codes(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+    log_file = workdir / "logs" / "import.log"
+    exit_code, _out, err = run_cli(
+        workdir, str(source), "--log-file", str(log_file), "--log-format", "json"
+    )
+    assert exit_code == 0, err
+    records = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    assert any("leads.csv into 'Hot leads': 1 row(s): 1 added" in r["message"] for r in records)
+    text = log_file.read_text(encoding="utf-8")
+    assert not any(code in text for code in emulator_env.demo.campaigns.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ import click
 
 from importer.cli._common import api_options, echo_json, settings_from
 from importer.errors import RunInterruptedError
+from importer.logs import configure_logging
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.report import Status, summary_to_dict
 from importer.sources.model import SourceOptions
@@ -197,6 +199,11 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds to wait while another importer works on the same file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append a log of the run here (for scheduled runs).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per line, for log collectors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail too.")
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 @click.option("--yes", is_flag=True, help="Confirm --mode sync removals.")
 @click.option("--force", is_flag=True, help="Let --mode sync remove a large share of the campaign.")
@@ -224,6 +231,9 @@ def import_command(
     state_dir: Path | None,
     lock_timeout: float,
     as_json: bool,
+    log_file: Path | None,
+    log_format: str,
+    verbose: bool,
     no_progress: bool,
     yes: bool,
     force: bool,
@@ -240,6 +250,10 @@ def import_command(
     api_url: str | None,
 ) -> None:
     """Import lead files into a dialer campaign and write a per-row report."""
+    # Quiet on a terminal (warnings only, the summary says the rest); a log file gets the story.
+    level = logging.DEBUG if verbose else logging.INFO if log_file else logging.WARNING
+    configure_logging(level=level, log_format="json" if log_format == "json" else "text",
+                      log_file=log_file)
     settings = settings_from(config_file, api_url, state_dir=state_dir)
     sheet_value: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
     options = ImportOptions(
