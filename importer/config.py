@@ -51,6 +51,7 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     state_dir: Path | None = None
+    suppression: tuple[Path, ...] = ()   # do-not-call lists applied to every import
 
     def resolved_state_dir(self) -> Path:
         """The state directory, defaulting to the per-user data directory."""
@@ -93,6 +94,19 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return result
 
 
+def _paths(value: Any, config_file: Path | None) -> tuple[Path, ...]:
+    """Suppression list paths; relative ones are relative to the config file's folder."""
+    items = value if isinstance(value, list | tuple) else [value]
+    base = config_file.parent if config_file is not None else Path.cwd()
+    out = []
+    for item in items:
+        if not isinstance(item, str | Path):
+            raise ConfigError("suppression must be a file path or a list of file paths")
+        path = Path(item).expanduser()
+        out.append(path if path.is_absolute() else base / path)
+    return tuple(out)
+
+
 def load_settings(
     config_file: Path | None = None,
     environ: dict[str, str] | None = None,
@@ -113,6 +127,8 @@ def load_settings(
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     if "state_dir" in values and values["state_dir"] is not None:
         values["state_dir"] = Path(values["state_dir"])
+    if "suppression" in values:
+        values["suppression"] = _paths(values["suppression"], config_file)
     for name in ("connect_timeout", "read_timeout"):
         if name in values:
             try:

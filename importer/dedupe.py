@@ -67,8 +67,9 @@ def load_suppression(paths: Iterable[Path], normalizer: PhoneNormalizer) -> set[
                         numbers.update(_usable(candidates, normalizer))
                         candidates.clear()
                 numbers.update(_usable(candidates, normalizer))
-        except EmptySourceError:
-            continue  # an empty list suppresses nothing; that is not an error
+        except EmptySourceError as exc:
+            # One line only: a header without numbers, or a single number without a header.
+            numbers.update(_usable([(cell, False) for cell in exc.header], normalizer))
         except SourceError as exc:
             raise ConfigError(f"suppression list: {exc}") from None
     return numbers

@@ -140,7 +140,24 @@ class UnsafeFileError(SourceError):
 
 
 class EmptySourceError(SourceError):
-    """The file (or chosen sheet) holds no header, or a header and no data rows."""
+    """The file (or chosen sheet) holds no header, or a header and no data rows.
+
+    ``header`` holds the header row's cells when there was one: a one-line file
+    may be data without a header (a do-not-call list of a single number).
+    """
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        sheet: str | None = None,
+        header: tuple[str, ...] = (),
+    ) -> None:
+        self.header = header
+        super().__init__(file, message, row=row, column=column, sheet=sheet)
 
 
 class DialerError(ImporterError):

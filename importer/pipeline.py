@@ -86,6 +86,7 @@ class ImportOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     xlsx_row_limit: int = 100_000
     lock_timeout: float = 10.0  # seconds to wait for another importer on the same file
+    suppression: tuple[Path, ...] = ()  # do-not-call lists besides the mapping's and config's
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +312,10 @@ class _Importer:
         checks = DedupeChecks(
             batch=first.dedupe.batch,
             pending=pending if (first.dedupe.pending or mode == "upsert") else None,
-            suppressed=load_suppression(first.suppression_paths(), normalizer),
+            suppressed=load_suppression(
+                [*first.suppression_paths(), *self.settings.suppression, *self.options.suppression],
+                normalizer,
+            ),
         )
         ckey = campaign_key(campaign.code)
         if first.dedupe.history_days and self.journal is not None:

@@ -422,3 +422,29 @@ def test_log_file_tells_the_story_without_codes(
     assert any("leads.csv into 'Hot leads': 1 row(s): 1 added" in r["message"] for r in records)
     text = log_file.read_text(encoding="utf-8")
     assert not any(code in text for code in emulator_env.demo.campaigns.values())
+
+
+def test_suppression_lists_from_the_command_line_and_the_config_file(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    a, b, c = valid_mobiles(3)
+    (workdir / "dnc-flag.csv").write_text(f"{a}\n", encoding="utf-8")  # no header: just numbers
+    lists = workdir / "lists"
+    lists.mkdir()
+    (lists / "opted-out.csv").write_text(f"טלפון\n{e164(b)}\n", encoding="utf-8")
+    config = workdir / "settings.yaml"
+    config.write_text("suppression: [lists/opted-out.csv]\n", encoding="utf-8")
+    source = write_csv(workdir / "leads.csv", [["A", a, ""], ["B", b, ""], ["C", c, ""]])
+    exit_code, _out, err = run_cli(
+        workdir,
+        str(source),
+        "--suppression",
+        str(workdir / "dnc-flag.csv"),
+        "--config",
+        str(config),
+    )
+    assert exit_code == 0, err
+    statuses = [r["status"] for r in read_report(workdir / "reports")]
+    assert statuses == ["suppressed", "suppressed", "added"]
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert emulator_env.pending_phones(code) == [e164(c)[1:]]

@@ -211,6 +211,9 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
 @click.option("--allow-disabled", is_flag=True, help="Import into a disabled campaign.")
 @click.option("--start-campaign", is_flag=True, help="Start a disabled campaign, then import.")
 @click.option("--no-journal", is_flag=True, help="Do not record the run (no resume, no history).")
+@click.option("--suppression", "suppression", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A do-not-call list (CSV/XLSX of numbers); repeat for several.")
 @click.option("--encoding", default=None, help="Override encoding detection (e.g. cp1255).")
 @click.option("--delimiter", default=None, help="Override delimiter sniffing.")
 @click.option("--sheet", default=None, help="Sheet name or 0-based index.")
@@ -241,6 +244,7 @@ def import_command(
     allow_disabled: bool,
     start_campaign: bool,
     no_journal: bool,
+    suppression: tuple[Path, ...],
     encoding: str | None,
     delimiter: str | None,
     sheet: str | None,
@@ -273,6 +277,7 @@ def import_command(
         use_journal=not no_journal,
         state_dir=state_dir,
         lock_timeout=lock_timeout,
+        suppression=suppression,
         source_options=SourceOptions(
             encoding=encoding,
             delimiter=delimiter,

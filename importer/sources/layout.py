@@ -144,6 +144,7 @@ def detect_layout(
                 file,
                 f"has a header row (row {head[0]}) but no data rows below it",
                 sheet=sheet,
+                header=tuple(head[1]),
             )
     first, last = _span(head[1], data[:_CANDIDATES])
     head_cells = head[1]
