@@ -260,6 +260,11 @@ class _Importer:
         return campaign
 
     def _pending(self, client: DialerClient, campaign: Campaign, scope: str) -> list[PendingCall]:
+        if scope == "account" and not self.settings.account_code:
+            raise ConfigError(
+                "dedupe.pending_scope: account checks every campaign of the account, which "
+                "needs the account code (set VOICENTER_ACCOUNT_CODE)"
+            )
         if scope == "account" and self.settings.account_code:
             calls: list[PendingCall] = []
             for other in client.get_campaign_list(self.settings.account_code):

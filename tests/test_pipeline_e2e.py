@@ -448,3 +448,29 @@ def test_suppression_lists_from_the_command_line_and_the_config_file(
     assert statuses == ["suppressed", "suppressed", "added"]
     code = emulator_env.demo.campaigns["Hot leads"]
     assert emulator_env.pending_phones(code) == [e164(c)[1:]]
+
+
+def test_account_wide_pending_scope(emulator_env: EmulatorServer, workdir: Path) -> None:
+    a, b = valid_mobiles(2)
+    client_for(emulator_env).add_call(
+        emulator_env.demo.campaigns["Callbacks"], CallTarget(target=a)
+    )
+    source = write_csv(workdir / "leads.csv", [["A", a, ""], ["B", b, ""]])
+    exit_code, _out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    assert [r["status"] for r in read_report(workdir / "reports")] == ["added", "added"]
+    # The same number is pending in another campaign: with account scope it is skipped.
+    (workdir / "mapping.yaml").write_text(
+        MAPPING.replace("  history_days: 0", "  history_days: 0\n  pending_scope: account"),
+        encoding="utf-8",
+    )
+    for report in (workdir / "reports").glob("*"):
+        report.unlink()
+    c = valid_mobiles(1, start=2_500_000)[0]
+    client_for(emulator_env).add_call(
+        emulator_env.demo.campaigns["Callbacks"], CallTarget(target=c)
+    )
+    source = write_csv(workdir / "leads2.csv", [["C", c, ""]])
+    exit_code, _out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    assert [r["status"] for r in read_report(workdir / "reports")] == ["duplicate_pending"]
