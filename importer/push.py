@@ -167,29 +167,43 @@ class ChunkPusher:
         )
 
     def _reconcile(self, remaining: list[Planned], outcomes: dict[int, Outcome]) -> list[Planned]:
-        """Read the campaign back; rows that arrived are added, the rest are returned."""
+        """Read the campaign back after an unanswered request; return the rows to send again.
+
+        One AddCallsBulk request is processed as a whole or not at all. So when
+        some of its rows are pending, the request went through, and a row that
+        is missing was most likely dialled (and removed from the pending list)
+        in the meantime: sending it again would dial that lead twice.  Only when
+        none of the rows arrived is the request taken as lost and resent.
+        """
         pending = self._client.get_campaign_pending_calls(self._code)
         index = PendingIndex.build(pending.calls, self._ref_key)
-        still: list[Planned] = []
-        for planned in remaining:
-            arrived = (
+        found = [
+            (
                 planned.ref in index.refs
                 if self._ref_key and planned.ref is not None
                 else planned.e164 in index
             )
-            if arrived:
-                outcomes[planned.seq] = Outcome(
-                    Status.ADDED, "confirmed in the campaign after an unanswered request"
-                )
-            else:
-                still.append(planned)
+            for planned in remaining
+        ]
+        if not any(found):
+            log.info("reconciled %d row(s): none arrived, resending them", len(remaining))
+            return list(remaining)
+        for planned, arrived in zip(remaining, found, strict=True):
+            outcomes[planned.seq] = Outcome(
+                Status.ADDED,
+                "confirmed in the campaign after an unanswered request"
+                if arrived
+                else "the unanswered request was processed (other numbers of it arrived) but "
+                "this number is no longer pending: most likely dialled already (or refused "
+                "by the dialer); not sent again so it is never dialled twice",
+            )
         log.info(
-            "reconciled %d row(s): %d arrived, %d to resend",
+            "reconciled %d row(s): %d arrived, %d no longer pending; nothing to resend",
             len(remaining),
-            len(remaining) - len(still),
-            len(still),
+            sum(found),
+            len(remaining) - sum(found),
         )
-        return still
+        return []
 
     def reconcile_unknown(self, rows: Sequence[Planned]) -> dict[int, bool]:
         """For a resumed run: which of these rows (by seq) are already in the campaign."""
