@@ -474,3 +474,29 @@ def test_account_wide_pending_scope(emulator_env: EmulatorServer, workdir: Path)
     exit_code, _out, err = run_cli(workdir, str(source))
     assert exit_code == 0, err
     assert [r["status"] for r in read_report(workdir / "reports")] == ["duplicate_pending"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_dialling_while_answers_are_lost_never_adds_a_number_twice(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """A dialer consuming calls between a lost answer and the read-back must not cause resends."""
+    with EmulatorServer(db_path=tmp_path / "dialling.db", port=0, seed=seed) as server:
+        demo = server.seed_demo()
+        code = demo.campaigns["Hot leads"]
+        server.set_faults(
+            FaultConfig(ambiguous_rate=0.4, latency_ms=20, dial_rate=100, methods={"AddCallsBulk"})
+        )
+        monkeypatch.setenv("VOICENTER_API_URL", server.base_url)
+        monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+        phones = valid_mobiles(300, start=4_000_000)
+        source = write_csv(workdir / "leads.csv", [[f"n{i}", p, ""] for i, p in enumerate(phones)])
+        exit_code, _out, err = run_cli(workdir, str(source), "--chunk-size", "20")
+        assert exit_code == 0, err
+        assert "drop" in {e.fault for e in server.request_log}
+        pending = server.pending_phones(code)
+        assert len(pending) == len(set(pending))
+        # Every number was inserted exactly once: it is either still pending or was dialled.
+        assert server.dialled_count(code) + len(pending) == len(phones)
+        report = read_report(workdir / "reports")
+        assert {r["status"] for r in report} == {"added"}
