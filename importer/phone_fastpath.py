@@ -10,18 +10,28 @@ only ever answers "valid, this E.164, this type"; for anything else it answers
 ``None`` and the caller falls back to the full library, so a gap in the mirror
 can cost speed but never change a verdict of "invalid" into "valid" unnoticed
 (tests/test_phones_differential.py compares both on a million numbers).
+
+``FastPath.quick`` answers the usual written forms (``05X...``, ``5X...``,
+``+972...``, ``972...``, ``+972 (0)...``, ``00972...``) with a single regex per
+input length, built at start-up from the same metadata: each written form is
+one alternative whose look-aheads are the mirror's branch conditions, followed
+by the length-specialised type alternatives. Where it does not match it asks
+``classify``, so it can only be faster, never different (tested against
+``classify`` for several regions).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-__all__ = ["FastPath", "fast_digits", "type_name"]
+__all__ = ["FastPath", "fast_digits", "fast_path_for", "type_name"]
 
 # phonenumbers' own limits (phonenumberutil._MIN_LENGTH_FOR_NSN etc.).
 _MIN_LENGTH_FOR_NSN = 2
@@ -88,6 +98,7 @@ class _Desc:
 
 
 _MAX_TABLE = _MAX_INPUT_STRING_LENGTH + 1
+_Match = Callable[[str], "re.Match[str] | None"]
 
 
 def _with_lengths(desc: Any, length: int | None) -> str:
@@ -105,12 +116,8 @@ def _with_lengths(desc: Any, length: int | None) -> str:
     return f"{guard}(?:{desc.national_number_pattern})"
 
 
-def _type_regex(md: Any, length: int | None = None) -> re.Pattern[str]:
-    """One regex doing _number_type_helper's checks in its order; lastgroup names the type.
-
-    Alternatives are tried left to right and the first one that matches the
-    whole string wins, which is the order of the if-chain in phonenumbers.
-    """
+def _type_pattern(md: Any, length: int | None = None, suffix: str = "") -> str | None:
+    """The source of ``_type_regex``; group names get ``suffix``; None when it never matches."""
     never = "(?!)"
 
     def part(desc: Any) -> str:
@@ -118,25 +125,37 @@ def _type_regex(md: Any, length: int | None = None) -> re.Pattern[str]:
             return never
         return _with_lengths(desc, length)
 
+    def group(name: str, body: str) -> str:
+        return f"(?P<{name}{suffix}>{body})\\Z"
+
     alternatives = [
-        f"(?P<{type_name(code)}>{p})\\Z"
+        group(type_name(code), p)
         for attr, code in _SPECIAL_TYPES
         if (p := part(getattr(md, attr))) != never
     ]
     fixed, mobile = part(md.fixed_line), part(md.mobile)
     if fixed != never:
         if md.same_mobile_and_fixed_line_pattern:
-            alternatives.append(f"(?P<fixed_line_or_mobile>{fixed})\\Z")
+            alternatives.append(group("fixed_line_or_mobile", fixed))
         else:
             if mobile != never:
-                alternatives.append(f"(?P<fixed_line_or_mobile>(?=(?:{mobile})\\Z){fixed})\\Z")
-            alternatives.append(f"(?P<fixed_line>{fixed})\\Z")
+                alternatives.append(group("fixed_line_or_mobile", f"(?=(?:{mobile})\\Z){fixed}"))
+            alternatives.append(group("fixed_line", fixed))
     if mobile != never and not md.same_mobile_and_fixed_line_pattern:
-        alternatives.append(f"(?P<mobile>{mobile})\\Z")
+        alternatives.append(group("mobile", mobile))
     general = part(md.general_desc)
     if not alternatives or general == never:
-        return re.compile(never)
-    return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(alternatives)})")
+        return None
+    return f"(?=(?:{general})\\Z)(?:{'|'.join(alternatives)})"
+
+
+def _type_regex(md: Any, length: int | None = None) -> re.Pattern[str]:
+    """One regex doing _number_type_helper's checks in its order; lastgroup names the type.
+
+    Alternatives are tried left to right and the first one that matches the
+    whole string wins, which is the order of the if-chain in phonenumbers.
+    """
+    return re.compile(_type_pattern(md, length) or "(?!)")
 
 
 def _rule_prefix(rule: str | None) -> str:
@@ -204,6 +223,143 @@ class FastPath:
             )
             for f in md.number_format
         )
+        # format_number(NATIONAL)'s choice of format, as one regex: the first
+        # alternative that matches is the first format whose leading digits
+        # and pattern fit; its group name says whether it writes the prefix.
+        self._format_re = re.compile(
+            "|".join(
+                f"(?P<f{i}>{'' if leading is None else f'(?=(?:{leading.pattern}))'}"
+                f"(?:{pattern.pattern})\\Z)"
+                for i, (leading, pattern, _prefix) in enumerate(self._national_formats)
+            )
+            or "(?!)"
+        )
+        self._format_has_prefix = {
+            f"f{i}": bool(prefix) and prefix == self._national_prefix_digits
+            for i, (_leading, _pattern, prefix) in enumerate(self._national_formats)
+        }
+        self.e164_prefix = f"+{self._cc_str}"
+        # Whole-input shortcuts: one regex per input length (and "+" or not).
+        # Values are the compiled regexes' bound ``match`` methods.
+        self.shapes_plus: dict[int, _Match] = {}
+        self.shapes_bare: dict[int, _Match] = {}
+        # Group name in a shape regex -> (type name, where the NSN starts).
+        self.shape_groups: dict[str, tuple[str, int]] = {}
+        self._shape_sources_plus: dict[int, str] = {}
+        self._shape_sources_bare: dict[int, str] = {}
+        self._build_shapes(md)
+
+    # --- whole-input shortcuts ------------------------------------------------
+
+    def _build_shapes(self, md: Any) -> None:
+        """Compile, per input length, one regex that runs national_number + the type check.
+
+        Each branch below is ``national_number`` with its branches decided for
+        one written form, as look-aheads on the digits, followed by the
+        length-specialised type regex of ``classify`` on the part that becomes
+        the NSN. Branches exclude one another (their conditions are the
+        mirror's if/else), so the first one that matches is the only one.
+        A match gives exactly ``classify``'s answer; no match means "ask
+        ``classify``", never "invalid".
+        """
+        npp = md.national_prefix_for_parsing
+        cc = self._cc_str
+        if (
+            not self.enabled
+            # Only a prefix of plain digits is matched the same way inside a bigger regex.
+            or (npp is not None and not (npp.isascii() and npp.isdigit()))
+            # _extract_country_code must stop at the full code, not at a shorter one.
+            or any(
+                int(cc[:i]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for i in range(1, len(cc))
+            )
+        ):
+            return
+        np_ = npp or ""
+        not_np = f"(?!{np_})" if np_ else ""
+        idd = md.international_prefix
+        # _maybe_strip_i18n_prefix_and_normalize: the IDD is taken (re.match's
+        # first match, which the atomic group reproduces) unless a 0 follows.
+        not_idd = f"(?!(?>{idd})(?!0))" if idd else ""
+        general = md.general_desc.national_number_pattern
+        ok = {
+            n
+            for n in range(_MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN + 1)
+            if self._length_class[n] not in (_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH)
+        }
+        branches_plus: dict[int, list[str]] = {}
+        branches_bare: dict[int, list[str]] = {}
+        count = 0
+
+        def add(table: dict[int, list[str]], total: int, head: str, offset: int) -> None:
+            nonlocal count
+            n = total - offset
+            if n not in ok or total >= _MAX_TABLE:
+                return
+            suffix = f"__{count}"
+            body = _type_pattern(md, n, suffix)
+            if body is None:
+                return
+            count += 1
+            for name in re.findall(rf"\(\?P<(\w+){suffix}>", body):
+                self.shape_groups[name + suffix] = (name, offset)
+            table.setdefault(total, []).append(f"(?:{head}{body})")
+
+        lengths = sorted(ok)
+        for n in lengths:
+            # "+972 50...": the code, then the NSN.
+            add(branches_plus, len(cc) + n, f"{cc}{not_np}", len(cc))
+            if np_:
+                # "+972 (0)50...": the national prefix after the code is dropped.
+                add(branches_plus, len(cc) + len(np_) + n, f"{cc}{np_}", len(cc) + len(np_))
+        for n in lengths:
+            # "050...": national prefix, then the NSN (the common form first).
+            if np_:
+                add(branches_bare, len(np_) + n, f"{not_idd}(?!{cc}){np_}", len(np_))
+            # "50...": the NSN alone (a lost leading zero).
+            add(branches_bare, n, f"{not_idd}(?!{cc}){not_np}", 0)
+            # "97250...": the code without "+"; taken off when the whole is not
+            # a national number by pattern or is too long for one.
+            total = len(cc) + n
+            whole = "" if self._length_class[total] == _TOO_LONG else f"(?!(?:{general})\\Z)"
+            add(branches_bare, total, f"{not_idd}{whole}{cc}{not_np}", len(cc))
+        if idd:
+            # "00972 50...": IDD, code, NSN; one branch per IDD length k up to
+            # 7 (the look-ahead pins where the IDD's first match ends; longer
+            # IDDs are left to classify).
+            for n in lengths:
+                for k in range(1, 8):
+                    total = k + len(cc) + n
+                    rest = total - k
+                    head = f"(?=(?>{idd})(?!0)\\d{{{rest}}}\\Z)\\d{{{k}}}{cc}{not_np}"
+                    add(branches_bare, total, head, k + len(cc))
+        # Compiled on first use: some regions' patterns take a while to compile.
+        for table, sources in (
+            (branches_plus, self._shape_sources_plus),
+            (branches_bare, self._shape_sources_bare),
+        ):
+            for total, branches in table.items():
+                sources[total] = "|".join(branches)
+
+    def _compile_shape(self, plus: bool, length: int) -> _Match | None:
+        source = (self._shape_sources_plus if plus else self._shape_sources_bare).get(length)
+        if source is None:
+            return None
+        match = re.compile(source).match
+        (self.shapes_plus if plus else self.shapes_bare)[length] = match
+        return match
+
+    def quick(self, plus: bool, digits: str) -> tuple[str, str, str] | None:
+        """``classify``, answered by one regex for the usual written forms."""
+        match = (self.shapes_plus if plus else self.shapes_bare).get(len(digits))
+        if match is None:
+            match = self._compile_shape(plus, len(digits))
+        if match is not None:
+            m = match(digits)
+            if m is not None and m.lastgroup:
+                kind, offset = self.shape_groups[m.lastgroup]
+                nsn = digits[offset:]
+                return self.e164_prefix + nsn, kind, nsn
+        return self.classify(plus, digits)
 
     # --- mirrors of phonenumberutil helpers, for ASCII digit strings -----------
 
@@ -330,7 +486,18 @@ class FastPath:
         whose last leading-digits pattern matches the start and whose pattern
         matches the whole number.
         """
+        m = self._format_re.match(nsn)
+        return m is not None and self._format_has_prefix.get(m.lastgroup or "", False)
+
+    def national_prefix_in_format_loop(self, nsn: str) -> bool:
+        """``national_prefix_in_format`` step by step (the tests check one against the other)."""
         for leading, pattern, prefix in self._national_formats:
             if (leading is None or leading.match(nsn)) and pattern.fullmatch(nsn):
                 return bool(prefix) and prefix == self._national_prefix_digits
         return False
+
+
+@functools.cache
+def fast_path_for(region: str) -> FastPath:
+    """The FastPath of a region, shared in the process (its regexes are compiled once)."""
+    return FastPath(region)

@@ -15,6 +15,10 @@ into E.164 (``+972521234567``), or says in plain words why it cannot:
 6. validate with phonenumbers: plain digit strings of the default region go
    through ``importer.phone_fastpath`` (an exact mirror of phonenumbers built
    from its metadata), everything else through ``phonenumbers.parse``;
+   ASCII cells of digits and plain separators (optionally behind ``p:`` or
+   ``tel:``) that turn out valid and allowed skip steps 1-5 altogether: a hot
+   path in front of the pipeline, never changing its answer (the differential
+   test compares whole results, the hot path against the full pipeline);
 7. apply the policy: allowed number types, and strictness ``valid`` (the number
    is in phonenumbers' allocated blocks) or ``possible`` (an Israeli
    mobile/landline/VoIP shape is enough).
@@ -48,7 +52,7 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from importer.phone_fastpath import FastPath, fast_digits, type_name
+from importer.phone_fastpath import fast_digits, fast_path_for, type_name
 
 __all__ = [
     "DEFAULT_ALLOWED_TYPES",
@@ -208,6 +212,7 @@ _IL_SHAPES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"[2-489]\d{7}"), "fixed_line", "an Israeli landline number"),
 )
 _PN_VERSION = getattr(phonenumbers, "__version__", "?")
+_MAX_FAST_INPUT = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH, as in fast_digits
 _FALLBACK_MIN_DIGITS = 11
 _GLUED_MIN_DIGITS = 16  # two numbers typed with only a space between them
 
@@ -234,25 +239,38 @@ class _Verdict:
         return PhoneResult(self.e164, self.number_type, self.problem, reason, self.extension)
 
 
-# A frozen dataclass sets its fields through object.__setattr__, which costs
-# about half of the fast path; the hot path fills the slots directly instead.
-_NEW_RESULT = object.__new__
-_SET_E164 = PhoneResult.__dict__["e164"].__set__
-_SET_TYPE = PhoneResult.__dict__["number_type"].__set__
-_SET_PROBLEM = PhoneResult.__dict__["problem"].__set__
-_SET_REASON = PhoneResult.__dict__["reason"].__set__
-_SET_EXTENSION = PhoneResult.__dict__["extension"].__set__
+class _Unfrozen:
+    """PhoneResult's memory layout without the frozen guard, to fill a result quickly.
+
+    A frozen dataclass sets each field through object.__setattr__, which cost
+    about a fifth of the fast path. The hot path fills one of these with plain
+    slot stores and then makes it a PhoneResult by assigning ``__class__``,
+    which CPython allows between classes with the same slots; the result is an
+    ordinary, immutable PhoneResult (tests compare it field by field).
+    """
+
+    __slots__ = PhoneResult.__slots__
+
+    e164: str | None
+    number_type: str | None
+    problem: Problem | None
+    reason: str
+    extension: str | None
 
 
-def _plain_result(e164: str, number_type: str) -> PhoneResult:
-    """PhoneResult(e164, number_type), built without the frozen-dataclass overhead."""
-    result: PhoneResult = _NEW_RESULT(PhoneResult)
-    _SET_E164(result, e164)
-    _SET_TYPE(result, number_type)
-    _SET_PROBLEM(result, None)
-    _SET_REASON(result, "")
-    _SET_EXTENSION(result, None)
-    return result
+_NEW = object.__new__
+
+
+def _plain_result(e164: str, number_type: str, reason: str = "") -> PhoneResult:
+    """PhoneResult(e164, number_type, reason=reason), without the frozen-dataclass overhead."""
+    result = _NEW(_Unfrozen)
+    result.e164 = e164
+    result.number_type = number_type
+    result.problem = None
+    result.reason = reason
+    result.extension = None
+    result.__class__ = PhoneResult  # type: ignore[assignment]
+    return result  # type: ignore[return-value]
 
 
 _PROBLEM_RANK: dict[str | None, int] = {
@@ -272,11 +290,15 @@ class PhoneNormalizer:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(self.region, None)
         if metadata is None:
             raise ValueError(f"unknown phone region {self.policy.default_region!r}")
-        self._fast = FastPath(self.region)
+        self._fast = fast_path_for(self.region)
         self._cc = str(metadata.country_code)
         self._national_prefix: str = metadata.national_prefix or ""
-        self._cache: dict[tuple[str, bool], PhoneResult] = {}
+        # Two caches keyed by the raw string alone (text cells and number
+        # cells): no key tuple to build and hash on the hot path.
+        self._cache: dict[str, PhoneResult] = {}
+        self._cache_numeric: dict[str, PhoneResult] = {}
         self._cache_size = cache_size
+        self._cache_room = cache_size
         self.cache_hits = 0
         self.fast_hits = 0
 
@@ -284,15 +306,19 @@ class PhoneNormalizer:
 
     def normalize(self, raw: str, *, numeric: bool = False) -> PhoneResult:
         """Normalise one cell; ``numeric`` says the workbook stored it as a number."""
-        key = (raw, numeric)
-        hit = self._cache.get(key)
+        cache = self._cache_numeric if numeric else self._cache
+        hit = cache.get(raw)
         if hit is not None:
             self.cache_hits += 1
             return hit
         result = self._normalize_uncached(raw, numeric)
-        if len(self._cache) >= self._cache_size:
+        # Only misses add entries, one each: counting them down bounds both caches together.
+        self._cache_room -= 1
+        if self._cache_room < 0:
             self._cache.clear()
-        self._cache[key] = result
+            self._cache_numeric.clear()
+            self._cache_room = self._cache_size - 1
+        cache[raw] = result
         return result
 
     def normalize_uncached(self, raw: str, *, numeric: bool = False) -> PhoneResult:
@@ -330,6 +356,76 @@ class PhoneNormalizer:
     # --- pipeline ---------------------------------------------------------------
 
     def _normalize_uncached(self, raw: str, numeric: bool) -> PhoneResult:
+        # The hot path, for ASCII cells of digits and plain separators: exactly
+        # the cells _clean_text leaves alone and fast_digits accepts. It runs
+        # FastPath.quick inline (one regex for the usual forms) and builds the
+        # result directly; everything else, including every number it does not
+        # find valid and allowed, goes through the full pipeline.
+        if raw.__class__ is str and raw.isascii() and len(raw) <= _MAX_FAST_INPUT:
+            plus = False
+            body = raw
+            if raw[:1] in "pPtT":
+                # "p:+972..." (Facebook lead exports) and "tel:...": the messy
+                # pipeline takes the label off and, for a valid allowed number
+                # that is not a bare NSN, returns exactly the plain answer.
+                label = raw[:4].lower()
+                if label[:2] == "p:":
+                    body = raw[2:]
+                elif label == "tel:":
+                    body = raw[4:]
+            if body.isdigit():
+                digits = body
+            else:
+                # Dashes, then spaces, settle most cells; each step stops early
+                # only when nothing but digits is left, so the outcome is that
+                # of removing all five separators.
+                digits = body.replace("-", "")
+                if not digits.isdigit():
+                    digits = digits.replace(" ", "")
+                    if not digits.isdigit():
+                        digits = digits.replace(".", "").replace("(", "").replace(")", "")
+                        if not digits.isdigit():
+                            plus = digits[:1] == "+"
+                            digits = digits[1:] if plus and digits[1:].isdigit() else ""
+            if digits and ("." not in body or not _FLOAT_ARTEFACT.fullmatch(body.strip())):
+                fast = self._fast
+                shape = (fast.shapes_plus if plus else fast.shapes_bare).get(len(digits))
+                m = shape(digits) if shape is not None else None
+                found = fast.shape_groups.get(m.lastgroup) if m is not None else None  # type: ignore[arg-type]
+                if found is not None:
+                    kind, offset = found
+                    nsn = digits[offset:] if offset else digits
+                    e164 = fast.e164_prefix + nsn
+                else:
+                    # Lengths not compiled yet, and forms the shapes leave out.
+                    hit = (
+                        fast.classify(plus, digits)
+                        if shape is not None
+                        else fast.quick(plus, digits)
+                    )
+                    if hit is None:
+                        return self._normalize_full(raw, numeric)
+                    e164, kind, nsn = hit
+                if kind in self.policy.allow_types and (digits != nsn or body is raw):
+                    self.fast_hits += 1
+                    reason = ""
+                    if (
+                        digits == nsn
+                        and digits == raw.strip()
+                        and fast.national_prefix_in_format(nsn)
+                    ):
+                        reason = _lost_zero_note(digits, numeric)  # the note _judge adds
+                    result = _NEW(_Unfrozen)
+                    result.e164 = e164
+                    result.number_type = kind
+                    result.problem = None
+                    result.reason = reason
+                    result.extension = None
+                    result.__class__ = PhoneResult  # type: ignore[assignment]
+                    return result  # type: ignore[return-value]
+        return self._normalize_full(raw, numeric)
+
+    def _normalize_full(self, raw: str, numeric: bool) -> PhoneResult:
         if raw is None:
             return PhoneResult(None, problem="missing_phone", reason="no phone number")
         if not isinstance(raw, str):

@@ -411,14 +411,79 @@ def test_cache_key_includes_numeric(normalizer: PhoneNormalizer) -> None:
 def test_cache_is_bounded() -> None:
     small = PhoneNormalizer(cache_size=3)
     for i in range(10):
-        small.normalize(f"03-623456{i}")
-    assert len(small._cache) <= 3
+        small.normalize(f"03-623456{i}", numeric=i % 2 == 0)
+        assert len(small._cache) + len(small._cache_numeric) <= 3
+    again = small.normalize("03-6234569")  # the last one stored is still there
+    assert small.cache_hits == 1 and again.e164 == "+97236234569"
 
 
 def test_fast_path_serves_common_forms(normalizer: PhoneNormalizer) -> None:
-    for raw in (LOCAL, f"+972-{NSN}", f"00972{NSN}", f"972{NSN}", f"({LOCAL[:3]}) {LOCAL[3:]}"):
-        normalizer.normalize_uncached(raw)
-    assert normalizer.fast_hits == 5
+    forms = (
+        LOCAL,
+        f"+972-{NSN}",
+        f"00972{NSN}",
+        f"972{NSN}",
+        f"({LOCAL[:3]}) {LOCAL[3:]}",
+        f"p:+972{NSN}",
+        f"tel:{LOCAL}",
+    )
+    for raw in forms:
+        assert normalizer.normalize_uncached(raw) == PhoneResult(MOBILE_E164, "mobile")
+    assert normalizer.fast_hits == len(forms)
+
+
+@pytest.mark.parametrize(
+    ("raw", "numeric"),
+    [
+        (LOCAL, False),
+        (f"{LOCAL[:3]}-{LOCAL[3:]}", False),
+        (f"+972 {NSN[:2]}-{NSN[2:5]}-{NSN[5:]}", False),
+        (NSN, True),  # the lost-zero note
+        (NSN, False),
+        (f"p:+972{NSN}", False),
+        ("03-6234567", False),
+    ],
+)
+def test_fast_results_are_ordinary_phone_results(raw: str, numeric: bool) -> None:
+    """The hot path builds results its own way: they must be PhoneResults in every respect."""
+    fast = PhoneNormalizer().normalize_uncached(raw, numeric=numeric)
+    full = PhoneNormalizer()._normalize_full(raw, numeric)
+    assert type(fast) is PhoneResult
+    assert fast == full and hash(fast) == hash(full) and repr(fast) == repr(full)
+    assert fast.ok
+    for name in ("e164", "reason", "other"):  # frozen exactly like a normal instance
+        errors = []
+        for result in (fast, full):
+            try:
+                setattr(result, name, "x")
+            except Exception as exc:  # the type is what is compared
+                errors.append(type(exc))
+        assert len(errors) == 2 and errors[0] is errors[1]
+    assert fast == full
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"p:{NSN}",  # a bare NSN behind a label: the full pipeline decides the note
+        f"p:({LOCAL[:3]}) {LOCAL[3:]}",
+        f"tel: {LOCAL} ",
+        f"TEL:+972{NSN}",
+        f"P:00972{NSN}",
+        f"p:{LOCAL}.0",
+        f"p:{INVALID_05X}",
+        "p:1-800-123-456",
+        "tel:12125550123",
+        "p:",
+        "tel:",
+        "pp:" + LOCAL,
+        "telephone " + LOCAL,
+    ],
+)
+def test_labelled_cells_match_the_full_pipeline(raw: str) -> None:
+    for numeric in (False, True):
+        fast = PhoneNormalizer().normalize_uncached(raw, numeric=numeric)
+        assert fast == PhoneNormalizer()._normalize_full(raw, numeric)
 
 
 # --- API forms -------------------------------------------------------------------

@@ -6,6 +6,10 @@ the formats people type, and the normaliser's E.164, type and validity are
 compared with what ``phonenumbers.parse`` / ``is_valid_number`` /
 ``number_type`` / ``format_number`` say about the same text.
 
+Every cell is also run through the full pipeline alone
+(``PhoneNormalizer._normalize_full``, i.e. without the hot path in front of it)
+and the two whole results must be equal, reasons and notes included.
+
 The suite runs 100,000 numbers with a fixed seed; set
 ``PHONES_DIFFERENTIAL_N=1000000`` to run a million.
 """
@@ -196,8 +200,19 @@ class Generator:
 
 
 def _run(region: str, n: int, seed: int) -> Counter[str]:
+    """Compare n generated cells with plain phonenumbers, and the hot path with the full one.
+
+    The second comparison is on whole results (reason, notes, extension), for
+    text and number cells, under the default policy and one allowing every
+    type: the hot path in front of the full pipeline must never change one.
+    """
     gen = Generator(region, seed)
-    normalizer = PhoneNormalizer(PhonePolicy(default_region=region, allow_types=ALL_TYPES))
+    numeric_rng = random.Random(seed + 1)  # separate, so the generated cells stay the same
+    everything = PhonePolicy(default_region=region, allow_types=ALL_TYPES)
+    usual = PhonePolicy(default_region=region)
+    normalizer = PhoneNormalizer(everything)
+    hot = {False: PhoneNormalizer(everything), True: PhoneNormalizer(usual)}
+    full = {False: PhoneNormalizer(everything), True: PhoneNormalizer(usual)}
     stats: Counter[str] = Counter()
     mismatches: list[str] = []
     for _ in range(n):
@@ -208,13 +223,26 @@ def _run(region: str, n: int, seed: int) -> Counter[str]:
         stats["valid" if expected else "invalid"] += 1
         if mine != expected:
             mismatches.append(f"{raw!r}: phonenumbers {expected}, ours {mine} ({got.reason})")
+        numeric = raw.isdigit() and numeric_rng.random() < 0.5
+        usual_policy = numeric_rng.random() < 0.5
+        if numeric or usual_policy:
+            got = hot[usual_policy].normalize_uncached(raw, numeric=numeric)
+        whole = full[usual_policy]._normalize_full(raw, numeric)
+        if got != whole:
+            mismatches.append(f"{raw!r} (numeric={numeric}): hot path {got}, full {whole}")
     stats["fast_path"] = normalizer.fast_hits
     assert not mismatches, f"{len(mismatches)} mismatches, e.g.\n" + "\n".join(mismatches[:20])
     return stats
 
 
+_N = int(os.environ.get("PHONES_DIFFERENTIAL_N", "100000"))
+
+
+# About 0.2 ms a cell (three pipelines and phonenumbers): a million needs more than
+# the suite's 120 s; the limit leaves room for a busy machine.
+@pytest.mark.timeout(max(120, _N // 400))
 def test_differential_il() -> None:
-    n = int(os.environ.get("PHONES_DIFFERENTIAL_N", "100000"))
+    n = _N
     stats = _run("IL", n, seed=20261101)
     # The generator must exercise both verdicts and the fast path heavily.
     assert stats["valid"] > n * 0.3
@@ -282,3 +310,42 @@ def test_combined_type_regexes_follow_the_if_chain(region: str) -> None:
         got = fast.classify(True, f"{md.country_code}{nsn}")
         if got is not None:
             assert got[1] == fast.number_type(got[2]) != "unknown", nsn
+
+
+@pytest.mark.parametrize("region", ["IL", "FR", "DE", "IN", "GB", "US"])
+def test_shape_regexes_agree_with_the_step_by_step_mirror(region: str) -> None:
+    """FastPath.quick (one regex per written form) gives classify's answer, always.
+
+    Inputs are the region's own numbers (valid and not) behind every prefix
+    shape: national prefix, none, country code with and without "+", IDD
+    prefixes (with their look-alikes) and a national prefix after the code.
+    """
+    fast = FastPath(region)
+    gen = Generator(region, seed=5)
+    rng = random.Random(5)
+    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    assert md is not None
+    cc, np_ = str(md.country_code), md.national_prefix or ""
+    heads = ["", np_, cc, cc + np_, "00" + cc, "000" + cc, "011" + cc, "0105" + cc, "012" + cc]
+    heads += ["013" + cc, "01" + cc, "0" + cc, "00" + cc + np_, "1", "01", "00", "9"]
+    answered = 0
+    for _ in range(20_000):
+        nsn = gen.nsn() if rng.random() < 0.9 else gen._fill(rng.randint(1, 18))
+        digits = rng.choice(heads) + nsn
+        for plus in (False, True):
+            want = fast.classify(plus, digits)
+            assert fast.quick(plus, digits) == want, (plus, digits)
+            answered += want is not None
+    if fast.enabled and md.national_prefix_for_parsing in (None, "0"):
+        assert fast.shapes_bare and fast.shapes_plus
+    assert answered > 1000 or not fast.enabled
+
+
+@pytest.mark.parametrize("region", ["IL", "FR", "DE", "IN", "GB", "US"])
+def test_national_format_regex_agrees_with_the_loop(region: str) -> None:
+    """The one-regex national_prefix_in_format gives the format loop's answer."""
+    fast = FastPath(region)
+    gen = Generator(region, seed=9)
+    for _ in range(20_000):
+        nsn = gen.nsn()
+        assert fast.national_prefix_in_format(nsn) == fast.national_prefix_in_format_loop(nsn), nsn
