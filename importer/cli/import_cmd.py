@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from importer.cli._common import api_options, echo_json, settings_from
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
-from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
+from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
 from importer.report import Status, summary_to_dict
 from importer.sources.model import SourceOptions
 
@@ -265,7 +265,7 @@ def import_command(
         mapping_path=mapping_path,
         report_dir=report_dir,
         report_formats=_parse_formats(report_format),
-        mode=mode,  # type: ignore[arg-type]
+        mode=cast("Mode | None", mode),  # click.Choice has checked the value
         dry_run=dry_run,
         chunk_size=chunk_size,
         concurrency=concurrency,
