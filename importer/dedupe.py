@@ -93,7 +93,8 @@ class DedupeChecks:
     suppressed: set[str] = field(default_factory=set)
     pending: PendingIndex | None = None
     history: set[str] = field(default_factory=set)
-    seen: set[str] = field(default_factory=set)
+    # E.164 digits as ints: ~30 bytes less per number than the strings, on millions of rows.
+    seen: set[int] = field(default_factory=set)
 
     def check(self, e164: str, *, upsert: bool = False) -> tuple[Status | None, str]:
         """Return (skip status, reason), or (None, "") when the number should be sent.
@@ -103,9 +104,10 @@ class DedupeChecks:
         """
         if e164 in self.suppressed:
             return Status.SUPPRESSED, "on a suppression (do-not-call) list"
-        if self.batch and e164 in self.seen:
+        key = int(e164[1:])
+        if self.batch and key in self.seen:
             return Status.DUPLICATE_IN_BATCH, "same number earlier in this run"
-        self.seen.add(e164)
+        self.seen.add(key)
         if self.pending is not None and e164 in self.pending:
             if upsert:
                 return Status.UPDATED, ""
@@ -116,4 +118,4 @@ class DedupeChecks:
 
     def mark_seen(self, e164: str) -> None:
         """Record a number handled by an earlier attempt of a resumed run."""
-        self.seen.add(e164)
+        self.seen.add(int(e164[1:]))
