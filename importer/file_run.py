@@ -37,6 +37,9 @@ __all__ = [
     "target_to_json",
 ]
 
+_WOULD_ADD = Outcome(Status.WOULD_ADD)
+_WOULD_UPDATE = Outcome(Status.WOULD_ADD, "dry run: already pending, would be updated")
+
 # Row states in the journal that mean "this row's number is taken in this run".
 DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
 
@@ -218,12 +221,10 @@ class FileRun:
         future: Future[dict[int, Outcome]]
         if ctx.dry_run or not targets:
             future = Future()
+            # Outcomes are frozen: one shared instance per kind serves every row.
             future.set_result(
-                {
-                    p.seq: Outcome(Status.WOULD_ADD, "dry run: already pending, would be updated")
-                    for p in window.updates
-                }
-                | {p.seq: Outcome(Status.WOULD_ADD) for p in window.planned}
+                dict.fromkeys((p.seq for p in window.updates), _WOULD_UPDATE)
+                | dict.fromkeys((p.seq for p in window.planned), _WOULD_ADD)
             )
         else:
             future = pool.submit(self._send, window)
