@@ -500,3 +500,39 @@ def test_dialling_while_answers_are_lost_never_adds_a_number_twice(
         assert server.dialled_count(code) + len(pending) == len(phones)
         report = read_report(workdir / "reports")
         assert {r["status"] for r in report} == {"added"}
+
+
+def test_batch_dedupe_spans_every_sheet_and_file_of_a_run(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    from openpyxl import Workbook
+
+    a, b, c = valid_mobiles(3)
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "ינואר"
+    first.append(["name", "phone", "score"])
+    first.append(["A", a, "hot"])
+    second = book.create_sheet("פברואר")
+    second.append(["name", "phone", "score"])
+    second.append(["A again", a, ""])
+    second.append(["B", b, ""])
+    workbook = workdir / "months.xlsx"
+    book.save(workbook)
+    later = write_csv(workdir / "later.csv", [["B again", b, ""], ["C", c, ""]])
+    exit_code, out, err = run_cli(workdir, str(workbook), str(later), "--all-sheets", "--json")
+    assert exit_code == 0, err
+    reports = sorted((workdir / "reports").glob("*.report.csv"))
+    from importer.report import read_report_csv
+
+    by_file = {p.name.split(".")[0]: read_report_csv(p) for p in reports}
+    assert [(r["sheet"], r["row"], r["status"]) for r in by_file["months"]] == [
+        ("ינואר", "2", "added"),
+        ("פברואר", "2", "duplicate_in_batch"),
+        ("פברואר", "3", "added"),
+    ]
+    assert [r["status"] for r in by_file["later"]] == ["duplicate_in_batch", "added"]
+    assert json.loads(out)["counts"]["added"] == 3
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))
