@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from importer.dialer.models import PendingCall
 from importer.errors import ConfigError, EmptySourceError, SourceError
 from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.report import Status
@@ -26,29 +25,28 @@ __all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
 
 @dataclass(slots=True)
 class PendingIndex:
-    """A campaign's pending calls, keyed by E.164 and by import reference."""
+    """A campaign's pending numbers (E.164) and the import references they carry."""
 
-    phones: dict[str, list[PendingCall]] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)  # import ref -> E.164
+    phones: set[str] = field(default_factory=set)
+    refs: dict[str, str] = field(default_factory=dict)        # import ref -> E.164
 
     @classmethod
-    def build(cls, calls: Iterable[PendingCall], ref_key: str | None) -> PendingIndex:
-        """Index pending calls; numbers that cannot be canonicalised are kept by their digits."""
+    def from_numbers(cls, numbers: Iterable[tuple[str, str | None]]) -> PendingIndex:
+        """Index (phone as the API returns it, import reference) pairs."""
         index = cls()
-        for call in calls:
-            e164 = canonical_from_api(call.phone) or f"+{call.phone.lstrip('+')}"
-            index.phones.setdefault(e164, []).append(call)
-            if ref_key and call.custom_data:
-                ref = call.custom_data.get(ref_key)
-                if ref is not None:
-                    index.refs[str(ref)] = e164
+        for phone, ref in numbers:
+            # A number we cannot canonicalise is kept by its digits: it still blocks a repeat.
+            e164 = canonical_from_api(phone) or f"+{phone.lstrip('+')}"
+            index.phones.add(e164)
+            if ref is not None:
+                index.refs[ref] = e164
         return index
 
     def __contains__(self, e164: object) -> bool:
         return e164 in self.phones
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.phones.values())
+        return len(self.phones)
 
 
 def load_suppression(paths: Iterable[Path], normalizer: PhoneNormalizer) -> set[str]:

@@ -46,7 +46,7 @@ from importer.file_run import (
 from importer.journal import Journal, RunKey, RunRecord
 from importer.locking import StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
-from importer.phones import PhoneNormalizer
+from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import ReportWriter, RowResult, Status, Summary
@@ -259,19 +259,22 @@ class _Importer:
                 )
         return campaign
 
-    def _pending(self, client: DialerClient, campaign: Campaign, scope: str) -> list[PendingCall]:
+    def _pending(
+        self, client: DialerClient, campaign: Campaign, scope: str, ref_key: str | None
+    ) -> list[tuple[str, str | None]]:
+        """(phone, import ref) of every pending call: of the campaign, or of the whole account."""
         if scope == "account" and not self.settings.account_code:
             raise ConfigError(
                 "dedupe.pending_scope: account checks every campaign of the account, which "
                 "needs the account code (set VOICENTER_ACCOUNT_CODE)"
             )
         if scope == "account" and self.settings.account_code:
-            calls: list[PendingCall] = []
+            numbers: list[tuple[str, str | None]] = []
             for other in client.get_campaign_list(self.settings.account_code):
                 register_secret(other.code)
-                calls.extend(client.get_campaign_pending_calls(other.code).calls)
-            return calls
-        return list(client.get_campaign_pending_calls(campaign.code).calls)
+                numbers.extend(client.get_pending_numbers(other.code, ref_key))
+            return numbers
+        return client.get_pending_numbers(campaign.code, ref_key)
 
     # ---------------------------------------------------------------- phase 3
 
@@ -309,10 +312,11 @@ class _Importer:
         first = prepared[0].mapping
         ref_key = first.dedupe.import_ref
         need_pending = first.dedupe.pending or mode in {"upsert", "sync"}
-        pending_calls = (
-            self._pending(client, campaign, first.dedupe.pending_scope) if need_pending else []
+        pending = PendingIndex.from_numbers(
+            self._pending(client, campaign, first.dedupe.pending_scope, ref_key)
+            if need_pending
+            else []
         )
-        pending = PendingIndex.build(pending_calls, ref_key)
         normalizer = prepared[0].normalizer
         checks = DedupeChecks(
             batch=first.dedupe.batch,
@@ -541,11 +545,13 @@ class _Importer:
     ) -> None:
         """--mode sync: remove pending numbers that no source row holds (after a backup)."""
         fresh = ctx.client.get_campaign_pending_calls(ctx.campaign.code)
-        pending = PendingIndex.build(fresh.calls, None)
-        stale = [phone for phone in pending.phones if phone not in ctx.source_phones]
+        by_phone: dict[str, PendingCall] = {}
+        for call in fresh.calls:  # the first call of each number stands for all of them
+            by_phone.setdefault(canonical_from_api(call.phone) or f"+{call.phone}", call)
+        stale = [phone for phone in by_phone if phone not in ctx.source_phones]
         if not stale:
             return
-        total = max(1, len(pending.phones))
+        total = max(1, len(by_phone))
         share = len(stale) / total
         limit = item.mapping.sync_max_remove_share
         if share > limit and not self.options.force:
@@ -561,7 +567,7 @@ class _Importer:
             self.result.backups.append(backup)
             summary.notes.append(f"Pending calls were saved to {backup} before removing.")
         for done, phone in enumerate(stale, start=1):
-            first = pending.phones[phone][0]
+            first = by_phone[phone]
             if self.options.dry_run:
                 outcome = Outcome(Status.REMOVED, "dry run: would be removed (not in the source)")
             else:

@@ -184,8 +184,9 @@ class ChunkPusher:
         in the meantime: sending it again would dial that lead twice.  Only when
         none of the rows arrived is the request taken as lost and resent.
         """
-        pending = self._client.get_campaign_pending_calls(self._code)
-        index = PendingIndex.build(pending.calls, self._ref_key)
+        index = PendingIndex.from_numbers(
+            self._client.get_pending_numbers(self._code, self._ref_key)
+        )
         found = [
             (
                 planned.ref in index.refs

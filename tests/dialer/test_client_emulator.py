@@ -319,3 +319,21 @@ def test_masked_codes_in_messages(client: DialerClient, hot: str) -> None:
         client.clear_campaign_calls(BAD_CODE)
     assert BAD_CODE not in str(info.value)
     assert mask(BAD_CODE) == "Zq8…aUo"
+
+
+def test_lean_pending_read_gives_the_numbers_and_import_refs(
+    client: DialerClient, demo: DemoAccount
+) -> None:
+    code = demo.campaigns["Hot leads"]
+    client.add_calls_bulk(
+        code,
+        [
+            CallTarget(target="0531000000", custom_data={"var_ImportRef": "run-1", "var_X": "y"}),
+            CallTarget(target="+972531000001"),
+        ],
+    )
+    numbers = client.get_pending_numbers(code, "var_ImportRef")
+    assert sorted(numbers) == [("972531000000", "run-1"), ("972531000001", None)]
+    full = client.get_campaign_pending_calls(code)
+    assert sorted(c.phone for c in full.calls) == sorted(p for p, _ in numbers)
+    assert client.get_pending_numbers(code) == [(p, None) for p, _ in numbers]
