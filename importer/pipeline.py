@@ -16,7 +16,6 @@ A run goes in three phases:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -44,12 +43,13 @@ from importer.file_run import (
     target_from_json,
 )
 from importer.journal import Journal, RunKey, RunRecord
+from importer.journal_models import sha256_file, sha256_text
 from importer.locking import StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
-from importer.report import ReportWriter, RowResult, Status, Summary
+from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
 from importer.sources import open_sources
 from importer.sources.model import SourceOptions
 
@@ -134,27 +134,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _normalizer(mapping: Mapping) -> PhoneNormalizer:
     # Exact repeats of a raw cell are a few percent of real files; a bounded cache keeps
     # memory flat on a million rows (each entry costs ~200 bytes).
     return PhoneNormalizer(mapping.phone_policy(), cache_size=PHONE_CACHE_SIZE)
-
-
-def campaign_key(code: str) -> str:
-    """A non-secret fingerprint of a campaign code, for the journal and history."""
-    return hashlib.sha256(code.encode()).hexdigest()[:16]
-
-
-def _has_hebrew(texts: Sequence[str]) -> bool:
-    return any("\u0590" <= ch <= "\u05ff" for text in texts for ch in text)
 
 
 class _Importer:
@@ -326,7 +309,8 @@ class _Importer:
                 normalizer,
             ),
         )
-        ckey = campaign_key(campaign.code)
+        # The journal's salted fingerprint: history and run keys never hold the code itself.
+        ckey = self.journal.campaign_key(campaign.code) if self.journal is not None else ""
         if first.dedupe.history_days and self.journal is not None:
             checks.history = self.journal.recently_added(ckey, first.dedupe.history_days)
         ctx = RunContext(
@@ -366,8 +350,8 @@ class _Importer:
             )
         if self.journal is not None:
             key = RunKey(
-                file_sha256=_sha256_file(item.path),
-                mapping_sha256=hashlib.sha256(item.mapping_text.encode()).hexdigest(),
+                file_sha256=sha256_file(item.path),
+                mapping_sha256=sha256_text(item.mapping_text),
                 campaign_key=ctx.campaign_key,
                 mode=ctx.mode,
             )
@@ -468,7 +452,7 @@ class _Importer:
             formats=self.options.report_formats,
             field_names=item.field_names,
             started_at=datetime.now(UTC),
-            rtl=_has_hebrew(item.columns),
+            rtl=looks_rtl(item.columns),
             xlsx_row_limit=self.options.xlsx_row_limit,
             summary=summary,
         )

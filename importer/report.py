@@ -292,7 +292,8 @@ def _write_json(target: Path, summary: Summary) -> None:
 _RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 
-def _looks_rtl(texts: Iterable[str]) -> bool:
+def looks_rtl(texts: Iterable[str]) -> bool:
+    """True when any text holds right-to-left letters (Hebrew, Arabic): the sheet opens RTL."""
     return any(_RTL_CHARS.search(t) for t in texts)
 
 
@@ -535,7 +536,7 @@ class ReportWriter:
         if self._csv is not None:
             self._csv.writerow([escape_cell(h) for h in header])
         if self._rtl is None:
-            self._rtl = _looks_rtl([self.source_name, *self._field_keys])
+            self._rtl = looks_rtl([self.source_name, *self._field_keys])
 
     def _progress_summary(self) -> Summary:
         summary = self._default_summary()
