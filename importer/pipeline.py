@@ -251,7 +251,7 @@ class _Importer:
                 "dedupe.pending_scope: account checks every campaign of the account, which "
                 "needs the account code (set VOICENTER_ACCOUNT_CODE)"
             )
-        if scope == "account" and self.settings.account_code:
+        if scope == "account":
             numbers: list[tuple[str, str | None]] = []
             for other in client.get_campaign_list(self.settings.account_code):
                 register_secret(other.code)
