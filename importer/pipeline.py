@@ -42,6 +42,7 @@ from importer.file_run import (
     remove_one,
     target_from_json,
 )
+from importer.gc_tuning import relaxed_gc
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal_models import sha256_file, sha256_text
 from importer.locking import StateLock
@@ -582,4 +583,5 @@ def run_import(
     cancel: threading.Event | None = None,
 ) -> ImportResult:
     """Import every file into the campaign; raises ImporterError when the run cannot proceed."""
-    return _Importer(paths, options, settings, progress, cancel).run()
+    with relaxed_gc():
+        return _Importer(paths, options, settings, progress, cancel).run()
