@@ -217,7 +217,12 @@ class FileRun:
                 ),
             )
             if targets:
-                ctx.journal.mark_chunk_sent(self.run_id, window.chunk_no, sorted(targets))
+                ctx.journal.mark_chunk_sent(
+                    self.run_id,
+                    window.chunk_no,
+                    sorted(targets),
+                    updates=[p.seq for p in window.updates],
+                )
         future: Future[dict[int, Outcome]]
         if ctx.dry_run or not targets:
             future = Future()

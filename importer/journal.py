@@ -35,6 +35,7 @@ from importer.journal_models import (
     ROW_STATUSES,
     SENT,
     SETTLED,
+    UPDATING,
     ChunkRecord,
     HistoryEntry,
     JournalRow,
@@ -517,9 +518,12 @@ class Journal:
 
     # -- chunks ------------------------------------------------------------------------
 
-    def mark_chunk_sent(self, run_id: str, chunk_no: int, seqs: Sequence[int]) -> None:
+    def mark_chunk_sent(
+        self, run_id: str, chunk_no: int, seqs: Sequence[int], updates: Sequence[int] = ()
+    ) -> None:
         """Durably record, BEFORE sending, that a chunk's rows are about to go out.
 
+        ``updates`` (a subset of ``seqs``) are UpdateCalls, recorded as "updating".
         Resending a chunk (same ``chunk_no``) replaces its seqs and counts an attempt.
         """
         seq_list = [int(s) for s in seqs]
@@ -538,14 +542,20 @@ class Journal:
                 "chunk_no = ? WHERE run_id = ? AND seq IN (SELECT value FROM json_each(?))",
                 (chunk_no, run_id, _dumps(seq_list)),
             )
+            if updates:
+                conn.execute(
+                    f"UPDATE run_rows SET status = '{UPDATING}' WHERE run_id = ? AND seq IN "
+                    "(SELECT value FROM json_each(?))",
+                    (run_id, _dumps([int(s) for s in updates])),
+                )
 
     def mark_chunk_done(
         self, run_id: str, chunk_no: int, results: Iterable[RowUpdate]
     ) -> list[int]:
         """Record a chunk's answer (rows' final status) in one transaction.
 
-        The chunk becomes "done" when none of its rows is still "sent"; rows the
-        answer did not cover stay "sent" and are returned (the chunk then stays
+        The chunk becomes "done" when none of its rows is still "sent" or "updating";
+        rows the answer did not cover stay so and are returned (the chunk then stays
         unknown, to be reconciled).  Rows that became ``added`` enter the history.
         """
         batch = [(status, reason, code, run_id, seq) for seq, status, reason, code in results]
@@ -561,7 +571,8 @@ class Journal:
             unsettled = [
                 int(r[0])
                 for r in conn.execute(
-                    "SELECT seq FROM run_rows WHERE run_id = ? AND status = 'sent' AND seq IN "
+                    f"SELECT seq FROM run_rows WHERE run_id = ? AND status IN ('{SENT}', "
+                    f"'{UPDATING}') AND seq IN "
                     "(SELECT value FROM json_each((SELECT seqs_json FROM chunks "
                     "WHERE run_id = ? AND chunk_no = ?))) ORDER BY seq",
                     (run_id, run_id, chunk_no),
@@ -727,6 +738,12 @@ class Journal:
             elif r.status == SENT:
                 status = Status.FAILED
                 reason = "sent, answer not recorded: the run did not finish (a re-run checks it)"
+            elif r.status == UPDATING:
+                status = Status.FAILED
+                reason = (
+                    "update sent, answer not recorded: the run did not finish (a re-run "
+                    "updates it again)"
+                )
             else:
                 status, reason = Status(r.status), r.reason
             yield RowResult(

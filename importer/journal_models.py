@@ -24,8 +24,12 @@ __all__ = [
 
 PLANNED = "planned"
 SENT = "sent"
-# Every status a journal row may hold: the report statuses plus the two in-flight ones.
-ROW_STATUSES: frozenset[str] = frozenset({PLANNED, SENT, *(s.value for s in Status)})
+# An UpdateCall (upsert of a pending number) about to go out. Unlike an AddCallsBulk
+# row it cannot be confirmed by reading the campaign (the number was pending before),
+# and it is safe to repeat: a resumed run plans it again instead of reconciling it.
+UPDATING = "updating"
+# Every status a journal row may hold: the report statuses plus the in-flight ones.
+ROW_STATUSES: frozenset[str] = frozenset({PLANNED, SENT, UPDATING, *(s.value for s in Status)})
 
 # Statuses a resumed run must never plan again: confirmed by the API, or sent with the
 # answer unknown (those are reconciled against the campaign first).
@@ -99,7 +103,7 @@ class JournalRow:
     row: int                         # 1-based row number as the user sees it
     phone_raw: str
     phone: str                       # E.164 or ""
-    status: str = PLANNED            # a report Status value, or "planned" / "sent"
+    status: str = PLANNED            # a report Status value, or "planned"/"sent"/"updating"
     reason: str = ""
     error_code: int | None = None
     import_ref: str | None = None    # the reference sent in CustomData, for reconciliation

@@ -44,7 +44,7 @@ from importer.file_run import (
 )
 from importer.gc_tuning import relaxed_gc
 from importer.journal import Journal, RunKey, RunRecord
-from importer.journal_models import sha256_file, sha256_text
+from importer.journal_models import PLANNED, SENT, UPDATING, sha256_file, sha256_text
 from importer.locking import StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.phones import PhoneNormalizer, canonical_from_api
@@ -494,10 +494,14 @@ class _Importer:
         """Settle chunks whose outcome is unknown, then return the rows already settled."""
         assert self.journal is not None
         for chunk in self.journal.unknown_chunks(run_id):
+            in_chunk = self.journal.rows_in_chunk(run_id, chunk.chunk_no)
+            # An UpdateCall cannot be confirmed by reading the campaign (the number was
+            # pending already) and is safe to repeat: plan it again, it is re-checked.
+            again = [(r.seq, PLANNED, "", None) for r in in_chunk if r.status == UPDATING]
             rows = [
                 r
-                for r in self.journal.rows_in_chunk(run_id, chunk.chunk_no)
-                if r.status in {"sent", "planned", "failed"} and r.target_json
+                for r in in_chunk
+                if r.status in {SENT, PLANNED, "failed"} and r.target_json
             ]
             planned = [
                 Planned(r.seq, r.phone, target_from_json(r.target_json), r.import_ref) for r in rows
@@ -514,9 +518,10 @@ class _Importer:
                         None,
                     )
                     if arrived.get(r.seq)
-                    else (r.seq, "planned", "", None)
+                    else (r.seq, PLANNED, "", None)
                     for r in rows
-                ],
+                ]
+                + again,
             )
         return {
             r.seq: (r.status, r.reason, r.error_code)

@@ -819,3 +819,64 @@ def test_journal_damaged_inside_is_reported_not_reset(
     assert "damaged" in result.err and str(path) in result.err
     assert "Traceback" not in result.err
     assert path.read_bytes() == bytes(data)
+
+
+# --------------------------------------------------------------------------- upsert
+
+
+def test_upsert_update_lost_in_a_crash_is_sent_again_not_reported_added(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An UpdateCall cannot be confirmed by reading the campaign (the number was pending
+    before), so a chunk left unknown by a crash must not call its update rows "added":
+    the resumed run updates them again (UpdateCall is safe to repeat)."""
+    import importer.file_run as file_run
+
+    work = Workdir(tmp_path / "work", emulator)
+    old = valid_mobiles(3, start=4_300_000)
+    new = valid_mobiles(5, start=4_310_000)
+    client = client_for(emulator)
+    try:
+        for number in old:
+            client.add_call(work.code, CallTarget(target=digits(number), customer_name="old"))
+    finally:
+        client.close()
+    source = tmp_path / "leads.csv"
+    source.write_text(
+        "name,phone\n" + "".join(f"fresh{i},{p}\n" for i, p in enumerate([*new, *old]))
+    )
+    settings = Settings(api_url=emulator.base_url, account_code="demo")
+    options = ImportOptions(
+        campaign="Hot leads",
+        mapping_path=work.root / "mapping.yaml",
+        report_dir=work.root / "reports",
+        report_formats=frozenset({"csv"}),
+        chunk_size=20,
+        mode="upsert",
+        state_dir=work.state,
+    )
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        raise Crash  # the process dies after the bulk add, before any UpdateCall
+
+    monkeypatch.setattr(file_run, "update_one", die)
+    with pytest.raises(Crash):
+        run_import([source], options, settings)
+    with Journal.open(work.state) as journal:
+        (run,) = journal.list_runs(1)
+        assert journal.status_counts(run.run_id) == {"sent": 5, "updating": 3}
+    monkeypatch.undo()
+
+    result = run_import([source], options, settings)
+    assert result.exit_code == 0
+    rows = read_report_csv(result.files[0].reports["csv"])
+    assert [r["status"] for r in rows] == ["added"] * 5 + ["updated"] * 3
+    client = client_for(emulator)
+    try:
+        calls = client.get_campaign_pending_calls(work.code).calls
+    finally:
+        client.close()
+    names = {c.phone: c.customer_name for c in calls}
+    assert len(calls) == 8, "a number was added twice"
+    assert {names[digits(n)] for n in old} == {"fresh5", "fresh6", "fresh7"}
+    assert work.journal_run() == ("finished", [])
