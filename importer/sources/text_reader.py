@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,8 +107,20 @@ class TextTable:
         sends anything, and these are the only errors that would otherwise surface mid-way.
         Only files that can have them pay for the extra pass (an odd number of quotes, or
         bigger than the field limit)."""
-        for _ in self.raw_rows():
+        if not self.encoding.odd_quotes and self._parses_at_c_speed():
+            return
+        for _ in self.raw_rows():  # builds the exact error (row, line) when there is one
             pass
+
+    def _parses_at_c_speed(self) -> bool:
+        """Parse the file with nothing built per row; False when the csv module fails."""
+        with self.path.open("rb") as raw:
+            fh = io.TextIOWrapper(raw, encoding=self.encoding.codec, newline="")
+            try:
+                deque(csv.reader(fh, delimiter=self.delimiter), maxlen=0)
+            except (csv.Error, UnicodeDecodeError):
+                return False
+        return True
 
     def raw_rows(self) -> Iterator[RawRow]:
         """Yield ``(row, cells, numeric, line)`` for every record, blank ones included."""
