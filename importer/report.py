@@ -185,6 +185,37 @@ def is_formula_like(value: str) -> bool:
     return bool(stripped) and stripped[0] in _TRIGGERS
 
 
+# Finds a cell after the first of a comma-joined line that starts with a character
+# escape_cell looks at (a literal first character keeps the search fast).  A comma
+# inside a cell can match too: that only sends the row down the per-cell path.
+_CSV_FIRST_AFTER_COMMA = re.compile(
+    ",[" + "".join(re.escape(c) for c in sorted(_CSV_FIRST)) + "]"
+)
+
+
+def _escaped_part(texts: list[str]) -> str:
+    line = ",".join(texts)
+    if line[:1] not in _CSV_FIRST and _CSV_FIRST_AFTER_COMMA.search(line) is None:
+        return line
+    return ",".join([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+
+
+def _escaped_line(texts: list[str]) -> str:
+    """The report row's cells, each through ``escape_cell``, joined by commas.
+
+    Per-cell checks cost more than the rest of writing a row, and almost no cell
+    needs one; the phone columns (3 and 4, nearly always "+972...") are checked on
+    their own, so one search over the rest of the line settles most rows.
+    """
+    raw, phone = texts[3], texts[4]
+    return ",".join((
+        _escaped_part(texts[:3]),
+        escape_cell(raw) if raw[:1] in _CSV_FIRST else raw,
+        escape_cell(phone) if phone[:1] in _CSV_FIRST else phone,
+        _escaped_part(texts[5:]),
+    ))
+
+
 def escape_cell(value: str) -> str:
     """Return the CSV form of a cell: ``'`` prepended when formula-like or quote-led."""
     if value[:1] in _CSV_FIRST and (value[0] == "'" or is_formula_like(value)):
@@ -450,10 +481,10 @@ class ReportWriter:
             if redact(joined) is not joined:
                 texts[:] = [redact(t) for t in texts]
             return None
-        line = ",".join([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+        line = _escaped_line(texts)
         if redact(line) is not line:
             texts[:] = [redact(t) for t in texts]
-            line = ",".join([escape_cell(t) if t[:1] in _CSV_FIRST else t for t in texts])
+            line = _escaped_line(texts)
         return line
 
     def _write_csv_line(self, line: str, texts: list[str]) -> None:

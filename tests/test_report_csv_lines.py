@@ -5,7 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from importer.report import ReportWriter, RowResult, Status, escape_cell, read_report_csv
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from importer.report import (
+    ReportWriter,
+    RowResult,
+    Status,
+    _escaped_line,
+    escape_cell,
+    read_report_csv,
+)
 
 CELLS = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "=1+2", "-5", "", "'quoted", "שלום"]
 
@@ -45,3 +55,14 @@ def test_fields_that_are_not_text_are_written_as_text(tmp_path: Path) -> None:
                            {"CustomerName": None, "Priority": 5}))  # type: ignore[dict-item]
     row = read_report_csv(writer.close()["csv"])[0]
     assert (row["CustomerName"], row["Priority"]) == ("", "5")
+
+
+_CELL_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab, '\"=+-@\t\r\n\x00\u00a0\u200f\u202fשל9＝")), max_size=6
+)
+
+
+@given(st.lists(_CELL_TEXT, min_size=9, max_size=14))
+@settings(max_examples=400, deadline=None)
+def test_fast_escaping_equals_escaping_every_cell(texts: list[str]) -> None:
+    assert _escaped_line(texts) == ",".join(escape_cell(t) for t in texts)
