@@ -66,6 +66,7 @@ from importer.errors import (
 from importer.redact import mask, redact, register_secret
 
 __all__ = [
+    "BULK_MAX_TARGETS",
     "DEFAULT_POOL_MAXSIZE",
     "METHODS",
     "READ_METHODS",
@@ -131,7 +132,18 @@ _LONG_TOKEN = re.compile(r"\b[A-Za-z0-9_-]{20,}\b")
 _EXCERPT_LEN = 160
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+# Per-target AddResult comes back only for requests of up to 3,000 targets (Voicenter's notes);
+# without it a row's fate is unknown, so the client never sends more in one request.
+BULK_MAX_TARGETS = 3_000
+
 CampaignRef = str | Campaign
+
+
+def _one_object(value: Any) -> Any:
+    """A lone object wrapped in a list (the Hebrew page types every object as "array") unwrapped."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+        return value[0]
+    return value
 
 
 def _excerpt(body: bytes | str) -> str:
@@ -200,7 +212,11 @@ class DialerClient:
         self.settings = settings
         self.retry_policy = retry or DEFAULT_RETRY_POLICY
         self._base = settings.api_url.strip().rstrip("/")
-        self._host = parts.netloc
+        # hostname[:port] only: a user:password@ in the URL must not reach any message
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        self._host = f"{host}:{parts.port}" if parts.port else host
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._owns_session = session is None
         self._session = session or self._make_session(pool_maxsize)
@@ -266,10 +282,8 @@ class DialerClient:
     def get_campaign_details(self, campaign: CampaignRef) -> Campaign:
         """GetCampaignDetails: one campaign's name, status and counters."""
         code = self._code(campaign)
-        fields = self._read(GET_CAMPAIGN_DETAILS, {"Campaign": code}, campaign=code)
-        data = fields.get("Data")
-        if isinstance(data, list) and len(data) == 1:
-            data = data[0]
+        fields = self._read(GET_CAMPAIGN_DETAILS, self._campaign_body(code), campaign=code)
+        data = _one_object(fields.get("Data"))
         if not isinstance(data, dict):
             raise BadResponseError(
                 "the answer has no campaign object in Data", method=GET_CAMPAIGN_DETAILS
@@ -280,21 +294,13 @@ class DialerClient:
         """GetCampaignPendingCalls: the campaign and every target still waiting to be dialled."""
         code = self._code(campaign)
         method = GET_CAMPAIGN_PENDING_CALLS
-        fields = self._read(method, {"Campaign": code}, campaign=code)
-        data = fields.get("Data")
-        if not isinstance(data, dict):
-            raise BadResponseError("the answer has no Data object", method=method)
-        data_fields = ApiObject(data)
-        raw_campaign = data_fields.get("Campaign")
+        data_fields = self._pending_data(code)
+        raw_campaign = _one_object(data_fields.get("Campaign"))
         details = CampaignDetails.from_api(
             ApiObject(raw_campaign if isinstance(raw_campaign, dict) else {}), code
         )
         register_secret(details.code)
-        raw_calls = data_fields.get("Calls")
-        if raw_calls is None:
-            raw_calls = []
-        if not isinstance(raw_calls, list):
-            raise BadResponseError("Data.Calls is not a list", method=method)
+        raw_calls = self._pending_calls_list(data_fields)
         calls = []
         for index, item in enumerate(raw_calls):
             if not isinstance(item, dict):
@@ -315,13 +321,7 @@ class DialerClient:
         """
         code = self._code(campaign)
         method = GET_CAMPAIGN_PENDING_CALLS
-        fields = self._read(method, {"Campaign": code}, campaign=code)
-        data = fields.get("Data")
-        if not isinstance(data, dict):
-            raise BadResponseError("the answer has no Data object", method=method)
-        raw_calls = ApiObject(data).get("Calls") or []
-        if not isinstance(raw_calls, list):
-            raise BadResponseError("Data.Calls is not a list", method=method)
+        raw_calls = self._pending_calls_list(self._pending_data(code))
         numbers: list[tuple[str, str | None]] = []
         for index, item in enumerate(raw_calls):
             if not isinstance(item, dict):
@@ -344,7 +344,7 @@ class DialerClient:
     def get_members_list(self, campaign: CampaignRef) -> list[Member]:
         """GetMembersList: the agents of an agent-dialer campaign."""
         code = self._code(campaign)
-        fields = self._read(GET_MEMBERS_LIST, {"Campaign": code}, campaign=code)
+        fields = self._read(GET_MEMBERS_LIST, self._campaign_body(code), campaign=code)
         data = fields.get("Data")
         if data is None:
             return []
@@ -360,10 +360,15 @@ class DialerClient:
     def add_calls_bulk(
         self, campaign: CampaignRef, targets: Sequence[CallTarget]
     ) -> list[AddResult]:
-        """AddCallsBulk: add many targets; one AddResult per target, in input order."""
+        """AddCallsBulk: add up to BULK_MAX_TARGETS targets; one AddResult each, in input order."""
         code = self._code(campaign)
         if not targets:
             return []
+        if len(targets) > BULK_MAX_TARGETS:
+            raise ConfigError(
+                f"AddCallsBulk reports each target's result only for up to {BULK_MAX_TARGETS:,} "
+                f"targets per request; {len(targets):,} were given (use a smaller --chunk-size)"
+            )
         body = [self._with_account(t.to_json(code)) for t in targets]
         fields = self._write(ADD_CALLS_BULK, body, campaign=code, check=False)
         return self._parse_add_results(fields, targets)
@@ -446,6 +451,39 @@ class DialerClient:
         register_secret(code)
         return code
 
+    def _campaign_body(self, code: str) -> dict[str, Any]:
+        return self._with_account({"Campaign": code})
+
+    def _pending_data(self, code: str) -> ApiObject:
+        """GetCampaignPendingCalls' Data object (BadResponseError when there is none)."""
+        method = GET_CAMPAIGN_PENDING_CALLS
+        fields = self._read(method, self._campaign_body(code), campaign=code)
+        data = _one_object(fields.get("Data"))
+        if not isinstance(data, dict):
+            raise BadResponseError("the answer has no Data object", method=method)
+        return ApiObject(data)
+
+    @staticmethod
+    def _pending_calls_list(data: ApiObject) -> list[Any]:
+        """Data.Calls; null or absent is an empty campaign only if the counter agrees."""
+        method = GET_CAMPAIGN_PENDING_CALLS
+        raw_calls = data.get("Calls")
+        if raw_calls is None:
+            # Dedupe and reconciliation trust this list: "none pending" must not be a guess.
+            campaign = _one_object(data.get("Campaign"))
+            counter = (
+                ApiObject(campaign).get("TotalPendingCalls") if isinstance(campaign, dict) else None
+            )
+            total = to_int(counter)
+            if total:
+                raise BadResponseError(
+                    f"Data.Calls is missing although TotalPendingCalls is {total}", method=method
+                )
+            return []
+        if not isinstance(raw_calls, list):
+            raise BadResponseError("Data.Calls is not a list", method=method)
+        return raw_calls
+
     def _with_account(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.settings.send_account_code and self.settings.account_code:
             body.setdefault("Code", self.settings.account_code.strip())
@@ -457,7 +495,7 @@ class DialerClient:
             raise ConfigError(f"{method} needs the agent's SIP code (Member is empty)")
         body = self._with_account({"Campaign": code, "Member": str(member).strip()})
         fields = self._write(method, body, campaign=code)
-        data = fields.get("Data")
+        data = _one_object(fields.get("Data"))
         value = to_int(ApiObject(data).get(key)) if isinstance(data, dict) else to_int(data)
         if value is None:
             raise BadResponseError(f"the answer has no Data.{key} count", method=method)
@@ -580,8 +618,9 @@ class DialerClient:
                 f"HTTP 429: too many requests{hint}", method=method, retry_after=retry_after
             )
         if 300 <= status < 400:
+            location = _excerpt(response.headers.get("Location", "?"))
             raise HTTPStatusError(
-                f"HTTP {status}: the API redirected to {response.headers.get('Location', '?')!r}; "
+                f"HTTP {status}: the API redirected to {location!r}; "
                 "check VOICENTER_API_URL (http vs https, trailing path)",
                 method=method,
                 status=status,
@@ -595,8 +634,14 @@ class DialerClient:
                 detail = redact(to_str(fields.get("Description")))
             else:
                 detail = _excerpt(body) or "(empty body)"
+            if status == 404 and method == self.settings.settings_method.strip():
+                # The vendor page never names this method: our name is a guess.
+                detail += (
+                    f" (the settings method's name is not documented; {method!r} may be "
+                    "wrong: set VOICENTER_SETTINGS_METHOD)"
+                )
             raise HTTPStatusError(
-                f"HTTP {status} {response.reason or ''}".rstrip() + f": {detail}",
+                redact(f"HTTP {status} {response.reason or ''}".rstrip()) + f": {detail}",
                 method=method,
                 status=status,
             )

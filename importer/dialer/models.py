@@ -113,7 +113,10 @@ def to_str(value: Any) -> str:
 
 
 def to_datetime(value: Any) -> datetime | None:
-    """ISO-8601 (``2022-08-31T14:31:11.400Z``, UTC-aware) or ``YYYY-MM-DD HH:mm:ss.SSS`` (naive)."""
+    """ISO-8601 (UTC-aware), ``YYYY-MM-DD HH:mm:ss.SSS`` (naive) or an epoch number (UTC-aware)."""
+    # The Hebrew page types LastCallDate as an integer while showing a date format: take both.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_epoch(value)
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -126,7 +129,16 @@ def to_datetime(value: Any) -> datetime | None:
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    return None
+    return _from_epoch(int(text)) if text.isdigit() else None
+
+
+def _from_epoch(number: float) -> datetime | None:
+    # Above 10^11 a value can only be milliseconds (10^11 seconds is the year 5138).
+    seconds = number / 1000 if abs(number) >= 1e11 else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def to_epoch(value: Any) -> int | None:
@@ -180,8 +192,8 @@ class CallTarget:
     priority: int | None = None
     custom_data: dict[str, str] | None = None
     originate_time: int | None = None        # epoch seconds
-    is_date_local: bool | None = None
-    ignore_dnc_status: bool | None = None    # AddCall / AddCallsBulk only
+    is_date_local: bool | None = None        # with an OriginateTime, None is sent as false
+    ignore_dnc_status: bool | None = None    # AddCall / AddCallsBulk only; sent only when True
 
     def to_json(self, campaign: str, *, for_update: bool = False) -> dict[str, Any]:
         """The request object for this target, with only the fields that are set."""
@@ -196,10 +208,14 @@ class CallTarget:
             body["CustomData"] = dict(self.custom_data)
         if self.originate_time is not None:
             body["OriginateTime"] = self.originate_time
-        if self.is_date_local is not None:
+            # The page asks for IsDateLocal with every OriginateTime; our epochs are true UTC.
+            body["IsDateLocal"] = bool(self.is_date_local)
+        elif self.is_date_local is not None:
             body["IsDateLocal"] = self.is_date_local
-        if self.ignore_dnc_status is not None and not for_update:
-            body["IgnoreDncStatus"] = self.ignore_dnc_status
+        # The Hebrew page allows DNC numbers "if you pass this field": its mere presence may
+        # count, so it is sent only to ignore the registry, never as false.
+        if self.ignore_dnc_status and not for_update:
+            body["IgnoreDncStatus"] = True
         return body
 
 

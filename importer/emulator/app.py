@@ -31,7 +31,8 @@ Per-method choices
     missing (2), number invalid (-2), other fields (3).
   * GetCampaignList: missing ``Code`` -> ``1 Account code missing``; unknown code ->
     ``1 Invalid account code``. All campaigns are listed, enabled or not, oldest first.
-  * Campaign objects: ``MaxPriority``/``MinPriority`` are ``null`` when nothing is pending;
+  * Campaign objects: ``MaxPriority``/``MinPriority`` are ``null`` when nothing is pending
+    (the page types them as integers but never shows an empty campaign);
     ``TotalAwaitingCalls`` (smart dialer only, else ``null``) counts pending calls that are
     due now (no ``OriginateTime`` or one in the past).
   * AddCallsBulk: the body must be a JSON array (else HTTP 400). More than 100,000 items ->
@@ -45,7 +46,10 @@ Per-method choices
     RemoveCall with a number that cannot be valid removes nothing and answers OK.
   * UpdateCall changes only the fields sent, on every pending call of that number; if the
     number is not pending it is added (with those fields). ``IgnoreDncStatus`` is ignored.
-  * ClearCampaignCalls: missing or invalid code -> ``4 Internal error occurred``.
+  * ClearCampaignCalls: missing or invalid code -> ``4 Internal error occurred``. On
+    success it answers the ``{"ErrorCode": 0, "Description": "OK"}`` envelope, not the
+    request body that the vendor page prints as its sample answer (a copy-paste slip there;
+    the client accepts both).
   * GetCampaignPendingCalls: missing or invalid code -> ``2 Internal error occurred``.
     ``LastCallDate`` is always ``null`` (dialled calls leave the list); ``CallerName`` is
     ``""`` (no API field sets it).
@@ -60,7 +64,8 @@ Per-method choices
   * Settings method (name configurable, default ``UpdateCampaignSettings``): smart-dialer
     campaigns only (``3 Settings are only for smart-dialer campaigns``); each of
     ``setQueueForMonitoring``, ``setQueueMaximumCallers`` (> 0), ``setCoefficient`` (> 1)
-    must be an integer (digit strings accepted), else ``2 <reason>``.
+    must be an integer (digit strings accepted), else ``2 <reason>``. The answer's key is
+    ``ErrorCode``, without the stray space of the page's sample (``" ErrorCode"``).
   * Missing campaign code is ``1 Campaign code missing`` wherever code 1 is the campaign
     error (AddCall, RemoveCall, UpdateCall, Start/Stop, members, details, settings).
 """

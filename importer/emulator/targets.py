@@ -22,7 +22,9 @@ Assumptions where the vendor page is silent (the emulator's documented behaviour
   ``3 Invalid value for Priority`` — a real client must not send it.
 * **OriginateTime**: epoch seconds as an integer or a string of digits; else code 3.
 * **IsDateLocal / IgnoreDncStatus**: JSON booleans, the strings ``"true"``/``"false"``
-  (any case) or the integers ``1``/``0``; else code 3.
+  (any case) or the integers ``1``/``0``; else code 3. The Hebrew page lets DNC numbers
+  through "if you pass" IgnoreDncStatus, so a real server may act on its mere presence;
+  the emulator keeps the value but has no DNC list, so it changes nothing either way.
 * **CustomData**: a JSON object, stored and returned as given. In GET requests it is made
   of the ``var_*`` query parameters (keys kept with their ``var_`` prefix, values as
   strings); a GET ``CustomData`` parameter holding a JSON object is also read. Anything

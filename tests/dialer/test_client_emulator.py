@@ -218,14 +218,26 @@ def test_every_request_is_post_and_codes_never_in_urls(
 
 
 def test_account_code_added_to_bodies_when_configured(
-    settings: Settings, server: EmulatorServer, hot: str
+    settings: Settings, server: EmulatorServer, hot: str, callbacks: str
 ) -> None:
+    server.clear_request_log()
     with DialerClient(replace(settings, send_account_code=True)) as c:
         c.add_calls_bulk(hot, [CallTarget(P1)])
         c.stop_campaign(hot)
-    bulk, stop = server.request_log[-2:]
-    assert json.loads(bulk.body)[0]["Code"] == settings.account_code
-    assert json.loads(stop.body) == {"Campaign": hot, "Code": settings.account_code}
+        # reads too: "every request body", as the option promises
+        c.get_campaign_details(hot)
+        c.get_campaign_pending_calls(hot)
+        c.get_pending_numbers(hot)
+        c.get_members_list(callbacks)
+    log = server.request_log
+    assert [e.method for e in log] == [
+        "AddCallsBulk", "StopCampaign", "GetCampaignDetails", "GetCampaignPendingCalls",
+        "GetCampaignPendingCalls", "GetMembersList",
+    ]
+    assert json.loads(log[0].body)[0]["Code"] == settings.account_code
+    assert json.loads(log[1].body) == {"Campaign": hot, "Code": settings.account_code}
+    for entry in log[2:]:
+        assert json.loads(entry.body)["Code"] == settings.account_code, entry.method
 
 
 def test_reads_are_retried_through_500s(
@@ -337,3 +349,22 @@ def test_lean_pending_read_gives_the_numbers_and_import_refs(
     full = client.get_campaign_pending_calls(code)
     assert sorted(c.phone for c in full.calls) == sorted(p for p, _ in numbers)
     assert client.get_pending_numbers(code) == [(p, None) for p, _ in numbers]
+
+
+def test_dnc_flag_only_when_true_and_is_date_local_with_every_originate_time(
+    client: DialerClient, server: EmulatorServer, hot: str
+) -> None:
+    client.add_calls_bulk(
+        hot,
+        [
+            CallTarget(P1, originate_time=1_900_000_000, ignore_dnc_status=False),
+            CallTarget(P2, ignore_dnc_status=True),
+        ],
+    )
+    sent = json.loads(server.request_log[-1].body)
+    assert sent[0] == {
+        "Campaign": hot, "Target": P1, "OriginateTime": 1_900_000_000, "IsDateLocal": False,
+    }
+    assert sent[1] == {"Campaign": hot, "Target": P2, "IgnoreDncStatus": True}
+    by_phone = {c.phone: c for c in client.get_campaign_pending_calls(hot).calls}
+    assert by_phone[E1].is_date_local is False and by_phone[E1].originate_time == 1_900_000_000

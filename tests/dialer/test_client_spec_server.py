@@ -8,6 +8,7 @@ implementation of it.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from importer.errors import (
     AmbiguousWriteError,
     AuthorizationError,
     BadResponseError,
+    ConfigError,
     DialerConnectionError,
     HTTPStatusError,
     InvalidCampaignError,
@@ -329,3 +331,196 @@ def test_answer_cut_off_mid_transfer(spec_server: _SpecServer, spec_client: Dial
     with pytest.raises(AmbiguousWriteError, match="may or may not"):
         spec_client.add_call(CODE, CallTarget("0501234567"))
 
+
+
+# --- what goes over the wire, method by method ---------------------------------------------
+
+OK = '{"ErrorCode": 0, "Description": "OK"}'
+# The vendor page's AddCall / AddCallsBulk / UpdateCall example target (IsDateLocal and
+# IgnoreDncStatus as JSON booleans: the page's type column says boolean).
+FULL = CallTarget(
+    target="0501234567",
+    customer_name="John Doe",
+    caller_id="0722776772",
+    priority=42,
+    custom_data={"var_LeadID": "1234567", "var_LeadCampaign": "Facebook"},
+    originate_time=1602750000,
+    is_date_local=True,
+    ignore_dnc_status=True,
+)
+FULL_JSON: dict[str, Any] = {
+    "Campaign": CODE,
+    "Target": "0501234567",
+    "CustomerName": "John Doe",
+    "CallerID": "0722776772",
+    "Priority": 42,
+    "CustomData": {"var_LeadID": "1234567", "var_LeadCampaign": "Facebook"},
+    "OriginateTime": 1602750000,
+    "IsDateLocal": True,
+    "IgnoreDncStatus": True,
+}
+
+
+def _typed(value: Any) -> str:
+    """JSON text with sorted keys: tells true from 1 and "42" from 42, unlike ==."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def test_every_method_sends_the_spec_request(
+    spec_server: _SpecServer, spec_client: DialerClient
+) -> None:
+    bulk_answer = {
+        "AddResult": [
+            {"Target": t, "ErrorCode": 0, "Description": "OK", "CustomData": {}}
+            for t in ("0501234567", "0501234568", "0501234569")
+        ],
+        "ErrorCode": 0,
+        "Description": "OK",
+    }
+    for method in ("AddCall", "RemoveCall", "ClearCampaignCalls", "StopCampaign",
+                   "StartCampaign", "UpdateCall", "UpdateCampaignSettings"):
+        spec_server.answers[method] = Canned(body=OK)
+    spec_server.answers["GetCampaignList"] = Canned(body=CAMPAIGN_LIST)
+    spec_server.answers["AddCallsBulk"] = Canned(body=json.dumps(bulk_answer))
+    spec_server.answers["GetMembersList"] = Canned(body='{"Data": [], "ErrorCode": 0}')
+    spec_server.answers["AddMember"] = Canned(body='{"Data": {"TotalAdded": 1}, "ErrorCode": 0}')
+    spec_server.answers["RemoveMember"] = Canned(
+        body='{"Data": {"TotalRemoved": 1}, "ErrorCode": 0}'
+    )
+    spec_server.answers["GetCampaignPendingCalls"] = Canned(body=PENDING)
+    spec_server.answers["GetCampaignDetails"] = Canned(
+        body=json.dumps({"Data": json.loads(CAMPAIGN_LIST)["Data"][0], "ErrorCode": 0})
+    )
+    campaign = {"Campaign": CODE}
+    bare = CallTarget("0501234568")
+    # IgnoreDncStatus=False must not be sent (the page: DNC numbers pass "if you pass this
+    # field"); an OriginateTime always goes with an IsDateLocal (false: a true UTC epoch).
+    later = CallTarget("0501234569", originate_time=1602750000, ignore_dnc_status=False)
+    calls: list[tuple[str, Any, Any]] = [
+        ("GetCampaignList", spec_client.get_campaign_list, {"Code": ACCOUNT}),
+        ("AddCall", lambda: spec_client.add_call(CODE, FULL), FULL_JSON),
+        (
+            "AddCallsBulk",
+            lambda: spec_client.add_calls_bulk(CODE, [FULL, bare, later]),
+            [
+                FULL_JSON,
+                {"Campaign": CODE, "Target": "0501234568"},
+                {"Campaign": CODE, "Target": "0501234569", "OriginateTime": 1602750000,
+                 "IsDateLocal": False},
+            ],
+        ),
+        ("RemoveCall", lambda: spec_client.remove_call(CODE, "0501234567"),
+         {"Campaign": CODE, "Target": "0501234567"}),
+        ("ClearCampaignCalls", lambda: spec_client.clear_campaign_calls(CODE), campaign),
+        ("GetMembersList", lambda: spec_client.get_members_list(CODE), campaign),
+        ("AddMember", lambda: spec_client.add_member(CODE, "SIPSIP1"),
+         {"Campaign": CODE, "Member": "SIPSIP1"}),
+        ("RemoveMember", lambda: spec_client.remove_member(CODE, "SIPSIP1"),
+         {"Campaign": CODE, "Member": "SIPSIP1"}),
+        ("StopCampaign", lambda: spec_client.stop_campaign(CODE), campaign),
+        ("StartCampaign", lambda: spec_client.start_campaign(CODE), campaign),
+        ("GetCampaignPendingCalls", lambda: spec_client.get_campaign_pending_calls(CODE),
+         campaign),
+        ("UpdateCall", lambda: spec_client.update_call(CODE, FULL),
+         {k: v for k, v in FULL_JSON.items() if k != "IgnoreDncStatus"}),
+        ("GetCampaignDetails", lambda: spec_client.get_campaign_details(CODE), campaign),
+        ("UpdateCampaignSettings",
+         lambda: spec_client.update_campaign_settings(CODE, 123456789, 1, 2),
+         {"Campaign": CODE, "setQueueForMonitoring": 123456789, "setQueueMaximumCallers": 1,
+          "setCoefficient": 2}),
+    ]
+    assert len(calls) == 14
+    for method, call, expected in calls:
+        spec_server.seen.clear()
+        call()
+        assert len(spec_server.seen) == 1, method
+        verb, path, body = spec_server.seen[0]
+        assert (verb, path) == ("POST", f"/ForwardDialer/Dialer/{method}")
+        assert _typed(json.loads(body)) == _typed(expected), method
+
+
+def test_bulk_over_3000_targets_is_refused_before_sending(
+    spec_server: _SpecServer, spec_client: DialerClient
+) -> None:
+    spec_server.answers["AddCallsBulk"] = Canned(body=ADD_CALLS_BULK)
+    with pytest.raises(ConfigError, match="3,000"):
+        spec_client.add_calls_bulk(CODE, [CallTarget(f"05012{n:05d}") for n in range(3001)])
+    assert spec_server.seen == []
+
+
+def test_tolerated_shapes_of_data(spec_server: _SpecServer, spec_client: DialerClient) -> None:
+    # The Hebrew page types Data (and Data.Campaign) as "array" and LastCallDate as an integer.
+    spec_server.answers["AddMember"] = Canned(
+        body='{"Data": [{"TotalAdded": "2"}], "ErrorCode": 0, "Description": "OK"}'
+    )
+    assert spec_client.add_member(CODE, "SIPSIP1") == 2
+    pending = json.loads(PENDING)
+    pending["Data"]["Campaign"] = [pending["Data"]["Campaign"]]
+    pending["Data"]["Calls"][0]["LastCallDate"] = 1661956271
+    pending["Data"]["Calls"][1]["LastCallDate"] = "1661956271400"
+    pending["Data"] = [pending["Data"]]
+    spec_server.answers["GetCampaignPendingCalls"] = Canned(body=json.dumps(pending))
+    result = spec_client.get_campaign_pending_calls(CODE)
+    assert result.campaign.id == 13570 and len(result.calls) == 2
+    when = datetime(2022, 8, 31, 14, 31, 11, tzinfo=UTC)
+    assert result.calls[0].last_call_date == when
+    assert result.calls[1].last_call_date == when + timedelta(milliseconds=400)
+    assert len(spec_client.get_pending_numbers(CODE)) == 2
+
+
+@pytest.mark.parametrize(
+    ("calls", "total", "expect_error"),
+    [("absent", 7, True), ("null", "7", True), ("null", 0, False), ("absent", None, False)],
+)
+def test_missing_calls_list_is_empty_only_if_the_counter_agrees(
+    spec_server: _SpecServer, spec_client: DialerClient, calls: str, total: Any,
+    expect_error: bool,
+) -> None:
+    # Dedupe and reconciliation read this list: "nothing pending" must never be a guess.
+    pending = json.loads(PENDING)
+    if calls == "absent":
+        del pending["Data"]["Calls"]
+    else:
+        pending["Data"]["Calls"] = None
+    if total is None:
+        del pending["Data"]["Campaign"]["TotalPendingCalls"]
+    else:
+        pending["Data"]["Campaign"]["TotalPendingCalls"] = total
+    spec_server.answers["GetCampaignPendingCalls"] = Canned(body=json.dumps(pending))
+    if expect_error:
+        with pytest.raises(BadResponseError, match="TotalPendingCalls is 7"):
+            spec_client.get_campaign_pending_calls(CODE)
+        with pytest.raises(BadResponseError, match="TotalPendingCalls is 7"):
+            spec_client.get_pending_numbers(CODE)
+    else:
+        assert spec_client.get_campaign_pending_calls(CODE).calls == []
+        assert spec_client.get_pending_numbers(CODE) == []
+
+
+def test_unknown_settings_method_points_at_its_setting(
+    spec_server: _SpecServer, spec_client: DialerClient
+) -> None:
+    with pytest.raises(HTTPStatusError, match="VOICENTER_SETTINGS_METHOD") as info:
+        spec_client.update_campaign_settings(CODE, 1, 2, 3)
+    assert info.value.status == 404 and CODE not in str(info.value)
+
+
+def test_redirects_and_url_credentials_stay_out_of_messages(
+    spec_server: _SpecServer, spec_client: DialerClient
+) -> None:
+    spec_server.answers["StopCampaign"] = Canned(
+        status=302, headers={"Location": f"https://elsewhere.example/Dialer?Campaign={CODE}"}
+    )
+    with pytest.raises(HTTPStatusError, match=r"elsewhere\.example") as info:
+        spec_client.stop_campaign(CODE)
+    assert CODE not in str(info.value)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://apiuser:Pa55w0rdInUrl@127.0.0.1:{port}/ForwardDialer/Dialer"
+    client = DialerClient(Settings(api_url=url, connect_timeout=1.0))
+    with client, pytest.raises(DialerConnectionError) as refused:
+        client.stop_campaign(CODE)
+    assert f"127.0.0.1:{port}" in str(refused.value)
+    assert "Pa55w0rd" not in str(refused.value) and "apiuser" not in str(refused.value)
