@@ -212,6 +212,26 @@ _IL_SHAPES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"[2-489]\d{7}"), "fixed_line", "an Israeli landline number"),
 )
 _PN_VERSION = getattr(phonenumbers, "__version__", "?")
+# A date in a phone column (an Excel date cell, "28.11.2026" typed in the wrong column)
+# has 8 digits and would pass for a Jerusalem landline that lost its zero.  Dates in
+# these shapes are refused; no Israeli number is written like one (with its zero it
+# has 9-10 digits; a dd.mm.yyyy or yyyy-mm-dd shape holds 8 at most).
+_DATE_SEPARATORS = frozenset("-./")
+_DATE = re.compile(
+    r"\s*(?:(?:19|20)\d\d([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])([-./])(?:0?[1-9]|1[0-2])\2(?:19|20)\d\d)\s*"
+)
+
+
+def _date_shaped(raw: str) -> PhoneResult | None:
+    """invalid_phone for a cell that is a calendar date, else None."""
+    if _DATE.fullmatch(raw) is None:
+        return None
+    return PhoneResult(
+        None, problem="invalid_phone", reason=f'looks like a date ("{raw}"), not a phone number'
+    )
+
+
 _MAX_FAST_INPUT = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH, as in fast_digits
 _FALLBACK_MIN_DIGITS = 11
 _GLUED_MIN_DIGITS = 16  # two numbers typed with only a space between them
@@ -361,6 +381,12 @@ class PhoneNormalizer:
         # FastPath.quick inline (one regex for the usual forms) and builds the
         # result directly; everything else, including every number it does not
         # find valid and allowed, goes through the full pipeline.
+        if raw.__class__ is str:
+            stripped = raw.strip()  # the same object when there is nothing to strip
+            if stripped[4:5] in _DATE_SEPARATORS or stripped[-5:-4] in _DATE_SEPARATORS:
+                date = _date_shaped(stripped)
+                if date is not None:
+                    return date
         if raw.__class__ is str and raw.isascii() and len(raw) <= _MAX_FAST_INPUT:
             plus = False
             body = raw

@@ -569,3 +569,29 @@ def test_never_raises_on_any_text(raw: str) -> None:
     assert result.ok == (result.problem is None)
     assert result.problem is not None or result.e164 is not None
     assert "\n" not in result.reason or "\n" in raw
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["2026-05-02", "2026-11-28", " 2026-5-2 ", "28.11.2026", "1/5/2026", "02/05/2026",
+     "31-12-1999"],
+)
+def test_a_date_in_a_phone_column_is_not_dialled(cell: str) -> None:
+    """An Excel date cell or a typed date would pass for a Jerusalem landline that lost its 0."""
+    result = PhoneNormalizer().normalize(cell)
+    assert result.problem == "invalid_phone"
+    assert "looks like a date" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("cell", "e164"),
+    [
+        ("03.123.4567", "+97231234567"),
+        ("02-123-4567", "+97221234567"),
+        ("053-100-0000", "+972531000000"),
+        ("053.1000000", "+972531000000"),
+        ("2-1234567", "+97221234567"),
+    ],
+)
+def test_phone_shapes_near_dates_still_read(cell: str, e164: str) -> None:
+    assert PhoneNormalizer().normalize(cell).e164 == e164
