@@ -20,6 +20,7 @@ __all__ = [
     "find_columns",
     "normalize_header",
     "normalize_value",
+    "repeated_name",
 ]
 
 
@@ -50,9 +51,25 @@ def _match_key(text: str) -> str:
     return normalize_header(text) or text.strip()
 
 
+# The readers make header names unique: a name the file repeats becomes "name (2)", ...
+_REPEATED = re.compile(r"^(.*\S) \((\d+)\)$")
+
+
+def repeated_name(header: str) -> str | None:
+    """``"טלפון"`` for ``"טלפון (2)"`` (a repeated header renamed by the reader), else None."""
+    found = _REPEATED.match(header)
+    return found.group(1) if found else None
+
+
 def find_columns(aliases: Iterable[str], headers: Sequence[str]) -> list[int]:
-    """Indexes of the headers matching any alias, in alias order, without repeats."""
+    """Indexes of the headers matching any alias, in alias order, without repeats.
+
+    When the file repeats a matching name (three "טלפון" columns, renamed "טלפון (2)",
+    "טלפון (3)" by the reader), every one of them matches, in file order: a mobile in
+    the second "טלפון" column must not be lost because the first one is empty.
+    """
     normalized = [_match_key(h) for h in headers]
+    bases = [_match_key(base) if (base := repeated_name(h)) else None for h in headers]
     found: list[int] = []
     for alias in aliases:
         key = _match_key(alias)
@@ -60,6 +77,9 @@ def find_columns(aliases: Iterable[str], headers: Sequence[str]) -> list[int]:
             continue
         for index, header in enumerate(normalized):
             if header == key and index not in found:
+                found.append(index)
+        for index, base in enumerate(bases):
+            if base == key and index not in found:
                 found.append(index)
     return found
 

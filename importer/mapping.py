@@ -22,7 +22,13 @@ from zoneinfo import ZoneInfo
 
 from importer.dialer.models import CallTarget
 from importer.errors import MappingError
-from importer.headers import closest_headers, custom_data_key, find_columns, normalize_value
+from importer.headers import (
+    closest_headers,
+    custom_data_key,
+    find_columns,
+    normalize_value,
+    repeated_name,
+)
 from importer.mapping_dates import combine, parse_time_of_day, parse_when, to_originate
 from importer.mapping_schema import (
     DIALER_FIELDS,
@@ -184,6 +190,7 @@ class BoundMapping:
         self._send_as = mapping.phone.send_as
 
         self.phone_columns = find_columns(mapping.phone.columns, self._keys)
+        self._note_repeats("phone.columns", self.phone_columns)
         if not self.phone_columns:
             problems.append(self._missing("phone.columns", mapping.phone.columns))
 
@@ -246,10 +253,18 @@ class BoundMapping:
         more = ", …" if len(self.headers) > _MAX_LISTED_HEADERS else ""
         return text + f" (its columns are: {listed}{more})"
 
+    def _note_repeats(self, where: str, found: list[int]) -> None:
+        if any(repeated_name(self.headers[i]) for i in found):
+            self.notes.append(
+                f"{where}: {self._file} repeats a column name; "
+                f"{', '.join(repr(self.headers[i]) for i in found)} are read in that order"
+            )
+
     def _columns(
         self, where: str, aliases: list[str], optional: bool, problems: list[str]
     ) -> list[int]:
         found = find_columns(aliases, self._keys)
+        self._note_repeats(where, found)
         if not found:
             if optional:
                 self.notes.append(f"{where}: no column {aliases[0]!r} in {self._file}; left empty")

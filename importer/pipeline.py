@@ -129,6 +129,9 @@ class _Prepared:
     columns: list[str]
     field_names: list[str]
     normalizer: PhoneNormalizer  # built from this mapping's phone policy
+    # What reading and binding noticed (sheets not read, rows above the header, repeated or
+    # missing optional columns): shown with the file's summary, never only in `inspect`.
+    notes: list[str]
 
 
 def _now() -> str:
@@ -191,13 +194,18 @@ class _Importer:
             source_options = self._source_options(mapping)
             columns: list[str] = []
             field_names: list[str] = []
+            notes: list[str] = []
             for source in open_sources(path, source_options):
                 with source:
                     bound = mapping.bind(source.info, normalizer=normalizer)
                     columns.extend(source.info.columns)
                     field_names.extend(f for f in bound.field_names if f not in field_names)
+                    where = f"sheet {source.info.sheet!r}: " if source.info.sheet else ""
+                    for note in [*source.info.warnings, *bound.notes]:
+                        if f"{where}{note}" not in notes:
+                            notes.append(f"{where}{note}")
             prepared.append(
-                _Prepared(path, mapping, text, suggested, columns, field_names, normalizer)
+                _Prepared(path, mapping, text, suggested, columns, field_names, normalizer, notes)
             )
         return prepared
 
@@ -344,6 +352,7 @@ class _Importer:
             dry_run=self.options.dry_run,
             started_at=_now(),
         )
+        summary.notes.extend(item.notes)
         if item.suggested:
             summary.notes.append(
                 "No mapping was given: the columns were mapped automatically "

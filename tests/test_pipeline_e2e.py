@@ -536,3 +536,47 @@ def test_batch_dedupe_spans_every_sheet_and_file_of_a_run(
     assert json.loads(out)["counts"]["added"] == 3
     code = emulator_env.demo.campaigns["Hot leads"]
     assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))
+
+
+def test_repeated_phone_headers_are_all_read_and_the_run_says_so(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """Three columns named "טלפון": a number in the second or third one is not lost."""
+    a, b, c = valid_mobiles(3, start=2_000_000)
+    source = write_csv(
+        workdir / "dup.csv",
+        [["A", a, "", "", "hot"], ["B", "", b, "", ""], ["C", "", "", c, ""]],
+        header=["name", "טלפון", "טלפון", "טלפון", "score"],
+    )
+    exit_code, out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    assert [r["status"] for r in read_report(workdir / "reports")] == ["added"] * 3
+    assert "'טלפון', 'טלפון (2)', 'טלפון (3)' are read in that order" in out
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))
+
+
+def test_sheets_left_unread_are_named_in_the_summary(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """Only the first sheet with data is read without --all-sheets: the run must say so."""
+    from openpyxl import Workbook
+
+    a, b = valid_mobiles(2, start=2_100_000)
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "צוות א"
+    first.append(["name", "phone", "score"])
+    first.append(["A", a, "hot"])
+    second = book.create_sheet("צוות ב")
+    second.append(["name", "phone", "score"])
+    second.append(["B", b, "hot"])
+    workbook = workdir / "teams.xlsx"
+    book.save(workbook)
+    exit_code, out, err = run_cli(workdir, str(workbook), "--report-format", "csv,json")
+    assert exit_code == 0, err
+    assert "other sheet(s) not read: 'צוות ב'" in out
+    (summary,) = sorted((workdir / "reports").glob("*.summary.json"))
+    notes = json.loads(summary.read_text(encoding="utf-8"))["notes"]
+    assert any("other sheet(s) not read: 'צוות ב'" in n for n in notes)

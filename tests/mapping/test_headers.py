@@ -111,3 +111,13 @@ def test_an_absent_optional_column_leaves_the_field_out_default_and_all() -> Non
     assert mapped.target is not None and mapped.target.priority is None
     assert mapped.fields == {"Priority": ""}
     assert bound.notes == ["fields.Priority: no column 'score' in leads.csv; left empty"]
+
+
+def test_a_repeated_header_matches_every_copy_in_file_order() -> None:
+    from importer.headers import find_columns, repeated_name
+
+    headers = ["שם", "טלפון", "עיר", "טלפון (2)", "נייד", "טלפון (3)"]
+    assert find_columns(["נייד", "טלפון"], headers) == [4, 1, 3, 5]
+    assert find_columns(["טלפון 2"], headers) == [3]
+    assert repeated_name("טלפון (2)") == "טלפון"
+    assert repeated_name("טלפון") is None
