@@ -678,7 +678,10 @@ class PhoneNormalizer:
         region = phonenumbers.region_code_for_number(num)
         possible = phonenumbers.is_possible_number_with_reason(num)
         where = _a(_country(region) if region else f"+{num.country_code}")
-        if possible == ValidationResult.INVALID_COUNTRY_CODE or region is None:
+        # +1 and other shared codes have no region for an invalid number: the code itself
+        # may still be fine.
+        known = phonenumbers.region_code_for_country_code(num.country_code or 0) != "ZZ"
+        if possible == ValidationResult.INVALID_COUNTRY_CODE or not known:
             reason = f"unknown country code (+{num.country_code})"
         elif possible == ValidationResult.TOO_SHORT:
             reason = f"too short for {where} number ({len(nsn)} digits after the prefix)"
@@ -708,7 +711,8 @@ class PhoneNormalizer:
                 )
             else:
                 reason = (
-                    f"not a valid {_country(region or '')} number: no such number block is "
+                    f"not a valid {_country(region or f'+{num.country_code}')} number: no such "
+                    "number block is "
                     f"allocated according to phonenumbers {_PN_VERSION}"
                 )
         return _Verdict(None, None, "invalid_phone", reason, [], shown=core)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def _start_emulator(work: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def _run(title: str, args: list[str], env: dict[str, str]) -> int:
-    print(f"\n$ lead-importer {' '.join(args)}", flush=True)
+    print(f"\n$ lead-importer {shlex.join(args)}", flush=True)
     print(f"  ({title})", flush=True)
     return subprocess.run(_cli(*args), env=env, cwd=ROOT, check=False).returncode
 

@@ -595,3 +595,12 @@ def test_a_date_in_a_phone_column_is_not_dialled(cell: str) -> None:
 )
 def test_phone_shapes_near_dates_still_read(cell: str, e164: str) -> None:
     assert PhoneNormalizer().normalize(cell).e164 == e164
+
+
+def test_an_invalid_number_under_a_shared_country_code_is_not_an_unknown_code() -> None:
+    """+1 is fine; the number is not (regions of +1 are known only for valid numbers)."""
+    result = PhoneNormalizer().normalize("+15555555555")
+    assert result.problem == "invalid_phone"
+    assert "unknown country code" not in result.reason
+    assert "+1" in result.reason
+    assert "unknown country code" in PhoneNormalizer().normalize("+999 1234567").reason

@@ -595,7 +595,8 @@ class DialerClient:
         )
         return AmbiguousWriteError(
             f"the request was sent to {self._host} but {what}: it may or may not have been "
-            "applied; check the campaign's pending calls before sending it again",
+            "applied (the campaign's pending calls tell which; an import reads them before "
+            "sending anything again)",
             method=method,
         )
 

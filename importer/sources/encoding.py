@@ -139,7 +139,9 @@ def _plausibility_problem(text: str) -> str | None:
     hebrew_words = len(_HEBREW_WORD.findall(text))
     mixed = len(_MIXED_SCRIPT_WORD.findall(text))
     if mixed > max(2, hebrew_words * 0.05):
-        return f"{mixed} words mix Hebrew and Latin letters (like 'Caf\u05d9')"
+        example = _MIXED_SCRIPT_WORD.search(text)
+        like = f" (like {example.group(0)[:30]!r})" if example else ""
+        return f"{mixed} words mix Hebrew and Latin letters{like}"
     return None
 
 

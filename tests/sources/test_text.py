@@ -276,3 +276,18 @@ def test_max_file_bytes(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n" * 1000)
     with pytest.raises(UnsafeFileError, match=r"more than the limit"):
         open_source(path, SourceOptions(max_file_bytes=1000))
+
+
+def test_mixed_script_message_quotes_a_word_of_the_file(tmp_path: Path) -> None:
+    """The example word in the mojibake message comes from the file, not from a template."""
+    from importer.errors import EncodingDetectionError
+    from importer.sources import open_source
+
+    path = tmp_path / "latin1.csv"
+    rows = "".join(f"José{i},François{i},Zoë{i}\n" for i in range(40))
+    path.write_bytes(("name,city,x\n" + rows).encode("latin-1"))
+    with (
+        pytest.raises(EncodingDetectionError, match=r"mix Hebrew and Latin letters \(like 'Jos"),
+        open_source(path) as source,
+    ):
+        list(source.rows())
