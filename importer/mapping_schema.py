@@ -296,6 +296,16 @@ class FieldsSection(BaseModel):
     OriginateTime: OriginateTimeSpec | None = None
 
 
+_TYPE_SYNONYMS = {
+    "landline": "fixed_line",
+    "fixed": "fixed_line",
+    "cell": "mobile",
+    "cellular": "mobile",
+    "landline_or_mobile": "fixed_line_or_mobile",
+    "toll_free_number": "toll_free",
+}
+
+
 class PhoneSection(BaseModel):
     """Which columns hold the number to dial and which numbers are acceptable."""
 
@@ -309,6 +319,9 @@ class PhoneSection(BaseModel):
     )
     strictness: Literal["valid", "possible"] = "valid"
     send_as: Literal["digits", "e164", "local"] = "digits"
+    # Countries whose numbers may be dialled (None: any). A number abroad is an international
+    # call; a campaign that should ring only Israel says `countries: [IL]`.
+    countries: list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -316,6 +329,29 @@ class PhoneSection(BaseModel):
         if isinstance(data, str | list):
             return {"columns": data}
         return data
+
+    @field_validator("countries", mode="before")
+    @classmethod
+    def _country_list(cls, value: Any) -> Any:
+        value = _aliases(value)
+        if not isinstance(value, list):
+            return value
+        out = []
+        for item in value:
+            code = str(item).strip().upper()
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"{item!r} is not a two-letter country code such as 'IL' or 'US'")
+            out.append(code)
+        return out
+
+    @model_validator(mode="after")
+    def _home_country_allowed(self) -> PhoneSection:
+        if self.countries is not None and self.default_region not in self.countries:
+            raise ValueError(
+                f"countries must include default_region {self.default_region!r} (numbers "
+                "typed without a country code are read as that country's)"
+            )
+        return self
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -327,8 +363,10 @@ class PhoneSection(BaseModel):
     def _types_lower(cls, value: Any) -> Any:
         value = _aliases(value)
         if isinstance(value, list):
-            return [v.strip().lower().replace(" ", "_") if isinstance(v, str) else v
-                    for v in value]
+            words = [v.strip().lower().replace(" ", "_").replace("-", "_") if isinstance(v, str)
+                     else v for v in value]
+            # The words the reports use ("landline") are accepted for the library's names.
+            return [_TYPE_SYNONYMS.get(w, w) if isinstance(w, str) else w for w in words]
         return value
 
     @field_validator("default_region")
@@ -536,6 +574,7 @@ class Mapping(BaseModel):
             default_region=self.phone.default_region,
             allow_types=frozenset(self.phone.allow_types),
             strictness=self.phone.strictness,
+            countries=None if self.phone.countries is None else frozenset(self.phone.countries),
         )
 
     def source_options(self) -> SourceOptions:

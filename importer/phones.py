@@ -115,6 +115,7 @@ class PhonePolicy:
     default_region: str = "IL"
     allow_types: frozenset[str] = field(default=DEFAULT_ALLOWED_TYPES)
     strictness: Literal["valid", "possible"] = "valid"
+    countries: frozenset[str] | None = None  # regions whose numbers may be dialled; None: any
 
 
 # --- text cleaning -------------------------------------------------------------
@@ -312,6 +313,7 @@ class PhoneNormalizer:
             raise ValueError(f"unknown phone region {self.policy.default_region!r}")
         self._fast = fast_path_for(self.region)
         self._cc = str(metadata.country_code)
+        self._home_prefix = f"+{self._cc}"
         self._national_prefix: str = metadata.national_prefix or ""
         # Two caches keyed by the raw string alone (text cells and number
         # cells): no key tuple to build and hash on the hot path.
@@ -727,6 +729,20 @@ class PhoneNormalizer:
 
     def _policy(self, v: _Verdict) -> _Verdict:
         kind = v.number_type or "unknown"
+        if v.e164 and not v.e164.startswith(self._home_prefix):
+            # Only the slow path sees numbers abroad: the fast path knows the home country only.
+            region = _region_of(v.e164)
+            where = f"{region}, {v.e164[: len(v.e164) - len(_nsn_of(v.e164))]}"
+            countries = self.policy.countries
+            if countries is not None and region not in countries:
+                v.problem = "type_rejected"
+                v.reason = (
+                    f"a number abroad ({where}) is not allowed here "
+                    f"(countries: {', '.join(sorted(countries))})"
+                )
+                return v
+            if kind in self.policy.allow_types:
+                v.notes.append(f"a number abroad ({where}): an international call")
         if kind in self.policy.allow_types:
             return v
         v.problem = "type_rejected"
@@ -785,6 +801,21 @@ def _number_text(value: object) -> str:
 def _shorten(text: str, limit: int = 40) -> str:
     text = _SPACE_RUN.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _region_of(e164: str) -> str:
+    """The two-letter region of a valid E.164 number ("?" when phonenumbers cannot tell)."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or "?"
+    except phonenumbers.NumberParseException:
+        return "?"
+
+
+def _nsn_of(e164: str) -> str:
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return e164[1:]
 
 
 def _country(region: str) -> str:

@@ -604,3 +604,16 @@ def test_an_invalid_number_under_a_shared_country_code_is_not_an_unknown_code() 
     assert "unknown country code" not in result.reason
     assert "+1" in result.reason
     assert "unknown country code" in PhoneNormalizer().normalize("+999 1234567").reason
+
+
+def test_numbers_abroad_are_noted_or_refused_by_country() -> None:
+    anywhere = PhoneNormalizer()
+    only_il = PhoneNormalizer(PhonePolicy(countries=frozenset({"IL"})))
+    us = anywhere.normalize("p:+1 212 555 0123")
+    assert us.e164 == "+12125550123" and us.problem is None
+    assert "a number abroad (US, +1): an international call" in us.reason
+    refused = only_il.normalize("p:+1 212 555 0123")
+    assert refused.problem == "type_rejected"
+    assert "(countries: IL)" in refused.reason
+    home = only_il.normalize("053-1000000")
+    assert home.e164 == "+972531000000" and home.problem is None and home.reason == ""

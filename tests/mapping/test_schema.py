@@ -245,3 +245,19 @@ def test_error_message_lists_every_problem() -> None:
     message = str(caught.value)
     assert message.startswith("m.yaml: the mapping has 3 problem(s):")
     assert message.count("\n  - ") == 3
+
+
+def test_countries_and_type_words_in_a_mapping() -> None:
+    from importer.errors import MappingError
+    from importer.mapping import parse_mapping
+
+    mapping = parse_mapping(
+        "name: x\nphone:\n  columns: [p]\n  countries: [il, us]\n  allow_types: [landline, cell]\n"
+    )
+    policy = mapping.phone_policy()
+    assert policy.countries == frozenset({"IL", "US"})
+    assert policy.allow_types == frozenset({"fixed_line", "mobile"})
+    with pytest.raises(MappingError, match="countries must include default_region 'IL'"):
+        parse_mapping("name: x\nphone:\n  columns: [p]\n  countries: [US]\n")
+    with pytest.raises(MappingError, match="not a two-letter country code"):
+        parse_mapping("name: x\nphone:\n  columns: [p]\n  countries: [Israel]\n")
