@@ -278,7 +278,7 @@ class _Importer:
         try:
             campaign = self.resolve_campaign(client, prepared)
             mode = self.options.mode or prepared[0].mapping.mode or "append"
-            if mode == "sync":
+            if mode == "sync" and not self.options.dry_run:  # a dry run removes nothing
                 self._check_sync_confirmed(prepared[0].mapping)
             use_journal = self.options.use_journal and not self.options.dry_run
             if use_journal:
@@ -554,11 +554,15 @@ class _Importer:
         share = len(stale) / total
         limit = item.mapping.sync_max_remove_share
         if share > limit and not self.options.force:
-            raise ConfigError(
+            refusal = (
                 f"--mode sync would remove {len(stale)} of {total} pending number(s) "
                 f"({share:.0%}, more than the allowed {limit:.0%}); check the source file, "
                 "or pass --force"
             )
+            if not self.options.dry_run:
+                raise ConfigError(refusal)
+            # A dry run is how the user checks what sync would do: show the removals.
+            summary.notes.append(f"A real run would refuse: {refusal}.")
         if not self.options.dry_run:
             backup = write_pending_csv(
                 fresh, self.options.report_dir / backup_file_name(ctx.campaign.name)

@@ -580,3 +580,20 @@ def test_sheets_left_unread_are_named_in_the_summary(
     (summary,) = sorted((workdir / "reports").glob("*.summary.json"))
     notes = json.loads(summary.read_text(encoding="utf-8"))["notes"]
     assert any("other sheet(s) not read: 'צוות ב'" in n for n in notes)
+
+
+def test_sync_dry_run_previews_a_large_removal_instead_of_refusing(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    old = valid_mobiles(5, start=2_200_000)
+    code = emulator_env.demo.campaigns["Hot leads"]
+    client = client_for(emulator_env)
+    for number in old:
+        client.add_call(code, CallTarget(target=number))
+    source = write_csv(workdir / "leads.csv", [["K", old[0], ""]])
+    exit_code, out, err = run_cli(workdir, str(source), "--mode", "sync", "--dry-run")
+    assert exit_code == 0, err
+    assert "A real run would refuse" in out and "--force" in out
+    statuses = Counter(r["status"] for r in read_report(workdir / "reports"))
+    assert statuses == Counter({"duplicate_pending": 1, "removed": 4})
+    assert len(emulator_env.pending_phones(code)) == 5
