@@ -486,6 +486,7 @@ class _Importer:
         """Nothing to send: rewrite the report of the run that imported this file."""
         assert self.journal is not None
         summary.run_id = finished.run_id
+        summary.already_imported = True
         summary.notes.append(
             f"Already imported by run {finished.run_id} on {finished.finished_at}; nothing was "
             "sent. Use --again to import it again."

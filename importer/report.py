@@ -162,6 +162,8 @@ class Summary:
     reports: dict[str, str] = field(default_factory=dict)   # format -> path
     exit_code: int | None = None     # written to the JSON only when set
     interrupted: bool = False        # the run stopped before the end of the file
+    # Nothing was sent now: the report is the earlier run's, rebuilt from the journal.
+    already_imported: bool = False
 
 
 # --------------------------------------------------------------------------- cells

@@ -207,6 +207,9 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     if summary.interrupted:
         ws.append([cell("RUN INTERRUPTED: this report covers only the rows handled before the "
                         "interruption.", _RED, bold=True)])
+    elif summary.already_imported:
+        ws.append([cell("ALREADY IMPORTED: nothing was sent now; these are the results of run "
+                        f"{summary.run_id}.", bold=True)])
     else:
         ws.append([])
     facts: list[tuple[str, object]] = [

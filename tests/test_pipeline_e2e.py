@@ -156,6 +156,14 @@ def test_json_summary_and_rerun_is_already_imported(
     assert exit_code == 0, err
     again = json.loads(out)
     assert any("Already imported" in n for n in again["files"][0]["notes"])
+    # The earlier run's counts stay in the file's entry but are not this run's work.
+    assert again["files"][0]["already_imported"] is True
+    assert again["files"][0]["counts"]["added"] == 3
+    assert again["counts"]["added"] == 0
+    assert again["already_imported"] == ["leads.csv"]
+    exit_code, out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    assert "leads.csv: already imported, nothing sent now" in out
     assert bulk_calls == sum(
         1 for r in emulator_env.request_log if r.method.lower() == "addcallsbulk"
     )

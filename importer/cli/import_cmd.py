@@ -138,7 +138,13 @@ def _print_summary(result: ImportResult) -> None:
         summary = outcome.summary
         counts = {k: v for k, v in summary.counts.items() if v}
         parts = ", ".join(f"{v:,} {k}" for k, v in counts.items()) or "no rows"
-        click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}")
+        if summary.already_imported:
+            click.echo(
+                f"{summary.source_file}: already imported, nothing sent now (run "
+                f"{summary.run_id} had {summary.total_rows:,} row(s): {parts})"
+            )
+        else:
+            click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}")
         for note in summary.notes:
             click.echo(f"  note: {note}")
         for fmt, path in outcome.reports.items():
@@ -166,6 +172,8 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
         entry["exit_code"] = outcome.exit_code
         entry["reports"] = {k: str(v) for k, v in outcome.reports.items()}
         files.append(entry)
+        if outcome.summary.already_imported:
+            continue  # its counts are an earlier run's: a script summing them would count twice
         for key, value in outcome.summary.counts.items():
             totals[key] = totals.get(key, 0) + value
     return {
@@ -173,6 +181,8 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "counts": totals,
         "files": files,
+        "already_imported": [o.summary.source_file for o in result.files
+                             if o.summary.already_imported],
         "backups": [str(p) for p in result.backups],
     }
 
