@@ -383,12 +383,6 @@ class PhoneNormalizer:
         # FastPath.quick inline (one regex for the usual forms) and builds the
         # result directly; everything else, including every number it does not
         # find valid and allowed, goes through the full pipeline.
-        if raw.__class__ is str:
-            stripped = raw.strip()  # the same object when there is nothing to strip
-            if stripped[4:5] in _DATE_SEPARATORS or stripped[-5:-4] in _DATE_SEPARATORS:
-                date = _date_shaped(stripped)
-                if date is not None:
-                    return date
         if raw.__class__ is str and raw.isascii() and len(raw) <= _MAX_FAST_INPUT:
             plus = False
             body = raw
@@ -415,6 +409,9 @@ class PhoneNormalizer:
                         if not digits.isdigit():
                             plus = digits[:1] == "+"
                             digits = digits[1:] if plus and digits[1:].isdigit() else ""
+            if len(digits) <= 8 and digits is not body and _date_shaped(body) is not None:
+                # A date has at most 8 digits: longer numbers never pay for this check.
+                return self._normalize_full(raw, numeric)
             if digits and ("." not in body or not _FLOAT_ARTEFACT.fullmatch(body.strip())):
                 fast = self._fast
                 shape = (fast.shapes_plus if plus else fast.shapes_bare).get(len(digits))
@@ -458,6 +455,9 @@ class PhoneNormalizer:
             return PhoneResult(None, problem="missing_phone", reason="no phone number")
         if not isinstance(raw, str):
             raw, numeric = _number_text(raw), True
+        date = _date_shaped(raw.strip())
+        if date is not None:
+            return date
         text = _clean_text(raw)
         fd = fast_digits(text) if text else None
         if fd is not None and not ("." in text and _FLOAT_ARTEFACT.fullmatch(text)):

@@ -354,6 +354,16 @@ def test_unknown_campaign_exits_2_listing_names(
     )
     assert result.exit_code == 2
     assert "Hot leads" in result.stderr
+    assert result.stdout == ""
+    # With --json a script reading stdout gets the error as JSON too.
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(source), "--mapping", str(workdir / "mapping.yaml"), "--campaign",
+         "Nope", "--report-dir", str(workdir / "r"), "--state-dir", str(workdir / "s"), "--json"],
+    )
+    assert result.exit_code == 2
+    answer = json.loads(result.stdout)
+    assert answer["exit_code"] == 2 and "Hot leads" in answer["error"]
 
 
 def test_api_unreachable_exits_3(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,10 +43,17 @@ class ImporterGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; ImporterError becomes a message on stderr and its exit code."""
+        # Read before invoking: click consumes the arguments as it parses them.
+        # (ctx.args holds what follows the subcommand's name.)
+        wants_json = "--json" in ctx.args
         try:
             return super().invoke(ctx)
         except ImporterError as exc:
-            click.echo(f"Error: {redact(str(exc))}", err=True)
+            message = redact(str(exc))
+            click.echo(f"Error: {message}", err=True)
+            if wants_json:
+                # A script reading stdout gets an answer too, not an empty stream.
+                echo_json({"error": message, "exit_code": exc.exit_code})
             ctx.exit(exc.exit_code)
 
 

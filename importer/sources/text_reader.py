@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ FIELD_LIMIT = 16 * 1024 * 1024
 # Files this process has already parsed whole and found sound: (path, size, mtime, delimiter).
 _VERIFIED: set[tuple[str, int, int, str]] = set()
 _NO_NUMERIC: frozenset[int] = frozenset()
+_SEP_HINT = re.compile(r"sep=([^\r\n\"])\r?\n")
 
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
 
@@ -84,14 +86,20 @@ class TextTable:
         self.path = path
         self.file = file
         self.encoding = encoding
-        if delimiter is None:
-            with path.open("rb") as fh:
-                head = fh.read(_SNIFF_BYTES)
-                complete = not fh.read(1)
-            sample = head.decode(encoding.codec, errors="ignore")
-            self.delimiter, self.delimiter_reason = sniff_delimiter(sample, complete)
-        else:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+            complete = not fh.read(1)
+        sample = head.decode(encoding.codec, errors="ignore").lstrip("\ufeff")
+        # Excel writes (and obeys, and hides) a first line "sep=;": its rows start after it.
+        hint = _SEP_HINT.match(sample)
+        self._sep_line = hint is not None
+        if delimiter is not None:
             self.delimiter, self.delimiter_reason = delimiter, "chosen with the delimiter option"
+        elif hint is not None:
+            self.delimiter = hint.group(1)
+            self.delimiter_reason = f"the first line says sep={hint.group(1)} (Excel's hint)"
+        else:
+            self.delimiter, self.delimiter_reason = sniff_delimiter(sample, complete)
         self._last_line = 0
         if encoding.odd_quotes or path.stat().st_size > FIELD_LIMIT:
             stat = path.stat()
@@ -154,6 +162,9 @@ class TextTable:
             fh = io.TextIOWrapper(raw, encoding=self.encoding.codec, newline="")
             reader = csv.reader(fh, delimiter=self.delimiter)
             try:
+                if self._sep_line:
+                    next(reader, None)
+                    start = reader.line_num + 1
                 for cells in reader:
                     row += 1
                     yield row, cells, _NO_NUMERIC, start

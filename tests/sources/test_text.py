@@ -291,3 +291,20 @@ def test_mixed_script_message_quotes_a_word_of_the_file(tmp_path: Path) -> None:
         open_source(path) as source,
     ):
         list(source.rows())
+
+
+def test_excel_sep_hint_line_is_obeyed_and_hidden_like_excel(tmp_path: Path) -> None:
+    """Excel hides a first line "sep=;": the header is row 1 and rows are numbered after it."""
+    from importer.sources import open_source
+
+    path = tmp_path / "hint.csv"
+    path.write_bytes("\ufeffsep=;\r\nname;phone\r\nA;0531000001\r\nB,C;0531000002\r\n".encode())
+    with open_source(path) as source:
+        assert source.info.delimiter == ";"
+        assert "sep=;" in (source.info.delimiter_reason or "")
+        assert source.info.header_row == 1
+        rows = list(source.rows())
+    assert [(r.row, r.line, r.cells) for r in rows] == [
+        (2, 3, ("A", "0531000001")),
+        (3, 4, ("B,C", "0531000002")),
+    ]
