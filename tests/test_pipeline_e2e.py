@@ -41,6 +41,22 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None
     return path
 
 
+def write_workbook(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    """An .xlsx with one sheet per entry, each with the name/phone/score header."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    assert book.active is not None
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        sheet.append(["name", "phone", "score"])
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
 def read_report(report_dir: Path) -> list[dict[str, str]]:
     (path,) = sorted(report_dir.glob("*.report.csv"))
     from importer.report import read_report_csv
@@ -57,6 +73,15 @@ def workdir(tmp_path: Path) -> Path:
 
 def client_for(server: EmulatorServer) -> DialerClient:
     return DialerClient(Settings(api_url=server.base_url, account_code="demo"))
+
+
+def add_pending(server: EmulatorServer, numbers: list[str]) -> str:
+    """Make these numbers pending in "Hot leads"; return the campaign's code."""
+    code: str = server.demo.campaigns["Hot leads"]
+    client = client_for(server)
+    for number in numbers:
+        client.add_call(code, CallTarget(target=number))
+    return code
 
 
 def run_cli(workdir: Path, *args: str) -> tuple[int, str, str]:
@@ -294,10 +319,7 @@ def test_sync_refuses_to_remove_a_large_share_without_force(
     emulator_env: EmulatorServer, workdir: Path
 ) -> None:
     old = valid_mobiles(5)
-    code = emulator_env.demo.campaigns["Hot leads"]
-    client = client_for(emulator_env)
-    for number in old:
-        client.add_call(code, CallTarget(target=number))
+    code = add_pending(emulator_env, old)
     source = write_csv(workdir / "leads.csv", [["K", old[0], ""]])
     exit_code, _out, err = run_cli(workdir, str(source), "--mode", "sync", "--yes")
     assert exit_code == 2
@@ -523,21 +545,11 @@ def test_dialling_while_answers_are_lost_never_adds_a_number_twice(
 def test_batch_dedupe_spans_every_sheet_and_file_of_a_run(
     emulator_env: EmulatorServer, workdir: Path
 ) -> None:
-    from openpyxl import Workbook
-
     a, b, c = valid_mobiles(3)
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    first.title = "ינואר"
-    first.append(["name", "phone", "score"])
-    first.append(["A", a, "hot"])
-    second = book.create_sheet("פברואר")
-    second.append(["name", "phone", "score"])
-    second.append(["A again", a, ""])
-    second.append(["B", b, ""])
-    workbook = workdir / "months.xlsx"
-    book.save(workbook)
+    workbook = write_workbook(
+        workdir / "months.xlsx",
+        {"ינואר": [["A", a, "hot"]], "פברואר": [["A again", a, ""], ["B", b, ""]]},
+    )
     later = write_csv(workdir / "later.csv", [["B again", b, ""], ["C", c, ""]])
     exit_code, out, err = run_cli(workdir, str(workbook), str(later), "--all-sheets", "--json")
     assert exit_code == 0, err
@@ -578,20 +590,10 @@ def test_sheets_left_unread_are_named_in_the_summary(
     emulator_env: EmulatorServer, workdir: Path
 ) -> None:
     """Only the first sheet with data is read without --all-sheets: the run must say so."""
-    from openpyxl import Workbook
-
     a, b = valid_mobiles(2, start=2_100_000)
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    first.title = "צוות א"
-    first.append(["name", "phone", "score"])
-    first.append(["A", a, "hot"])
-    second = book.create_sheet("צוות ב")
-    second.append(["name", "phone", "score"])
-    second.append(["B", b, "hot"])
-    workbook = workdir / "teams.xlsx"
-    book.save(workbook)
+    workbook = write_workbook(
+        workdir / "teams.xlsx", {"צוות א": [["A", a, "hot"]], "צוות ב": [["B", b, "hot"]]}
+    )
     exit_code, out, err = run_cli(workdir, str(workbook), "--report-format", "csv,json")
     assert exit_code == 0, err
     assert "other sheet(s) not read: 'צוות ב'" in out
@@ -604,10 +606,7 @@ def test_sync_dry_run_previews_a_large_removal_instead_of_refusing(
     emulator_env: EmulatorServer, workdir: Path
 ) -> None:
     old = valid_mobiles(5, start=2_200_000)
-    code = emulator_env.demo.campaigns["Hot leads"]
-    client = client_for(emulator_env)
-    for number in old:
-        client.add_call(code, CallTarget(target=number))
+    code = add_pending(emulator_env, old)
     source = write_csv(workdir / "leads.csv", [["K", old[0], ""]])
     exit_code, out, err = run_cli(workdir, str(source), "--mode", "sync", "--dry-run")
     assert exit_code == 0, err

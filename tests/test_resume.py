@@ -164,6 +164,18 @@ class Workdir:
         (row,) = [c for c in self.server.store.campaigns_of("demo") if c.name == self.campaign]
         return row.code
 
+    def options(self, **overrides: Any) -> ImportOptions:
+        """In-process import options for this workdir (CSV report, chunks of 10)."""
+        base: dict[str, Any] = {
+            "campaign": self.campaign,
+            "mapping_path": self.root / "mapping.yaml",
+            "report_dir": self.root / "reports",
+            "report_formats": frozenset({"csv"}),
+            "chunk_size": 10,
+            "state_dir": self.state,
+        }
+        return ImportOptions(**{**base, **overrides})
+
     def command(self, source: Path, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "importer", "import", str(source),
@@ -491,15 +503,7 @@ def test_chunks_whose_outcome_stays_unknown_are_reconciled_before_anything_is_re
     blind = BlindWrites()
     emulator.faults_injector = blind
     settings = Settings(api_url=emulator.base_url, account_code="demo")
-    options = ImportOptions(
-        campaign="Hot leads",
-        mapping_path=work.root / "mapping.yaml",
-        report_dir=work.root / "reports",
-        report_formats=frozenset({"csv"}),
-        chunk_size=10,
-        state_dir=work.state,
-        retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.02),
-    )
+    options = work.options(retry=RetryPolicy(max_attempts=2, initial_wait=0.01, max_wait=0.02))
     first = run_import([source], options, settings)
     assert first.exit_code == 1
     (outcome,) = first.files
@@ -555,15 +559,7 @@ def test_crash_at_each_journal_step_resumes_without_loss_or_duplicates(
     numbers = valid_mobiles(60, start=4_100_000)
     source = write_leads(tmp_path / "leads.csv", numbers)
     settings = Settings(api_url=emulator.base_url, account_code="demo")
-    options = ImportOptions(
-        campaign="Hot leads",
-        mapping_path=work.root / "mapping.yaml",
-        report_dir=work.root / "reports",
-        report_formats=frozenset({"csv"}),
-        chunk_size=10,
-        concurrency=2,
-        state_dir=work.state,
-    )
+    options = work.options(concurrency=2)
     original = getattr(Journal, point)
     for crash_at in crashes:
         calls = 0
@@ -846,15 +842,7 @@ def test_upsert_update_lost_in_a_crash_is_sent_again_not_reported_added(
         "name,phone\n" + "".join(f"fresh{i},{p}\n" for i, p in enumerate([*new, *old]))
     )
     settings = Settings(api_url=emulator.base_url, account_code="demo")
-    options = ImportOptions(
-        campaign="Hot leads",
-        mapping_path=work.root / "mapping.yaml",
-        report_dir=work.root / "reports",
-        report_formats=frozenset({"csv"}),
-        chunk_size=20,
-        mode="upsert",
-        state_dir=work.state,
-    )
+    options = work.options(chunk_size=20, mode="upsert")
 
     def die(*args: Any, **kwargs: Any) -> Any:
         raise Crash  # the process dies after the bulk add, before any UpdateCall
