@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from datetime import time as clock_time
 from fnmatch import fnmatchcase
 from operator import itemgetter
@@ -615,7 +616,26 @@ class BoundMapping:
                 f"OriginateTime {local:%d/%m/%Y %H:%M} is in the past; "
                 "the dialer will call as soon as possible"
             )
+        elif when.moment.tzinfo is None:
+            note = _clock_change_note(local)
         return sent, local.isoformat(timespec="minutes"), note
+
+
+def _clock_change_note(local: datetime) -> str:
+    """A note when a wall-clock time falls in a clock change: skipped, or seen twice."""
+    real = local.astimezone(UTC).astimezone(local.tzinfo)
+    if real.replace(tzinfo=None) != local.replace(tzinfo=None):
+        # zoneinfo reads a skipped time with the offset from before the change.
+        return (
+            f"OriginateTime {local:%d/%m/%Y %H:%M} does not exist in {local.tzinfo} (the clocks "
+            f"moved forward); the call is set for {real:%H:%M}"
+        )
+    if local.replace(fold=1).utcoffset() != local.utcoffset():
+        return (
+            f"OriginateTime {local:%d/%m/%Y %H:%M} happens twice in {local.tzinfo} (the clocks "
+            "moved back); the first one is used"
+        )
+    return ""
 
 
 # --- compiled pieces --------------------------------------------------------------------------

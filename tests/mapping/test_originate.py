@@ -176,3 +176,17 @@ def test_a_constant_time_is_checked_when_binding() -> None:
     with pytest.raises(MappingError) as caught:
         bind("phone: [p]\nfields:\n  OriginateTime: {value: soon}\n", "p")
     assert caught.value.problems[0].startswith("fields.OriginateTime.value: 'soon' is not a date")
+
+
+def test_a_time_the_clock_change_skips_or_repeats_is_noted() -> None:
+    # 26/03/2027: Jerusalem's clocks jump from 02:00 to 03:00; 31/10/2027: back from 02:00 to 01:00.
+    epoch, _, _, reason = originate("26/03/2027 02:30")
+    assert epoch == utc(2027, 3, 26, 0, 30)  # read with the winter offset: 03:30 summer time
+    assert reason == (
+        "OriginateTime 26/03/2027 02:30 does not exist in Asia/Jerusalem (the clocks moved "
+        "forward); the call is set for 03:30"
+    )
+    epoch, _, _, reason = originate("31/10/2027 01:30")
+    assert epoch == utc(2027, 10, 30, 22, 30)  # the first 01:30, still summer time
+    assert "happens twice in Asia/Jerusalem" in reason
+    assert originate("01/06/2027 09:00")[3] == ""
