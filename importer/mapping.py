@@ -388,6 +388,9 @@ class BoundMapping:
         self._originate_cache: dict[tuple[str, bool, str, bool], tuple[int | None, str, str]] = {}
         opts = self.mapping.options
         self._ignore_dnc = True if opts.ignore_dnc else None
+        # A mapping that maps var_Extension itself has it filled from the phone cell only
+        # when its own column is empty for that row.
+        self._extension_key: str | None = EXTENSION_KEY
 
     def _field_fn(self, name: str, text: _Text | None, spec: TextSpec | None) -> _FieldFn:
         """cells, notes -> the field's text ("" when empty), as ``_mapped_value`` decides."""
@@ -483,6 +486,10 @@ class BoundMapping:
             if value:
                 custom[key] = value
 
+        extension = result.extension
+        if extension and self._extension_key is not None and not custom.get(self._extension_key):
+            # The dialer rings the main number: the agent needs the extension on screen.
+            custom[self._extension_key] = extension
         target = None
         e164 = result.e164
         if problem is None and e164:
@@ -641,6 +648,7 @@ def _clock_change_note(local: datetime) -> str:
 # --- compiled pieces --------------------------------------------------------------------------
 
 _FieldFn = Callable[[Sequence[str], list[str]], str]
+EXTENSION_KEY = "var_Extension"  # CustomData key for "03-1234567 שלוחה 12"
 _VALUE_CACHE_SIZE = 16_384
 R = TypeVar("R")
 

@@ -270,3 +270,21 @@ def test_short_rows_do_not_break_mapping() -> None:
     bound = bind("phone: [p]\ncustom_data:\n  var_Z: z\n", "p", "z")
     mapped = bound.map_row(row(MOBILE))
     assert mapped.problem is None and mapped.fields == {"var_Z": ""}
+
+
+def test_an_extension_reaches_the_agent_as_custom_data() -> None:
+    """The dialer rings the main number; the agent sees the extension in the screen pop."""
+    mapped = map_one("phone: [phone]\n", ("phone",), (f"{LANDLINE} שלוחה 12",))
+    assert mapped.target is not None
+    assert mapped.target.target == LANDLINE_E164[1:]
+    assert mapped.target.custom_data == {"var_Extension": "12"}
+    assert "extension 12" in mapped.reason
+    # A mapping that maps var_Extension itself keeps its own value.
+    own = map_one(
+        "phone: [phone]\ncustom_data:\n  var_Extension: ext\n",
+        ("phone", "ext"),
+        (f"{LANDLINE} ext. 5", "7"),
+    )
+    assert own.target is not None and own.target.custom_data == {"var_Extension": "7"}
+    plain = map_one("phone: [phone]\n", ("phone",), (MOBILE,))
+    assert plain.target is not None and plain.target.custom_data is None
