@@ -172,7 +172,10 @@ def _print(result: dict[str, Any]) -> None:
         f"{counts['type_rejected']} phone type not allowed"
     )
     if result["rows_with_notes"]:
-        click.echo(f"  {result['rows_with_notes']} usable row(s) have notes (see the report)")
+        click.echo(
+            f"  {result['rows_with_notes']} usable row(s) have notes (an import with "
+            "--dry-run writes them in its report)"
+        )
     for note in result["notes"]:
         click.echo(f"  note: {note}")
     for problem in result["problems"]:
