@@ -67,7 +67,22 @@ _KNOWN_KEYS = {
     "product": "Product", "מוצר": "Product", "תחוםעניין": "Interest", "interest": "Interest",
     "agent": "Agent", "נציג": "Agent", "נציגמטפל": "Agent", "age": "Age", "גיל": "Age",
     "postalcode": "PostalCode", "zip": "PostalCode", "zipcode": "PostalCode",
+    "כתובתאימייל": "Email", "כתובתמייל": "Email", "כתובתדואל": "Email",
+    "עירמגורים": "City", "מקוםמגורים": "City", "עניין": "Interest",
 }
+# Words that name a column even inside a longer header ("כתובת אימייל", "עיר מגורים", a Facebook
+# question "מה תחום העניין שלך?"), longest first so the most specific one wins.
+_KNOWN_WORDS = sorted(
+    (k for k in _KNOWN_KEYS if len(k) >= 4 and not k.isascii()), key=len, reverse=True
+)
+
+
+def _known_key(key: str) -> str | None:
+    """The CustomData name for a normalised header, from the table or a word inside it."""
+    known = _KNOWN_KEYS.get(key)
+    if known is None:
+        known = next((_KNOWN_KEYS[w] for w in _KNOWN_WORDS if w in key), None)
+    return known
 _SOURCE_CONSTANT = {"facebook": "facebook", "google": "google-ads"}
 
 
@@ -406,7 +421,7 @@ def _custom_data(
         if kind == "voicenter":
             continue        # the rest of Voicenter's export is its own bookkeeping
         used.add(prof.index)
-        known = _KNOWN_KEYS.get(prof.key)
+        known = _known_key(prof.key)
         if known:
             add(f"var_{known}", _q(prof.header))
         else:

@@ -162,3 +162,20 @@ def test_sheet_option_is_kept_in_the_suggestion(tmp_path: Path) -> None:
     text = suggest_mapping(path, SourceOptions(header_row=2))
     assert "header_row: 2" in text
     assert parse_mapping(text).source_options().header_row == 2
+
+
+def test_hebrew_headers_get_readable_custom_data_names(tmp_path: Path) -> None:
+    """"כתובת אימייל" is an e-mail column even with a word before it; a Facebook question about
+    interest is var_Interest, not var_Col5."""
+    from importer.mapping import suggest_mapping
+
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "שם מלא,טלפון נייד,כתובת אימייל,עיר מגורים,מה תחום העניין שלך?,הערות נציג\n"
+        "דנה,053-1000001,a@b.co.il,חיפה,דירות,לחזור\n",
+        encoding="utf-8",
+    )
+    text = suggest_mapping(path)
+    for line in ("var_Email: כתובת אימייל", "var_City: עיר מגורים",
+                 "var_Interest: מה תחום העניין שלך?", "var_Notes: הערות נציג"):
+        assert line in text
