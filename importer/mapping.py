@@ -391,6 +391,7 @@ class BoundMapping:
         # A mapping that maps var_Extension itself has it filled from the phone cell only
         # when its own column is empty for that row.
         self._extension_key: str | None = EXTENSION_KEY
+        self._unescape = self.mapping.source.unescape_formulas
 
     def _field_fn(self, name: str, text: _Text | None, spec: TextSpec | None) -> _FieldFn:
         """cells, notes -> the field's text ("" when empty), as ``_mapped_value`` decides."""
@@ -443,6 +444,8 @@ class BoundMapping:
     def map_row(self, row: SourceRow) -> MappedRow:
         """Map one source row; problems are reported in the result, never raised."""
         cells = row.cells
+        if self._unescape:
+            cells = tuple([_unescaped(c) for c in cells])
         if len(cells) < self._width:
             cells = (*cells, *([""] * (self._width - len(cells))))
         notes: list[str] = []
@@ -648,6 +651,13 @@ def _clock_change_note(local: datetime) -> str:
 # --- compiled pieces --------------------------------------------------------------------------
 
 _FieldFn = Callable[[Sequence[str], list[str]], str]
+# What this tool's CSV exports escape with a leading "'" (importer/campaigns.py).
+_ESCAPED_START = frozenset("=+-@\t\r")
+
+
+def _unescaped(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _ESCAPED_START else cell
+
 EXTENSION_KEY = "var_Extension"  # CustomData key for "03-1234567 שלוחה 12"
 _VALUE_CACHE_SIZE = 16_384
 R = TypeVar("R")

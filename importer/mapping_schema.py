@@ -388,6 +388,10 @@ class SourceSection(BaseModel):
     header_row: int | Literal["auto"] = "auto"
     encoding: str = "auto"
     delimiter: str = "auto"
+    # Files written by this tool (`pending --format csv`, the clear/sync backups) put a "'"
+    # before a cell starting with = + - @ so Excel never runs it; reading such a file back
+    # takes it off again, so names and notes return as they were.
+    unescape_formulas: bool = False
 
     @field_validator("sheet")
     @classmethod

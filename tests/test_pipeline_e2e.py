@@ -404,15 +404,17 @@ def test_pending_export_reimports_into_another_campaign_unchanged(
     hot = emulator_env.demo.campaigns["Hot leads"]
     callbacks = emulator_env.demo.campaigns["Callbacks"]
     client = client_for(emulator_env)
-    phones = valid_mobiles(3)
+    phones = valid_mobiles(4)
+    # Names and notes that the export must escape for Excel and the import must restore.
+    names = ["לקוח 0", "+ליד", "-דני", "@SUM(A1)"]
     for i, number in enumerate(phones):
         client.add_call(
             hot,
             CallTarget(
                 target=number,
-                customer_name=f"לקוח {i}",
+                customer_name=names[i],
                 priority=i + 2,
-                custom_data={"var_LeadID": f"L{i}", "var_Source": "crm"},
+                custom_data={"var_LeadID": f"L{i}", "var_Source": "crm", "var_Notes": "-לא ענה"},
             ),
         )
     export = tmp_path / "hot.csv"
