@@ -10,7 +10,7 @@ own pending list) are recognised by their header signatures.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -20,7 +20,7 @@ from importer.headers import custom_data_key, normalize_header, normalize_value
 from importer.mapping_dates import parse_time_of_day, parse_when
 from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES, parse_mapping
 from importer.phones import PhoneNormalizer, PhonePolicy
-from importer.sources import open_source
+from importer.sources import open_source, open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 
 __all__ = ["ColumnProfile", "profile_columns", "suggest_mapping"]
@@ -217,18 +217,41 @@ def _sample(path: Path, options: SourceOptions) -> tuple[SourceInfo, list[Source
     return source.info, rows
 
 
+def _other_sheets_phones(path: Path, options: SourceOptions) -> list[str]:
+    """Phone columns of every sheet after the first (for all_sheets), in sheet order."""
+    headers: list[str] = []
+    for number, source in enumerate(open_sources(path, options)):
+        with source:
+            if number == 0:
+                continue
+            rows = list(islice(source.rows(), SAMPLE_ROWS))
+            for prof in _phone_columns(profile_columns(source.info, rows)):
+                if prof.header not in headers:
+                    headers.append(prof.header)
+    return headers
+
+
 def suggest_mapping(path: Path, options: SourceOptions | None = None) -> str:
     """A ready mapping (YAML with comments) for ``path``, from its headers and contents."""
     options = options or SourceOptions()
     info, rows = _sample(Path(path), options)
-    text = build_suggestion(info, rows, options)
+    # Every sheet is imported with this one mapping: a phone column only a later sheet has
+    # (its mobiles under "נייד") must be in it, or those leads are lost as missing_phone.
+    extra = _other_sheets_phones(Path(path), options) if options.all_sheets else []
+    text = build_suggestion(info, rows, options, extra_phone_columns=extra)
     # The suggestion must load and bind as written; a failure here is our bug, not the user's.
     parse_mapping(text, f"suggested mapping for {Path(path).name}").bind(info)
     return text
 
 
-def build_suggestion(info: SourceInfo, rows: list[SourceRow], options: SourceOptions) -> str:
-    """The mapping text for an already-sampled file."""
+def build_suggestion(
+    info: SourceInfo,
+    rows: list[SourceRow],
+    options: SourceOptions,
+    *,
+    extra_phone_columns: Sequence[str] = (),
+) -> str:
+    """The mapping text for an already-sampled file (plus phone columns of other sheets)."""
     profiles = profile_columns(info, rows)
     keys = {p.key for p in profiles}
     kind, kind_name = _kind(keys)
@@ -277,10 +300,14 @@ def build_suggestion(info: SourceInfo, rows: list[SourceRow], options: SourceOpt
             f"  # {_q(prof.header)}: {prof.phones} of {prof.filled} sampled values are phone "
             f"numbers ({prof.mobiles} mobile)"
         )
-    if len(phones) > 1:
+    headers = [p.header for p in phones]
+    extra = [h for h in extra_phone_columns if h not in headers]
+    if extra:
+        out.append(f"  # other sheets also have: {', '.join(_q(h) for h in extra)}")
+    if len(phones) + len(extra) > 1:
         out.append("  # the first column (in this order) that holds a usable number wins")
     out += [
-        f"  columns: {_flow([p.header for p in phones])}",
+        f"  columns: {_flow(headers + extra)}",
         "  default_region: IL           # numbers without a country code are Israeli",
         "  allow_types: [mobile, fixed_line, fixed_line_or_mobile, voip]",
         "  strictness: valid            # valid = allocated numbers only; possible = looser",

@@ -195,6 +195,7 @@ class _Importer:
             columns: list[str] = []
             field_names: list[str] = []
             notes: list[str] = []
+            seen_notes: set[str] = set()
             for source in open_sources(path, source_options):
                 with source:
                     bound = mapping.bind(source.info, normalizer=normalizer)
@@ -202,7 +203,8 @@ class _Importer:
                     field_names.extend(f for f in bound.field_names if f not in field_names)
                     where = f"sheet {source.info.sheet!r}: " if source.info.sheet else ""
                     for note in [*source.info.warnings, *bound.notes]:
-                        if f"{where}{note}" not in notes:
+                        if note not in seen_notes:  # workbook-wide notes come with every sheet
+                            seen_notes.add(note)
                             notes.append(f"{where}{note}")
             prepared.append(
                 _Prepared(path, mapping, text, suggested, columns, field_names, normalizer, notes)
