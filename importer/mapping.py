@@ -628,6 +628,8 @@ class BoundMapping:
             )
         elif when.moment.tzinfo is None:
             note = _clock_change_note(local)
+            # A skipped time is shown as the moment it stands for (02:30+02:00 is 03:30+03:00).
+            local = local.astimezone(UTC).astimezone(local.tzinfo)
         return sent, local.isoformat(timespec="minutes"), note
 
 

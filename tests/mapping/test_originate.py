@@ -180,8 +180,9 @@ def test_a_constant_time_is_checked_when_binding() -> None:
 
 def test_a_time_the_clock_change_skips_or_repeats_is_noted() -> None:
     # 26/03/2027: Jerusalem's clocks jump from 02:00 to 03:00; 31/10/2027: back from 02:00 to 01:00.
-    epoch, _, _, reason = originate("26/03/2027 02:30")
+    epoch, _, shown, reason = originate("26/03/2027 02:30")
     assert epoch == utc(2027, 3, 26, 0, 30)  # read with the winter offset: 03:30 summer time
+    assert shown == "2027-03-26T03:30+03:00"
     assert reason == (
         "OriginateTime 26/03/2027 02:30 does not exist in Asia/Jerusalem (the clocks moved "
         "forward); the call is set for 03:30"
