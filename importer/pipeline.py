@@ -52,7 +52,7 @@ from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
 from importer.sources import open_sources
-from importer.sources.model import SourceOptions
+from importer.sources.model import SourceInfo, SourceOptions
 
 __all__ = ["FileOutcome", "ImportOptions", "ImportResult", "ProgressEvent", "run_import"]
 
@@ -194,18 +194,22 @@ class _Importer:
             source_options = self._source_options(mapping)
             columns: list[str] = []
             field_names: list[str] = []
-            notes: list[str] = []
-            seen_notes: set[str] = set()
+            read: list[tuple[SourceInfo, list[str]]] = []
             for source in open_sources(path, source_options):
                 with source:
                     bound = mapping.bind(source.info, normalizer=normalizer)
                     columns.extend(source.info.columns)
                     field_names.extend(f for f in bound.field_names if f not in field_names)
-                    where = f"sheet {source.info.sheet!r}: " if source.info.sheet else ""
-                    for note in [*source.info.warnings, *bound.notes]:
-                        if note not in seen_notes:  # workbook-wide notes come with every sheet
-                            seen_notes.add(note)
-                            notes.append(f"{where}{note}")
+                    read.append((source.info, bound.notes))
+            # Collected after the loop: a sheet skipped later is noted on one read before it.
+            notes: list[str] = []
+            seen_notes: set[str] = set()
+            for info, bound_notes in read:
+                where = f"sheet {info.sheet!r}: " if info.sheet else ""
+                for note in [*info.warnings, *bound_notes]:
+                    if note not in seen_notes:  # workbook-wide notes come with every sheet
+                        seen_notes.add(note)
+                        notes.append(f"{where}{note}")
             prepared.append(
                 _Prepared(path, mapping, text, suggested, columns, field_names, normalizer, notes)
             )

@@ -292,8 +292,31 @@ def open_sources(path: Path | str, options: SourceOptions | None = None) -> Iter
     tables, info = _open_tables(path, path.name, options)
     shared = _Shared(tables)
     try:
-        for index in _choose(tables, info, options):
+        indexes = _choose(tables, info, options)
+        last: Source | None = None
+        first_empty: EmptySourceError | None = None
+        skipped: list[str] = []
+        for index in indexes:
             # Sheets share one workbook; it is closed when the last Source is closed.
-            yield _build(shared, info, index, options)
+            try:
+                source = _build(shared, info, index, options)
+            except EmptySourceError as exc:
+                if len(indexes) == 1:
+                    raise
+                # A notes sheet with no leads must not stop the others: skip it, say so
+                # (on the sheet read before it, or else on the next one read).
+                note = f"sheet {exc.sheet!r} skipped: {exc.message}"
+                if last is not None:
+                    last.info.warnings.append(note)
+                else:
+                    skipped.append(note)
+                first_empty = first_empty or exc
+                continue
+            source.info.warnings.extend(skipped)
+            skipped = []
+            last = source
+            yield source
+        if last is None and first_empty is not None:
+            raise first_empty
     finally:
         shared.release()

@@ -282,3 +282,44 @@ def test_ten_thousand_columns_and_the_longest_cell(tmp_path: Path) -> None:
     assert len(columns) == 10_000 and rows[0].cells[-1] == "9999"
     path = write_xlsx(tmp_path / "big.xlsx", [["name", "notes"], ["Dan", big]])
     assert len(read_all(path)[1][0].cells[1]) == len(big)
+
+
+def test_all_sheets_skips_a_sheet_without_data_and_says_so(tmp_path: Path) -> None:
+    """A notes sheet between two lead sheets must not stop them; only an all-empty book fails."""
+    from openpyxl import Workbook
+
+    from importer.errors import EmptySourceError
+    from importer.sources import open_sources
+    from importer.sources.model import SourceOptions
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "ינואר"
+    first.append(["name", "phone"])
+    first.append(["A", "053-1000001"])
+    book.create_sheet("הערות").append(["לזכור לחזור ללקוחות"])
+    last = book.create_sheet("פברואר")
+    last.append(["name", "phone"])
+    last.append(["B", "053-1000002"])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    options = SourceOptions(all_sheets=True)
+    infos = []
+    for source in open_sources(path, options):
+        with source:
+            assert len(list(source.rows())) == 1
+            infos.append(source.info)
+    assert [i.sheet for i in infos] == ["ינואר", "פברואר"]
+    notes = [w for i in infos for w in i.warnings]
+    assert any(w.startswith("sheet 'הערות' skipped:") for w in notes)
+
+    empty = Workbook()
+    assert empty.active is not None
+    empty.active.append(["only a title"])
+    empty.create_sheet("two").append(["another title"])
+    empty_path = tmp_path / "empty.xlsx"
+    empty.save(empty_path)
+    with pytest.raises(EmptySourceError):
+        for source in open_sources(empty_path, options):
+            source.close()
