@@ -569,7 +569,7 @@ class _Importer:
             if not self.options.dry_run:
                 raise ConfigError(refusal)
             # A dry run is how the user checks what sync would do: show the removals.
-            summary.notes.append(f"A real run would refuse: {refusal}.")
+            summary.notes.append(f"A real run would refuse: {refusal} (and --yes).")
         if not self.options.dry_run:
             backup = write_pending_csv(
                 fresh, self.options.report_dir / backup_file_name(ctx.campaign.name)

@@ -144,7 +144,8 @@ def _print_summary(result: ImportResult) -> None:
                 f"{summary.run_id} had {summary.total_rows:,} row(s): {parts})"
             )
         else:
-            click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}")
+            dry = " (dry run: nothing was sent or removed)" if summary.dry_run else ""
+            click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}{dry}")
         for note in summary.notes:
             click.echo(f"  note: {note}")
         for fmt, path in outcome.reports.items():
