@@ -69,12 +69,12 @@ _KNOWN_KEYS = {
     "postalcode": "PostalCode", "zip": "PostalCode", "zipcode": "PostalCode",
     "כתובתאימייל": "Email", "כתובתמייל": "Email", "כתובתדואל": "Email",
     "עירמגורים": "City", "מקוםמגורים": "City", "עניין": "Interest",
+    "מיקוד": "PostalCode", "תאריךלידה": "BirthDate", "birthdate": "BirthDate",
 }
-# Words that name a column even inside a longer header ("כתובת אימייל", "עיר מגורים", a Facebook
-# question "מה תחום העניין שלך?"), longest first so the most specific one wins.
-_KNOWN_WORDS = sorted(
-    (k for k in _KNOWN_KEYS if len(k) >= 4 and not k.isascii()), key=len, reverse=True
-)
+# Words specific enough to name a column inside a longer header ("כתובת אימייל", a Facebook
+# question "מה תחום העניין שלך?"); generic ones such as "תאריך" stay out ("תאריך לידה" is a
+# birth date, not the lead's date). Longest first, so the most specific one wins.
+_KNOWN_WORDS = ("דואראלקטרוני", "אימייל", "הערות", "עניין", "דואל", "מייל")
 
 
 def _known_key(key: str) -> str | None:

@@ -209,3 +209,11 @@ def test_all_sheets_suggestion_includes_phone_columns_of_later_sheets(tmp_path: 
             bound = mapping.bind(source.info)
             for row in source.rows():
                 assert bound.map_row(row).problem is None
+
+
+def test_a_birth_date_is_not_taken_for_the_lead_date(tmp_path: Path) -> None:
+    from importer.mapping import suggest_mapping
+
+    path = tmp_path / "leads.csv"
+    path.write_text("שם,טלפון,תאריך לידה\nדנה,053-1000001,1990-01-01\n", encoding="utf-8")
+    assert "var_LeadDate" not in suggest_mapping(path)
