@@ -22,10 +22,24 @@ __all__ = [
     "fail",
     "run_cli",
     "settings_from",
+    "sheet_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("importer")
+
+
+def sheet_option(value: str | None) -> str | int | None:
+    """``--sheet``: a name, or a number counted from 1 as in mapping files (0-based inside)."""
+    if value is None or value.strip().lower() == "auto":
+        return None
+    text = value.strip()
+    if text.isdigit():
+        if int(text) < 1:
+            raise click.BadParameter("sheet numbers count from 1 (1 = the first sheet)",
+                                     param_hint="--sheet")
+        return int(text) - 1
+    return value
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import click
 
-from importer.cli._common import api_options, echo_json, settings_from
+from importer.cli._common import api_options, echo_json, settings_from, sheet_option
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
 from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
@@ -227,7 +227,7 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
               help="A do-not-call list (CSV/XLSX of numbers); repeat for several.")
 @click.option("--encoding", default=None, help="Override encoding detection (e.g. cp1255).")
 @click.option("--delimiter", default=None, help="Override delimiter sniffing.")
-@click.option("--sheet", default=None, help="Sheet name or 0-based index.")
+@click.option("--sheet", default=None, help="Sheet name or number (1 = the first sheet).")
 @click.option("--all-sheets", is_flag=True, help="Read every visible sheet.")
 @click.option("--header-row", type=click.IntRange(1), default=None,
               help="Row number of the header, as Excel shows it.")
@@ -270,7 +270,7 @@ def import_command(
     configure_logging(level=level, log_format="json" if log_format == "json" else "text",
                       log_file=log_file)
     settings = settings_from(config_file, api_url, state_dir=state_dir)
-    sheet_value: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+    sheet_value = sheet_option(sheet)
     options = ImportOptions(
         campaign=campaign,
         mapping_path=mapping_path,

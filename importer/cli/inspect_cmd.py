@@ -9,17 +9,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from importer.cli._common import echo_json
+from importer.cli._common import echo_json, sheet_option
 from importer.sources import SourceOptions, open_source
 from importer.sources.text_reader import delimiter_name
 
 _TABLE_MAX_COLUMNS = 6
-
-
-def _sheet_option(value: str | None) -> str | int | None:
-    if value is None:
-        return None
-    return int(value) if value.isdigit() else value
 
 
 def register(group: click.Group) -> None:
@@ -31,7 +25,7 @@ def register(group: click.Group) -> None:
     @click.option("--rows", "n_rows", type=click.IntRange(min=0), default=10, show_default=True,
                   help="How many data rows to show.")
     @click.option("--sheet", default=None,
-                  help="Sheet name, or 0-based index (0 = first sheet). Default: first visible.")
+                  help="Sheet name, or number (1 = first sheet). Default: first visible.")
     @click.option("--encoding", default=None, help="Text encoding (default: detect).")
     @click.option("--header-row", type=click.IntRange(min=1), default=None,
                   help="1-based row of the header, as Excel shows it (default: detect).")
@@ -55,7 +49,7 @@ def register(group: click.Group) -> None:
         options = SourceOptions(
             encoding=encoding,
             delimiter=delimiter,
-            sheet=_sheet_option(sheet),
+            sheet=sheet_option(sheet),
             header_row=header_row,
         )
         with open_source(path, options) as source:

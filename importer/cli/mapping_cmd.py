@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from importer.cli._common import echo_json, fail
+from importer.cli._common import echo_json, fail, sheet_option
 from importer.errors import EXIT_BAD_INPUT, ImporterError
 from importer.mapping import MappedRow, Mapping, load_mapping, suggest_mapping
 from importer.sources import SourceOptions, open_sources
@@ -17,12 +17,6 @@ __all__ = ["register"]
 
 _PROBLEM_STATUSES = ("missing_phone", "invalid_phone", "type_rejected")
 
-
-def _sheet(value: str | None) -> str | int | None:
-    # On the command line sheets are numbered from 1, like in the mapping file.
-    if value is None or value.lower() == "auto":
-        return None
-    return int(value) - 1 if value.isdigit() and int(value) >= 1 else value
 
 
 @click.group("mapping")
@@ -53,7 +47,7 @@ def suggest_cmd(
 ) -> None:
     """Suggest a ready mapping for PATH from its headers and contents."""
     options = SourceOptions(
-        sheet=_sheet(sheet), header_row=header_row, encoding=encoding, delimiter=delimiter
+        sheet=sheet_option(sheet), header_row=header_row, encoding=encoding, delimiter=delimiter
     )
     try:
         text = suggest_mapping(path, options)

@@ -76,3 +76,19 @@ def test_inspect_bad_file_is_one_paragraph_exit_2(tmp_path: Path) -> None:
     assert proc.stderr == (
         "Error: leads.csv: has a header row (row 1) but no data rows below it\n"
     )
+
+
+def test_sheet_numbers_count_from_1_on_the_command_line_as_in_mappings(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "two.xlsx",
+        [["name", "phone"], ["first", "053-1000001"]],
+        Second=[["name", "phone"], ["second", "053-1000002"]],
+    )
+    runner = CliRunner()
+    for number, name in (("1", "Leads"), ("2", "Second")):
+        result = runner.invoke(cli, ["inspect", str(path), "--sheet", number, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["sheet"] == name
+    result = runner.invoke(cli, ["inspect", str(path), "--sheet", "0"])
+    assert result.exit_code == 2
+    assert "count from 1" in result.output
