@@ -690,12 +690,14 @@ class Journal:
             return []
         return self._history("phone LIKE ?", f"%{suffix}")
 
-    def prune(self, older_than_days: int) -> int:
-        """Forget row detail of finished runs and history older than the given age.
+    def prune(self, older_than_days: int, history_older_than_days: int | None = None) -> int:
+        """Forget row detail of finished runs older than the given age.
 
         Run records (counts, report paths) are kept.  Returns the number of runs
-        whose rows were dropped.  Keep ``older_than_days`` above every mapping's
-        ``dedupe.history_days``.
+        whose rows were dropped.  The import history, which dedupe reads, is kept
+        unless ``history_older_than_days`` is given: forgetting it lets numbers
+        imported then be dialled again, so it must stay longer than every
+        mapping's ``dedupe.history_days``.
         """
         cutoff = _iso(self._clock() - timedelta(days=max(0, older_than_days)))
         with self._write() as conn:
@@ -709,7 +711,11 @@ class Journal:
             for run_id in old:
                 conn.execute("DELETE FROM run_rows WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
-            conn.execute("DELETE FROM history WHERE added_at < ?", (cutoff,))
+            if history_older_than_days is not None:
+                history_cutoff = _iso(
+                    self._clock() - timedelta(days=max(0, history_older_than_days))
+                )
+                conn.execute("DELETE FROM history WHERE added_at < ?", (history_cutoff,))
         return len(old)
 
     # -- reports -----------------------------------------------------------------------

@@ -462,6 +462,11 @@ def test_prune_forgets_old_rows_and_history(journal: Journal, clock: FakeClock) 
     assert list(journal.rows(old.run_id)) == []
     assert journal.get_run(old.run_id).counts == {"added": 2}
     assert len(list(journal.rows(unfinished.run_id))) == 2
+    # Dedupe reads the history: it goes only when asked for, separately.
+    assert len(journal.history(PHONES[0])) == 1
+    journal.prune(90, history_older_than_days=120)
+    assert len(journal.history(PHONES[0])) == 1
+    journal.prune(90, history_older_than_days=90)
     assert journal.history(PHONES[0]) == []
 
 
@@ -629,4 +634,21 @@ def test_cli_runs_prune(populated: tuple[Path, list[str]]) -> None:
     result = CliRunner().invoke(cli, ["runs", "prune", "--older-than", "3650",
                                       "--state-dir", str(state)])
     assert result.exit_code == 0
-    assert result.output == "Dropped the rows of 0 finished run(s) older than 3650 day(s).\n"
+    assert result.output == (
+        "Dropped the rows of 0 finished run(s) older than 3650 day(s).\n"
+        "The import history (what dedupe checks) was kept.\n"
+    )
+
+
+def test_cli_runs_report_of_a_pruned_run_says_so(
+    populated: tuple[Path, list[str]], tmp_path: Path, clock: FakeClock
+) -> None:
+    state, (first, _second) = populated
+    with Journal.open(state, clock=clock) as j:
+        clock.advance(days=400)
+        assert j.prune(30) == 1
+    result = CliRunner().invoke(cli, ["runs", "report", first, "--state-dir", str(state),
+                                      "--report-dir", str(tmp_path / "again")])
+    assert result.exit_code == 2
+    assert "pruned" in result.stderr and "runs show" in result.stderr
+    assert not (tmp_path / "again").exists()

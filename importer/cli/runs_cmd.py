@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
-from importer.cli._common import echo_json
+from importer.cli._common import echo_json, fail
 from importer.config import load_settings
+from importer.errors import EXIT_BAD_INPUT
 from importer.journal import HistoryEntry, Journal, RunRecord
 from importer.report import Status
 
@@ -237,6 +238,13 @@ def report_cmd(
     formats = _parse_formats(report_format)
     with Journal.open(_state_dir(state_dir, config_file)) as journal:
         run = journal.get_run(run_id)
+        if sum(run.counts.values()) and not journal.status_counts(run.run_id):
+            fail(
+                f"run {run.run_id}'s rows were pruned from the journal (`runs prune`), so its "
+                f"report cannot be written again; `lead-importer runs show {run.run_id}` still "
+                "shows its counts",
+                EXIT_BAD_INPUT,
+            )
         summary = Summary(
             source_file=run.source_file,
             campaign=run.campaign_name,
@@ -272,14 +280,24 @@ def report_cmd(
 
 @runs_group.command("prune")
 @click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
-              help="Forget row detail of finished runs and history older than DAYS days.")
+              help="Forget row detail of finished runs older than DAYS days.")
+@click.option("--history-older-than", "history_days", type=click.IntRange(min=1), default=None,
+              help="Also forget the import history older than DAYS days. Dedupe reads it: keep "
+                   "it longer than every mapping's dedupe.history_days, or numbers imported "
+                   "then can be dialled again.")
 @_state_options
-def prune_cmd(days: int, state_dir: Path | None, config_file: Path | None) -> None:
+def prune_cmd(
+    days: int, history_days: int | None, state_dir: Path | None, config_file: Path | None
+) -> None:
     """Shrink the journal: drop rows of old finished runs (their summaries stay)."""
     directory = _state_dir(state_dir, config_file)
     with _journal(directory) as journal:
-        dropped = journal.prune(days) if journal else 0
+        dropped = journal.prune(days, history_days) if journal else 0
     click.echo(f"Dropped the rows of {dropped} finished run(s) older than {days} day(s).")
+    if history_days is None:
+        click.echo("The import history (what dedupe checks) was kept.")
+    else:
+        click.echo(f"Forgot the import history older than {history_days} day(s).")
 
 
 def _normalise(phone: str, region: str) -> str | None:
