@@ -4,6 +4,7 @@ members and settings.  Campaigns are named by name or code; codes are shown mask
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import sys
@@ -300,19 +301,15 @@ def _simple_action(
 def _read_phones(phones: tuple[str, ...], file: Path | None) -> list[str]:
     values = [p for p in phones if p.strip()]
     if file is not None:
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            text = file.read_text(encoding="cp1255")
-        except OSError as exc:
-            fail(f"{file}: cannot read the file ({exc.strerror})", EXIT_BAD_INPUT)
-        for line in text.splitlines():
-            first = line.replace(";", ",").replace("\t", ",").split(",")[0].strip().strip('"')
-            if not first or first.startswith("#"):
-                continue
-            if not any(ch.isdigit() for ch in first):
-                continue  # a header such as "phone"
-            values.append(first)
+        from importer.dedupe import load_suppression
+        from importer.phones import PhoneNormalizer
+
+        # Read like a suppression list: CSV/TSV/XLSX/ODS..., any encoding, every cell that
+        # holds a usable number (a header or a name column is simply not a number).
+        found = sorted(load_suppression([file], PhoneNormalizer()))
+        if not found:
+            fail(f"{file}: no usable phone number in any cell of the file", EXIT_BAD_INPUT)
+        values += found
     return values
 
 
@@ -354,6 +351,9 @@ def remove_cmd(
     raw_phones = _read_phones(phones, phones_file)
     if not raw_phones:
         fail("no phone numbers given: pass PHONE... or --file PATH", EXIT_BAD_INPUT)
+    from importer.errors import ApiError
+    from importer.file_run import idempotent_call
+
     settings, client = _open(config_file, api_url)
     results: list[dict[str, Any]] = []
     with client:
@@ -363,22 +363,29 @@ def remove_cmd(
             if target is None:
                 results.append({"phone": raw, "sent": False, "reason": problem})
                 continue
-            client.remove_call(found, target)
-            results.append({"phone": raw, "target": target, "sent": True, "reason": ""})
+            # RemoveCall is safe to repeat, so a lost answer or a 500 is retried, and one
+            # number that fails does not stop the others (a do-not-call request must not wait).
+            try:
+                ok, error = idempotent_call(
+                    functools.partial(client.remove_call, found, target), client.retry_policy
+                )
+            except ApiError as exc:
+                ok, error = False, f"refused: {exc.description}"
+            results.append({"phone": raw, "target": target, "sent": ok, "reason": error})
     sent = sum(1 for r in results if r["sent"])
-    skipped = len(results) - sent
+    not_sent = len(results) - sent
     if as_json:
-        echo_json({"campaign": found.name, "sent": sent, "skipped": skipped, "results": results})
+        echo_json({"campaign": found.name, "sent": sent, "skipped": not_sent, "results": results})
     else:
         for r in results:
             if not r["sent"]:
-                click.echo(f"skipped {r['phone']}: {r['reason']}", err=True)
+                click.echo(f"not removed {r['phone']}: {r['reason']}", err=True)
         click.echo(
             f"Asked {found.name!r} to remove {sent} number(s)"
-            + (f"; skipped {skipped} invalid" if skipped else "")
+            + (f"; {not_sent} not removed (listed above; run again for those)" if not_sent else "")
             + ". (The API answers OK even for numbers that were not pending.)"
         )
-    if skipped:
+    if not_sent:
         sys.exit(EXIT_ROWS_FAILED)
 
 

@@ -140,7 +140,7 @@ def test_members_start_stop_remove_settings(
     assert seeded.pending_phones(code) == []
     assert run(group, "remove", "Hot leads").exit_code == 2
     partly = run(group, "remove", "Hot leads", "12345", P3)
-    assert partly.exit_code == 1 and "skipped 12345" in partly.stderr
+    assert partly.exit_code == 1 and "not removed 12345" in partly.stderr
 
     ok = run(group, "settings", "Hot leads", "--queue", "77", "--max-callers", "4",
              "--coefficient", "3")
@@ -176,3 +176,45 @@ def test_unknown_campaign_lists_names_not_codes(
     message = str(result.exception)
     assert "'Hot leads'" in message and "'Callbacks'" in message
     assert not any(code in message for code in emulator_env.demo.campaigns.values())
+
+
+def test_remove_retries_each_number_and_reads_any_list_file(
+    tmp_path: Path, group: click.Group, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RemoveCall is safe to repeat: a 500 or a lost answer is retried, and one failure does not
+    stop the other numbers (a do-not-call request must not wait). The list may be a workbook."""
+    import openpyxl
+
+    import importer.dialer.client as client_module
+    from importer.dialer.retry import RetryPolicy
+    from importer.emulator.faults import FaultConfig
+    from tests.phone_samples import valid_mobiles
+
+    monkeypatch.setattr(
+        client_module, "DEFAULT_RETRY_POLICY", RetryPolicy(initial_wait=0.01, max_wait=0.02)
+    )
+    numbers = valid_mobiles(8, start=3_300_000)
+    faults = FaultConfig(fail_rate=0.3, ambiguous_rate=0.2, methods={"RemoveCall"})
+    with EmulatorServer(db_path=tmp_path / "faulty.db", port=0, faults=faults, seed=3) as server:
+        server.seed_demo()
+        assert server.demo is not None
+        code = server.demo.campaigns["Hot leads"]
+        settings = Settings(api_url=server.base_url, account_code="demo")
+        with DialerClient(settings) as client:
+            client.add_calls_bulk(code, [CallTarget(n) for n in numbers])
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["שם", "טלפון"])
+        for i, number in enumerate(numbers):
+            sheet.append([f"ליד {i}", number])
+        path = tmp_path / "dnc.xlsx"
+        book.save(path)
+        monkeypatch.setenv("VOICENTER_API_URL", server.base_url)
+        monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+        result = run(group, "remove", "Hot leads", "--file", str(path), "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["sent"] == 8
+        assert server.pending_phones(code) == []
+        # Faults happened and were retried: more RemoveCall requests than numbers.
+        assert sum(1 for r in server.request_log if r.method.lower() == "removecall") > 8
