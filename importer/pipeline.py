@@ -328,6 +328,9 @@ class _Importer:
         ckey = self.journal.campaign_key(campaign.code) if self.journal is not None else ""
         if first.dedupe.history_days and self.journal is not None:
             checks.history = self.journal.recently_added(ckey, first.dedupe.history_days)
+        elif first.dedupe.history_days and self.options.dry_run and self.options.use_journal:
+            # A dry run records nothing, but its preview must skip what a real run would.
+            checks.history = self._history_for_preview(campaign.code, first.dedupe.history_days)
         ctx = RunContext(
             client=client,
             campaign=campaign,
@@ -349,6 +352,14 @@ class _Importer:
             self.result.files.append(outcome)
             self.result.exit_code = max(self.result.exit_code, outcome.exit_code)
         return self.result
+
+    def _history_for_preview(self, code: str, days: int) -> set[str]:
+        """The import history a real run would check, read from an existing journal."""
+        state_dir = self.options.state_dir or self.settings.resolved_state_dir()
+        if not Journal.path_for(state_dir).exists():
+            return set()
+        with Journal.open(state_dir) as journal:
+            return journal.recently_added(journal.campaign_key(code), days)
 
     def _run_file(self, ctx: RunContext, item: _Prepared, *, sync_after: bool) -> FileOutcome:
         summary = Summary(

@@ -655,7 +655,13 @@ def test_day_two_cumulative_file_adds_only_the_new_leads(
     dialled = day1[3:9]
     remove_calls(emulator, work.code, dialled)
 
-    # Day 2: the same export again, with the day's new leads at the end.
+    # Day 2: the same export again, with the day's new leads at the end. A dry run first:
+    # its preview must skip what the real run skips (it reads the history, records nothing).
+    again = "duplicate_history" if history_days else "would_add"
+    expected = [again if n in dialled else "duplicate_pending" for n in day1] + ["would_add"] * 8
+    preview = invoke(work, write_leads(tmp_path / "leads-day2.csv", day1 + new), "--dry-run")
+    assert preview.code == 0, preview.err
+    assert [r["status"] for r in preview.report()] == expected
     second = invoke(work, write_leads(tmp_path / "leads-day2.csv", day1 + new))
     assert second.code == 0, second.err
     again = "duplicate_history" if history_days else "added"
