@@ -575,15 +575,25 @@ class InboxRunner:
             location = path
         summary = outcome.summary if outcome else None
         reports = dict(outcome.reports) if outcome else {}
-        message = (
-            "Imported. The report lists every row and what happened to it."
-            if code == 0
-            else "Imported, but the dialer refused some rows or they could not be "
-            "delivered; the report lists them (status rejected or failed). Dropping the "
-            "same file again retries only those rows."
-        )
-        if summary is not None and summary.notes:
-            message += "\n" + "\n".join(redact(n) for n in summary.notes)
+        already = summary is not None and summary.already_imported
+        if already:
+            message = (
+                "Already imported earlier: nothing was sent now. The report is that earlier "
+                "run's. To send the file again anyway, run `lead-importer import FILE --again`."
+            )
+        elif code == 0:
+            message = "Imported. The report lists every row and what happened to it."
+        else:
+            message = (
+                "Imported, but the dialer refused some rows or they could not be "
+                "delivered; the report lists them (status rejected or failed). Dropping the "
+                "same file again retries only those rows."
+            )
+        notes = summary.notes if summary is not None else []
+        if already:  # the import's own note tells the user to pass --again, an import flag
+            notes = [n for n in notes if not n.startswith("Already imported by run")]
+        if notes:
+            message += "\n" + "\n".join(redact(n) for n in notes)
         notice = FileNotice(
             inbox=inbox.name,
             file=original,
@@ -598,6 +608,7 @@ class InboxRunner:
             counts=dict(summary.counts) if summary else {},
             reports=reports,
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            already_imported=already,
         )
         log.info("inbox %r: %s -> %s (%s)", inbox.name, original, _rel(inbox, location),
                  notice.headline(), extra=_extra(notice))

@@ -57,6 +57,7 @@ class FileNotice:
     reports: dict[str, Path] = field(default_factory=dict)
     error_file: Path | None = None
     finished_at: str = ""
+    already_imported: bool = False           # nothing sent now: counts are the earlier run's
 
     @property
     def is_problem(self) -> bool:
@@ -69,6 +70,8 @@ class FileNotice:
             return "FAILED - nothing was imported"
         if self.outcome == "retry":
             return "NOT IMPORTED YET - the dialer could not be reached; will retry"
+        if self.already_imported:
+            return "already imported earlier - nothing sent now"
         parts = [
             f"{n} {status}"
             for status, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -95,6 +98,7 @@ class FileNotice:
             "run_id": self.run_id,
             "total_rows": self.total_rows,
             "counts": dict(self.counts),
+            "already_imported": self.already_imported,
             "reports": {k: str(v) for k, v in self.reports.items()},
             "error_file": str(self.error_file) if self.error_file else None,
             "finished_at": self.finished_at,

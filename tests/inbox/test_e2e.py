@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -345,3 +346,25 @@ def test_two_concurrent_once_runs_never_double_process(
     pending = pending_e164(emulator)
     assert len(pending) == len(set(pending))  # each number once
     assert sorted(pending) == sorted(e164(p) for p in expected)
+
+
+def test_a_file_dropped_again_is_reported_as_already_imported(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = env_for(emulator, tmp_path)
+    root = tmp_path / "leads"
+    config = init(root, env)
+    inbox = root / "inbox"
+    write_leads(inbox / "batch.csv", il_mobiles(4, start=40))
+    age(inbox / "batch.csv")
+    first = run(["inbox", "run", "--config", str(config), "--once"], env)
+    assert first.returncode == 0, first.stderr
+    shutil.copy(root / "done" / "batch.csv", inbox / "batch.csv")
+    age(inbox / "batch.csv")
+    again = run(["inbox", "run", "--config", str(config), "--once", "--json"], env)
+    assert again.returncode == 0, again.stderr
+    (notice,) = json.loads(again.stdout)["files"]
+    assert notice["already_imported"] is True
+    assert notice["headline"] == "already imported earlier - nothing sent now"
+    assert "--again" in notice["message"] and "Use --again" not in notice["message"]
+    assert sorted(pending_e164(emulator)) == sorted(e164(p) for p in il_mobiles(4, start=40))
