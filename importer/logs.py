@@ -57,9 +57,8 @@ def configure_logging(
     With a log file, stderr gets only warnings and errors by default, so cron
     mails someone only when something needs attention.
     """
-    formatter: logging.Formatter = (
-        JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT)
-    )
+    text = logging.Formatter(_TEXT_FORMAT)
+    formatter: logging.Formatter = JsonFormatter() if log_format == "json" else text
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -77,7 +76,8 @@ def configure_logging(
         except OSError as exc:
             raise ConfigError(f"{log_file}: cannot write the log file ({exc.strerror})") from None
     for handler in handlers:
-        handler.setFormatter(formatter)
+        # With a log file the JSON goes there; the terminal (or cron's mail) stays readable.
+        handler.setFormatter(text if handler is console and log_file is not None else formatter)
         root.addHandler(handler)
     root.setLevel(level)
     install_log_redaction(root)

@@ -119,7 +119,8 @@ class ChunkPusher:
                 results = self._client.add_calls_bulk(self._code, [p.target for p in remaining])
             except DialerError as exc:
                 state["last_error"] = str(exc)
-                log.warning("chunk of %d row(s) not confirmed: %s", len(remaining), exc)
+                # Retried or reconciled next; rows still unsettled at the end are reported.
+                log.info("chunk of %d row(s) not confirmed: %s", len(remaining), exc)
                 if is_ambiguous(exc):
                     # Read back at once, before the backoff: every second the dialer may call
                     # (and so remove) rows of the request, and those look as if they never came.
@@ -128,7 +129,7 @@ class ChunkPusher:
                         remaining = self._reconcile(remaining, outcomes)
                         state["ambiguous"] = False
                     except DialerError as read_exc:  # tried again before the next send
-                        log.warning("could not read the campaign back: %s", read_exc)
+                        log.info("could not read the campaign back: %s", read_exc)
                     if not remaining:
                         return
                 raise

@@ -595,8 +595,7 @@ class DialerClient:
         )
         return AmbiguousWriteError(
             f"the request was sent to {self._host} but {what}: it may or may not have been "
-            "applied (the campaign's pending calls tell which; an import reads them before "
-            "sending anything again)",
+            "applied (the campaign's pending calls tell which: `lead-importer pending`)",
             method=method,
         )
 

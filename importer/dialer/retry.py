@@ -114,7 +114,9 @@ def _log_before_sleep(retry_state: RetryCallState) -> None:
     outcome = retry_state.outcome
     exc = outcome.exception() if outcome is not None else None
     sleep = retry_state.next_action.sleep if retry_state.next_action else 0.0
-    log.warning(
+    # INFO, not WARNING: a retry that works needs nobody's attention (cron mails stderr's
+    # warnings); one that keeps failing ends in an error or in failed rows, reported as such.
+    log.info(
         "%s; retrying in %.1f s (attempt %d)",
         redact(str(exc)),
         sleep,

@@ -269,3 +269,45 @@ def test_init_command_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     again = CliRunner().invoke(cli, ["inbox", "init", "leads"])
     assert again.exit_code == 2
     assert "already exists; nothing was changed" in again.output
+
+
+def test_with_a_log_file_stderr_stays_plain_text_and_quiet_about_retries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cron mails stderr: a retry that works is INFO (file only); warnings stay readable text."""
+    from importer.dialer.retry import RetryPolicy, build_retrying
+
+    log_file = tmp_path / "inbox.log"
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging(log_format="json", log_file=log_file)
+        calls = []
+
+        def flaky() -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ConnectionError("connection reset")
+            return "ok"
+
+        retrying = build_retrying(
+            RetryPolicy(initial_wait=0.0, max_wait=0.0),
+            retryable=lambda exc: isinstance(exc, ConnectionError),
+        )
+        assert retrying(flaky) == "ok"
+        logging.getLogger("importer.pipeline").warning("2 row(s) were rejected")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            if handler not in saved[0]:
+                handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "retrying" not in err
+    assert "2 row(s) were rejected" in err and not err.lstrip().startswith("{")
+    logged = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    assert any("retrying" in r["message"] for r in logged)
