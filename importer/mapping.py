@@ -335,6 +335,11 @@ class BoundMapping:
     def _bind_copy_columns(self, problems: list[str]) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
         taken = {k.casefold() for k in self.mapping.custom_data}
+        ref = self.mapping.dedupe.import_ref
+        if ref:
+            # Each run writes its own import reference there: an old one copied from a pending
+            # export (a restore) would only show in the report and disagree with the campaign.
+            taken.add(ref.casefold())
         for pattern in self.mapping.copy_columns:
             matched = False
             for index, header in enumerate(self._keys):

@@ -288,3 +288,11 @@ def test_an_extension_reaches_the_agent_as_custom_data() -> None:
     assert own.target is not None and own.target.custom_data == {"var_Extension": "7"}
     plain = map_one("phone: [phone]\n", ("phone",), (MOBILE,))
     assert plain.target is not None and plain.target.custom_data is None
+
+
+def test_copy_columns_leave_the_import_reference_to_the_run() -> None:
+    """A pending export carries the old run's var_ImportRef; the new run writes its own."""
+    bound = bind('phone: [Phone]\ncopy_columns: ["var_*"]\n', "Phone", "var_ImportRef", "var_City")
+    assert bound.field_names == ["var_City"]
+    mapped = bound.map_row(row(MOBILE, "20261101-old-7", "חיפה"))
+    assert mapped.target is not None and mapped.target.custom_data == {"var_City": "חיפה"}
