@@ -7,6 +7,7 @@ import csv
 import functools
 import io
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -476,7 +477,10 @@ def members_cmd(
                 }
             )
         elif not members:
-            click.echo(f"{found.name!r} has no members.")
+            # TotalAwaitingCalls is set for smart-dialer campaigns only.
+            smart = found.total_awaiting_calls is not None
+            why = " (members belong to agent-dialer campaigns only)" if smart else ""
+            click.echo(f"{found.name!r} has no members{why}.")
         else:
             _table(("Member", "DisplayName"), [(m.member, m.display_name) for m in members])
         return
@@ -487,9 +491,13 @@ def members_cmd(
         done = "added to" if action == "add" else "removed from"
         click.echo(f"{count} member(s) {done} {found.name!r}.")
     else:
+        likely = (
+            f"{member} is probably a member already" if action == "add"
+            else f"{member} is probably not a member"
+        )
         click.echo(
-            f"Nothing was {'added' if action == 'add' else 'removed'} "
-            f"(the API answered {count}).",
+            f"Nothing was {'added' if action == 'add' else 'removed'} (the API answered "
+            f"{count}: {likely}; `lead-importer members {shlex.quote(found.name)}` lists them).",
             err=True,
         )
     if not changed:
