@@ -162,6 +162,7 @@ def _kind(keys: set[str]) -> tuple[str, str]:
 
 def _phone_columns(profiles: list[ColumnProfile]) -> list[ColumnProfile]:
     picked: list[ColumnProfile] = []
+    named_only: list[ColumnProfile] = []
     for prof in profiles:
         if prof.key in _NATIONAL_ID:
             continue
@@ -171,6 +172,12 @@ def _phone_columns(profiles: list[ColumnProfile]) -> list[ColumnProfile]:
         )
         if by_content or (named and (prof.filled == 0 or prof.phone_share >= 0.2)):
             picked.append(prof)
+        elif named:
+            named_only.append(prof)
+    if not picked:
+        # A "Phone" column full of damaged numbers (9.72501E+11) is still the phone column:
+        # its rows are reported invalid_phone, each with how to fix it, not "no phone column".
+        picked = named_only
 
     def mobile_first(prof: ColumnProfile) -> tuple[int, int]:
         mobile = _has_word(prof.key, _MOBILE_WORDS) or (

@@ -217,3 +217,12 @@ def test_a_birth_date_is_not_taken_for_the_lead_date(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text("שם,טלפון,תאריך לידה\nדנה,053-1000001,1990-01-01\n", encoding="utf-8")
     assert "var_LeadDate" not in suggest_mapping(path)
+
+
+def test_a_phone_column_of_damaged_numbers_is_still_the_phone_column(tmp_path: Path) -> None:
+    """Rows are then reported invalid_phone with the Excel fix, not 'no phone column'."""
+    from importer.mapping import suggest_mapping
+
+    path = tmp_path / "sci.csv"
+    path.write_text("Name,Phone\nA,9.72501E+11\nB,9.72502E+11\n", encoding="utf-8")
+    assert "columns: [Phone]" in suggest_mapping(path)
