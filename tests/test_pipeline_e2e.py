@@ -19,6 +19,7 @@ from importer.dialer.retry import RetryPolicy
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.pipeline import ImportOptions, run_import
 from tests.phone_samples import e164, valid_mobiles
+from tests.workbooks import write_sheets
 
 MAPPING = """\
 name: test leads
@@ -43,18 +44,8 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None
 
 def write_workbook(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
     """An .xlsx with one sheet per entry, each with the name/phone/score header."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    assert book.active is not None
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        sheet.append(["name", "phone", "score"])
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-    return path
+    header: list[object] = ["name", "phone", "score"]
+    return write_sheets(path, {title: [header, *rows] for title, rows in sheets.items()})
 
 
 def read_report(report_dir: Path) -> list[dict[str, str]]:

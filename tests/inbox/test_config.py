@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -207,16 +209,13 @@ def test_init_refuses_a_missing_mapping(tmp_path: Path) -> None:
 # --- logs -------------------------------------------------------------------------------
 
 
-def test_json_log_lines_are_redacted(tmp_path: Path) -> None:
-    register_secret("ACCOUNTCODE12345")
-    log_file = tmp_path / "logs" / "inbox.log"
+@contextmanager
+def _own_logging() -> Iterator[None]:
+    """Let a test configure the root logger, then put the test runner's handlers back."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
-        configure_logging(log_format="json", log_file=log_file)
-        logging.getLogger("importer.inbox").info(
-            "file %s for ACCOUNTCODE12345", "לידים.csv", extra={"inbox": "FB"}
-        )
+        yield
         for handler in root.handlers:
             handler.flush()
     finally:
@@ -227,6 +226,16 @@ def test_json_log_lines_are_redacted(tmp_path: Path) -> None:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_json_log_lines_are_redacted(tmp_path: Path) -> None:
+    register_secret("ACCOUNTCODE12345")
+    log_file = tmp_path / "logs" / "inbox.log"
+    with _own_logging():
+        configure_logging(log_format="json", log_file=log_file)
+        logging.getLogger("importer.inbox").info(
+            "file %s for ACCOUNTCODE12345", "לידים.csv", extra={"inbox": "FB"}
+        )
     [line] = log_file.read_text(encoding="utf-8").splitlines()
     record = json.loads(line)
     assert record["level"] == "info"
@@ -278,9 +287,7 @@ def test_with_a_log_file_stderr_stays_plain_text_and_quiet_about_retries(
     from importer.dialer.retry import RetryPolicy, build_retrying
 
     log_file = tmp_path / "inbox.log"
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
+    with _own_logging():
         configure_logging(log_format="json", log_file=log_file)
         calls = []
 
@@ -296,16 +303,6 @@ def test_with_a_log_file_stderr_stays_plain_text_and_quiet_about_retries(
         )
         assert retrying(flaky) == "ok"
         logging.getLogger("importer.pipeline").warning("2 row(s) were rejected")
-        for handler in root.handlers:
-            handler.flush()
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            if handler not in saved[0]:
-                handler.close()
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "retrying" not in err
     assert "2 row(s) were rejected" in err and not err.lstrip().startswith("{")

@@ -102,6 +102,13 @@ def init(
     return config
 
 
+def drop_folder(emulator: EmulatorServer, tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """(environment, root folder, config file) of a fresh drop folder under tmp_path/leads."""
+    env = env_for(emulator, tmp_path)
+    root = tmp_path / "leads"
+    return env, root, init(root, env)
+
+
 def names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -122,9 +129,7 @@ def pending_e164(emulator: EmulatorServer) -> list[str]:
 def test_once_imports_good_files_and_explains_bad_ones(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    env = env_for(emulator, tmp_path)
-    root = tmp_path / "leads"
-    config = init(root, env)
+    env, root, config = drop_folder(emulator, tmp_path)
     inbox = root / "inbox"
     for sample in ["facebook_leads.csv", "crm_export_he.csv", "handmade_leads.xlsx"]:
         shutil.copy(SAMPLES / sample, inbox / sample)
@@ -351,9 +356,7 @@ def test_two_concurrent_once_runs_never_double_process(
 def test_a_file_dropped_again_is_reported_as_already_imported(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    env = env_for(emulator, tmp_path)
-    root = tmp_path / "leads"
-    config = init(root, env)
+    env, root, config = drop_folder(emulator, tmp_path)
     inbox = root / "inbox"
     write_leads(inbox / "batch.csv", il_mobiles(4, start=40))
     age(inbox / "batch.csv")

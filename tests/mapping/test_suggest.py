@@ -183,23 +183,15 @@ def test_hebrew_headers_get_readable_custom_data_names(tmp_path: Path) -> None:
 
 def test_all_sheets_suggestion_includes_phone_columns_of_later_sheets(tmp_path: Path) -> None:
     """Sheet 2 keeps its mobiles under "נייד": with --all-sheets they must not be lost."""
-    from openpyxl import Workbook
-
     from importer.mapping import parse_mapping, suggest_mapping
     from importer.sources import open_sources
     from importer.sources.model import SourceOptions
+    from tests.workbooks import write_sheets
 
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    first.title = "ינואר"
-    first.append(["שם", "טלפון"])
-    first.append(["דנה", "053-1000001"])
-    second = book.create_sheet("פברואר")
-    second.append(["שם", "נייד", "טלפון"])
-    second.append(["משה", "053-1000002", ""])
-    path = tmp_path / "two.xlsx"
-    book.save(path)
+    path = write_sheets(tmp_path / "two.xlsx", {
+        "ינואר": [["שם", "טלפון"], ["דנה", "053-1000001"]],
+        "פברואר": [["שם", "נייד", "טלפון"], ["משה", "053-1000002", ""]],
+    })
     options = SourceOptions(all_sheets=True)
     text = suggest_mapping(path, options)
     assert "columns: [טלפון, נייד]" in text

@@ -77,17 +77,6 @@ def write_ods(
 
 def write_xlsx(path: Path, rows: list[list[object]], **sheets: list[list[object]]) -> Path:
     """An xlsx with ``rows`` on the first sheet ("Leads") and optional extra sheets."""
-    import openpyxl
+    from tests.workbooks import write_sheets
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Leads"
-    for row in rows:
-        ws.append(row)
-    for name, extra in sheets.items():
-        other = wb.create_sheet(name)
-        for row in extra:
-            other.append(row)
-    wb.save(path)
-    return path
+    return write_sheets(path, {"Leads": rows, **sheets})

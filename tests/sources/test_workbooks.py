@@ -286,24 +286,16 @@ def test_ten_thousand_columns_and_the_longest_cell(tmp_path: Path) -> None:
 
 def test_all_sheets_skips_a_sheet_without_data_and_says_so(tmp_path: Path) -> None:
     """A notes sheet between two lead sheets must not stop them; only an all-empty book fails."""
-    from openpyxl import Workbook
-
     from importer.errors import EmptySourceError
     from importer.sources import open_sources
     from importer.sources.model import SourceOptions
+    from tests.workbooks import write_sheets
 
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    first.title = "ינואר"
-    first.append(["name", "phone"])
-    first.append(["A", "053-1000001"])
-    book.create_sheet("הערות").append(["לזכור לחזור ללקוחות"])
-    last = book.create_sheet("פברואר")
-    last.append(["name", "phone"])
-    last.append(["B", "053-1000002"])
-    path = tmp_path / "book.xlsx"
-    book.save(path)
+    path = write_sheets(tmp_path / "book.xlsx", {
+        "ינואר": [["name", "phone"], ["A", "053-1000001"]],
+        "הערות": [["לזכור לחזור ללקוחות"]],
+        "פברואר": [["name", "phone"], ["B", "053-1000002"]],
+    })
     options = SourceOptions(all_sheets=True)
     infos = []
     for source in open_sources(path, options):
@@ -314,12 +306,9 @@ def test_all_sheets_skips_a_sheet_without_data_and_says_so(tmp_path: Path) -> No
     notes = [w for i in infos for w in i.warnings]
     assert any(w.startswith("sheet 'הערות' skipped:") for w in notes)
 
-    empty = Workbook()
-    assert empty.active is not None
-    empty.active.append(["only a title"])
-    empty.create_sheet("two").append(["another title"])
-    empty_path = tmp_path / "empty.xlsx"
-    empty.save(empty_path)
+    empty_path = write_sheets(
+        tmp_path / "empty.xlsx", {"one": [["only a title"]], "two": [["another title"]]}
+    )
     with pytest.raises(EmptySourceError):
         for source in open_sources(empty_path, options):
             source.close()
