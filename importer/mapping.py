@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from fnmatch import fnmatchcase
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
@@ -408,7 +409,7 @@ class BoundMapping:
             if not default:
                 return lambda cells, notes: get(cells)
             return lambda cells, notes: get(cells) or default
-        lookup = _per_value(lambda value: self._mapped_value(name, spec, value))
+        lookup = _per_value(partial(self._mapped_value, name, spec))
 
         def mapped(cells: Sequence[str], notes: list[str]) -> str:
             value = get(cells)
@@ -431,7 +432,7 @@ class BoundMapping:
             return lambda cells, notes: const
         get = _value_getter(text)
         empty = (spec.default, "" if spec.default is None else str(spec.default))
-        lookup = _per_value(lambda value: self._priority_value(spec, value))
+        lookup = _per_value(partial(self._priority_value, spec))
 
         def priority(cells: Sequence[str], notes: list[str]) -> tuple[int | None, str]:
             value = get(cells)
@@ -668,17 +669,19 @@ def _unescaped(cell: str) -> str:
 EXTENSION_KEY = "var_Extension"  # CustomData key for "03-1234567 שלוחה 12"
 _VALUE_CACHE_SIZE = 16_384
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
 
 
 def _empty_field(cells: Sequence[str], notes: list[str]) -> str:
     return ""
 
 
-def _per_value(compute: Callable[[str], R]) -> Callable[[str], R]:
-    """``compute`` remembered per distinct cell text (a bounded cache, emptied when full)."""
-    cache: dict[str, R] = {}
+def _per_value(compute: Callable[[K], R]) -> Callable[[K], R]:
+    """``compute`` remembered per distinct cell text, or tuple of texts (a bounded cache,
+    emptied when full)."""
+    cache: dict[K, R] = {}
 
-    def lookup(value: str) -> R:
+    def lookup(value: K) -> R:
         try:
             return cache[value]
         except KeyError:
@@ -717,12 +720,16 @@ def _value_getter(text: _Text) -> Callable[[Sequence[str]], str]:
     if text.parts is None:
         return _column_getter(text.columns or [])
     placeholders = [p for p in text.parts if not isinstance(p, str)]
-    render = _per_value_tuple(text.render_values)
+    render = _per_value(text.render_values)
     fallback = _column_getter(text.fallback)
     if len(placeholders) > 1 and all(len(p) == 1 for p in placeholders):
         # The usual "{first} {last}": the raw cells are the cache key (render strips them).
         pick = itemgetter(*(p[0] for p in placeholders))
-        render_raw = _per_value_tuple(lambda raw: text.render_values(tuple(v.strip() for v in raw)))
+
+        def render_stripped(raw: tuple[str, ...]) -> str:
+            return text.render_values(tuple(v.strip() for v in raw))
+
+        render_raw = _per_value(render_stripped)
 
         def template_raw(cells: Sequence[str]) -> str:
             return render_raw(pick(cells)) or fallback(cells)
@@ -735,22 +742,6 @@ def _value_getter(text: _Text) -> Callable[[Sequence[str]], str]:
         return render(values) or fallback(cells)
 
     return template
-
-
-def _per_value_tuple(compute: Callable[[tuple[str, ...]], str]) -> Callable[[tuple[str, ...]], str]:
-    cache: dict[tuple[str, ...], str] = {}
-
-    def lookup(values: tuple[str, ...]) -> str:
-        try:
-            return cache[values]
-        except KeyError:
-            pass
-        if len(cache) >= _VALUE_CACHE_SIZE:
-            cache.clear()
-        out = cache[values] = compute(values)
-        return out
-
-    return lookup
 
 
 # CallTarget is a frozen dataclass: its __init__ sets each field through object.__setattr__,
