@@ -109,6 +109,14 @@ def _run_from(row: Sequence[Any]) -> RunRecord:
     )
 
 
+def _status_batch(run_id: str, updates: Iterable[RowUpdate]) -> list[tuple[Any, ...]]:
+    """(status, reason, code, run_id, seq) parameters for _set_statuses, statuses checked."""
+    batch = [(status, reason, code, run_id, seq) for seq, status, reason, code in updates]
+    for item in batch:
+        _check_status(item[0])
+    return batch
+
+
 def _row_from(row: Sequence[Any]) -> JournalRow:
     return JournalRow(
         seq=row[0],
@@ -460,18 +468,22 @@ class Journal:
         Rows that become ``added`` are recorded in the import history in the
         same transaction (unless the run is a dry run).
         """
-        batch = [(status, reason, code, run_id, seq) for seq, status, reason, code in updates]
-        for item in batch:
-            _check_status(item[0])
+        batch = _status_batch(run_id, updates)
         if not batch:
             return
         with self._write() as conn:
-            conn.executemany(
-                "UPDATE run_rows SET status = ?, reason = ?, error_code = ? "
-                "WHERE run_id = ? AND seq = ?",
-                batch,
-            )
-            self._record_added(conn, run_id, [b[4] for b in batch if b[0] == Status.ADDED])
+            self._set_statuses(conn, run_id, batch)
+
+    def _set_statuses(
+        self, conn: sqlite3.Connection, run_id: str, batch: list[tuple[Any, ...]]
+    ) -> None:
+        """Apply a ``_status_batch``; rows that became ``added`` enter the history."""
+        conn.executemany(
+            "UPDATE run_rows SET status = ?, reason = ?, error_code = ? "
+            "WHERE run_id = ? AND seq = ?",
+            batch,
+        )
+        self._record_added(conn, run_id, [b[4] for b in batch if b[0] == Status.ADDED])
 
     def _page(self, run_id: str, where: str, params: Sequence[Any]) -> Iterator[JournalRow]:
         # Keyset paging: each page is its own short query, so a consumer may be slow
@@ -558,16 +570,9 @@ class Journal:
         rows the answer did not cover stay so and are returned (the chunk then stays
         unknown, to be reconciled).  Rows that became ``added`` enter the history.
         """
-        batch = [(status, reason, code, run_id, seq) for seq, status, reason, code in results]
-        for item in batch:
-            _check_status(item[0])
+        batch = _status_batch(run_id, results)
         with self._write() as conn:
-            conn.executemany(
-                "UPDATE run_rows SET status = ?, reason = ?, error_code = ? "
-                "WHERE run_id = ? AND seq = ?",
-                batch,
-            )
-            self._record_added(conn, run_id, [b[4] for b in batch if b[0] == Status.ADDED])
+            self._set_statuses(conn, run_id, batch)
             unsettled = [
                 int(r[0])
                 for r in conn.execute(
