@@ -67,37 +67,18 @@ def main() -> int:
     worst = 0
     try:
         reports = work / "reports"
+        def import_args(sample: str, mapping: str) -> list[str]:
+            return [
+                "import", f"sample_data/{sample}", "--mapping", f"mappings/{mapping}",
+                "--campaign", "Hot leads", "--report-dir", str(reports), "--no-progress",
+            ]
+
         for sample, mapping in SAMPLES:
-            code = _run(
-                f"import {sample} with mappings/{mapping}",
-                [
-                    "import",
-                    f"sample_data/{sample}",
-                    "--mapping",
-                    f"mappings/{mapping}",
-                    "--campaign",
-                    "Hot leads",
-                    "--report-dir",
-                    str(reports),
-                    "--no-progress",
-                ],
-                env,
-            )
+            title = f"import {sample} with mappings/{mapping}"
+            code = _run(title, import_args(sample, mapping), env)
             worst = max(worst, code)
         code = _run(
-            "the same file again: already imported, nothing is sent",
-            [
-                "import",
-                f"sample_data/{SAMPLES[0][0]}",
-                "--mapping",
-                f"mappings/{SAMPLES[0][1]}",
-                "--campaign",
-                "Hot leads",
-                "--report-dir",
-                str(reports),
-                "--no-progress",
-            ],
-            env,
+            "the same file again: already imported, nothing is sent", import_args(*SAMPLES[0]), env
         )
         worst = max(worst, code)
         _run("what the campaign holds now", ["campaigns"], env)
