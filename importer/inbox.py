@@ -92,6 +92,7 @@ LOCK_NAME = "lead-importer-inbox"       # lock file: <inbox root>/lead-importer-
 IGNORED_SUFFIXES = (
     ".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp", ".opdownload",
 )
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".htm", ".html")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
 
 ImportFn = Callable[..., "ImportResult"]
@@ -408,6 +409,7 @@ class InboxRunner:
             i.name: SettleTracker(config.settle_seconds, clock=clock) for i in config.inboxes
         }
         self._paused_until: dict[str, float] = {}
+        self._explained: set[tuple[str, str]] = set()
 
     # folders and locking
 
@@ -459,6 +461,7 @@ class InboxRunner:
                     continue                     # vanished between listing and stat
                 reason = ignore_reason(entry.name, st)
                 if reason is not None:
+                    self._explain_hidden(inbox, entry.name, reason)
                     continue
                 present.add(entry.name)
                 if tracker.settled(entry.name, st):
@@ -468,6 +471,24 @@ class InboxRunner:
         tracker.keep_only(present)
         ready.sort()
         return [p for _, p in ready], changing
+
+    def _explain_hidden(self, inbox: Inbox, name: str, reason: str) -> None:
+        """Say once why a data file whose name starts with '.' stays in the inbox."""
+        lowered = name.lower()
+        if (
+            reason != "hidden file"
+            or not lowered.endswith(DATA_SUFFIXES)
+            or name.startswith(("._", ".~"))  # macOS resource forks, LibreOffice locks
+            or (inbox.name, name) in self._explained
+        ):
+            return
+        self._explained.add((inbox.name, name))
+        log.warning(
+            "inbox %r: %s is not imported: a name starting with '.' marks a hidden or "
+            "temporary file; rename it (without the leading '.') to import it",
+            inbox.name,
+            name,
+        )
 
     def _leftovers(self, inbox: Inbox) -> list[Path]:
         found = []

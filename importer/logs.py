@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from importer.errors import ConfigError
+from importer.plain_text import escape_controls
 from importer.redact import install_log_redaction, redact
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
 
 LogFormat = Literal["text", "json"]
 
@@ -45,6 +47,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+def _escaped(arg: object) -> object:
+    if isinstance(arg, str):
+        return escape_controls(arg)
+    if isinstance(arg, os.PathLike):
+        return escape_controls(str(os.fspath(arg)))
+    return arg
+
+
+class TextFormatter(logging.Formatter):
+    """Plain text lines; text arguments (file names, headers) cannot start a line of their own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """Escape line breaks and bidi controls in the record's text arguments."""
+        args = record.args
+        # A lone mapping argument (``%(name)s`` style) is left as it is.
+        if isinstance(args, tuple) and any(isinstance(a, str | os.PathLike) for a in args):
+            record = logging.makeLogRecord(record.__dict__)
+            record.args = tuple(_escaped(a) for a in args)
+            record.message = record.getMessage()
+        return super().formatMessage(record)
+
+
 def configure_logging(
     *,
     level: int = logging.INFO,
@@ -57,7 +81,7 @@ def configure_logging(
     With a log file, stderr gets only warnings and errors by default, so cron
     mails someone only when something needs attention.
     """
-    text = logging.Formatter(_TEXT_FORMAT)
+    text = TextFormatter(_TEXT_FORMAT)
     formatter: logging.Formatter = JsonFormatter() if log_format == "json" else text
     root = logging.getLogger()
     for handler in list(root.handlers):

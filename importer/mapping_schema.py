@@ -52,6 +52,7 @@ __all__ = [
     "TextSpec",
     "load_mapping",
     "parse_mapping",
+    "read_yaml",
     "template_placeholders",
 ]
 
@@ -638,7 +639,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _read_yaml(text: str, source_name: str) -> Any:
+def read_yaml(text: str, source_name: str) -> Any:
+    """YAML as mapping files are read: no 1.1 surprises, repeated keys refused."""
     loader = _Loader(text)
     loader.duplicate_problems = []
     try:
@@ -658,7 +660,7 @@ def _read_yaml(text: str, source_name: str) -> Any:
 
 def parse_mapping(text: str, source_name: str = "<stdin>") -> Mapping:
     """Parse and validate mapping YAML; MappingError lists every problem found."""
-    data = _read_yaml(text, source_name)
+    data = read_yaml(text, source_name)
     if data is None:
         raise MappingError(source_name, ["the mapping is empty; it needs at least 'phone:'"])
     if not isinstance(data, dict):

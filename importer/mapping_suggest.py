@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+import yaml
+
 from importer.errors import MappingError
 from importer.headers import custom_data_key, normalize_header, normalize_value
 from importer.mapping_dates import parse_time_of_day, parse_when
-from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES, parse_mapping
+from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES, parse_mapping, read_yaml
 from importer.phones import PhoneNormalizer, PhonePolicy
+from importer.plain_text import escape_controls, quoted
 from importer.sources import open_source, open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 
@@ -195,27 +198,79 @@ def _find(profiles: list[ColumnProfile], keys: set[str], used: set[int]) -> Colu
     return None
 
 
-# --- YAML text ------------------------------------------------------------------------------
+# --- the suggestion as data, written by the YAML library ------------------------------------
 
-_PLAIN = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#,\[\]{}\"'\n]*$")
-_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
-
-
-def _q(text: str) -> str:
-    """A YAML scalar for ``text``: plain when safe, double-quoted otherwise."""
-    if (
-        _PLAIN.match(text)
-        and text == text.strip()
-        and text.lower() not in _YAML_WORDS
-        and not re.fullmatch(r"[-+.\d][\d_.:eE+-]*", text)
-    ):
-        return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+# What an automatic mapping may hold: reading, phones, fields, screen-pop data and the
+# ordinary dedupe. Never `mode`, `sync_*`, `campaign` or anything else that could remove
+# calls or send leads elsewhere, whatever the file is called or holds.
+AUTOMATIC_KEYS = ("name", "source", "phone", "fields", "custom_data", "copy_columns",
+                  "options", "dedupe")
 
 
-def _flow(items: list[str]) -> str:
-    return "[" + ", ".join(_q(i) for i in items) + "]"
+@dataclass(slots=True)
+class _Section:
+    """One top-level key of the suggestion, with the comment lines shown above it."""
+
+    key: str
+    value: object
+    notes: list[str] = field(default_factory=list)
+
+
+def _comment(text: str) -> str:
+    return f"# {escape_controls(text)}".rstrip()
+
+
+class _Flow(list[object]):
+    """A list written on one line: ``[a, b]``."""
+
+
+class _FlowMap(dict[str, object]):
+    """A small mapping written on one line: ``{column: x, default: 1}``."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper, with one-line lists and small mappings where the suggestion asks for them."""
+
+
+_Dumper.add_representer(
+    _Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
+)
+_Dumper.add_representer(
+    _FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True)
+)
+
+
+def _dump(key: str, value: object) -> str:
+    return yaml.dump(
+        {key: value},
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1_000_000,  # one line per key: a long header is never folded
+    ).rstrip("\n")
+
+
+def render_suggestion(header: Sequence[str], sections: Sequence[_Section]) -> str:
+    """The mapping text: each section emitted by PyYAML, comments escaped, then checked."""
+    keys = [s.key for s in sections]
+    if not set(keys) <= set(AUTOMATIC_KEYS) or len(set(keys)) != len(keys):
+        raise MappingError("suggested mapping", [f"a suggested mapping may not hold {keys!r}"])
+    out = [_comment(line) for line in header]
+    for section in sections:
+        out.append("")
+        out += [_comment(note) for note in section.notes]
+        out.append(_dump(section.key, section.value))
+    text = "\n".join(out) + "\n"
+    # Comments and data went through different writers: prove that the text holds exactly
+    # the data, so nothing in a file name or header can have added or changed a setting.
+    if read_yaml(text, "suggested mapping") != {s.key: s.value for s in sections}:
+        raise MappingError(
+            "suggested mapping",
+            ["the automatic mapping could not be written safely for this file; "
+             "write a mapping by hand (see docs/mapping.md)"],
+        )
+    return text
 
 
 def _sample(path: Path, options: SourceOptions) -> tuple[SourceInfo, list[SourceRow]]:
@@ -263,142 +318,169 @@ def build_suggestion(
     keys = {p.key for p in profiles}
     kind, kind_name = _kind(keys)
     used: set[int] = set()
-    out: list[str] = []
     fname = info.path.name
 
     where = [info.format]
     if info.encoding:
         where.append(info.encoding)
     if info.sheet:
-        where.append(f"sheet {info.sheet!r}")
+        where.append(f"sheet {quoted(info.sheet)}")
     where.append(f"header on row {info.header_row}")
-    out += [
-        f"# Mapping suggested by lead-importer for {fname}",
-        f"# Recognised as: {kind_name} ({', '.join(where)}; {len(rows)} rows sampled).",
-        f"# Check it with:  lead-importer mapping check THIS_FILE {fname}",
-        f"name: {_q(kind_name)}",
-        "# campaign: Hot leads        # the campaign to fill (its name); --campaign overrides",
-        "",
-        "source:                      # how to read the file; auto = detect",
+    header = [
+        f"Mapping suggested by lead-importer for {quoted(fname)}",
+        f"Recognised as: {kind_name} ({', '.join(where)}; {len(rows)} rows sampled).",
+        "Check it with:  lead-importer mapping check THIS_FILE THE_DATA_FILE",
+        "Add `campaign: NAME` (the campaign to fill, by name) or pass --campaign.",
     ]
-    sheet = options.sheet
-    if isinstance(sheet, str):
-        out.append(f"  sheet: {_q(sheet)}")
-    else:
-        out.append(f"  sheet: {'auto' if sheet is None else sheet + 1}     # 1 = the first sheet")
-    out.append(f"  header_row: {options.header_row or 'auto'}")
-    out.append(f"  encoding: {_q(options.encoding) if options.encoding else 'auto'}")
-    out.append(f"  delimiter: {_q(options.delimiter) if options.delimiter else 'auto'}")
-    if options.all_sheets:
-        out.append("  all_sheets: true")
+    sections = [_Section("name", kind_name), _source_section(options)]
 
     phones = _phone_columns(profiles)
     if not phones:
-        listed = ", ".join(repr(p.header) for p in profiles)
+        listed = ", ".join(repr(p.header) for p in profiles)  # repr escapes line breaks
         raise MappingError(
-            f"suggested mapping for {fname}",
-            [f"no column of {fname} holds phone numbers (its columns: {listed}); "
+            f"suggested mapping for {escape_controls(fname)}",
+            [f"no column of {escape_controls(fname)} holds phone numbers (its columns: {listed}); "
              "write the mapping by hand (see docs/mapping.md)"],
         )
     used |= {p.index for p in phones}
-    out += ["", "phone:"]
-    for prof in phones:
-        out.append(
-            f"  # {_q(prof.header)}: {prof.phones} of {prof.filled} sampled values are phone "
-            f"numbers ({prof.mobiles} mobile)"
-        )
-    headers = [p.header for p in phones]
-    extra = [h for h in extra_phone_columns if h not in headers]
-    if extra:
-        out.append(f"  # other sheets also have: {', '.join(_q(h) for h in extra)}")
-    if len(phones) + len(extra) > 1:
-        out.append("  # the first column (in this order) that holds a usable number wins")
-    out += [
-        f"  columns: {_flow(headers + extra)}",
-        "  default_region: IL           # numbers without a country code are Israeli",
-        "  allow_types: [mobile, fixed_line, fixed_line_or_mobile, voip]",
-        "  strictness: valid            # valid = allocated numbers only; possible = looser",
-        "  send_as: digits              # 972501234567 (what the Dialer API expects)",
-    ]
+    sections.append(_phone_section(phones, extra_phone_columns))
 
-    fields = _fields(profiles, used, kind)
+    fields, field_notes = _fields(profiles, used)
     if fields:
-        out += ["", "fields:", *fields]
+        sections.append(_Section("fields", fields, field_notes))
     custom, copy = _custom_data(profiles, used, kind)
     if custom:
-        out += ["", "custom_data:                  # shown in the agent's screen pop", *custom]
+        note = "custom_data: shown in the agent's screen pop"
+        sections.append(_Section("custom_data", custom, [note]))
     if copy:
-        out += ["", 'copy_columns: ["var_*"]      # every var_* column goes to CustomData as is']
-    out += [
-        "",
-        "options:",
-        "  is_date_local: false         # OriginateTime is sent as a true UTC time (see docs)",
-        "  ignore_dnc: false            # true = dial even numbers on the Do-Not-Call registry",
-        "",
-        "dedupe:",
-        "  batch: true                  # the same phone twice in this file: first one wins",
-        "  pending: true                # skip numbers already waiting in the campaign",
-        "  history_days: 30             # skip numbers this importer added in the last 30 days",
+        note = "every var_* column goes to CustomData as is"
+        sections.append(_Section("copy_columns", _Flow(["var_*"]), [note]))
+    sections += [
+        _Section(
+            "options",
+            {"is_date_local": False, "ignore_dnc": False},
+            [
+                "is_date_local: false = OriginateTime is sent as a true UTC time (see docs)",
+                "ignore_dnc: true would dial even numbers on the Do-Not-Call registry",
+            ],
+        ),
+        _Section(
+            "dedupe",
+            {"batch": True, "pending": True, "history_days": 30},
+            [
+                "batch: the same phone twice in this file: the first one wins",
+                "pending: skip numbers already waiting in the campaign",
+                "history_days: skip numbers this importer added in the last 30 days",
+            ],
+        ),
     ]
-    return "\n".join(out) + "\n"
+    return render_suggestion(header, sections)
 
 
-def _fields(profiles: list[ColumnProfile], used: set[int], kind: str) -> list[str]:
-    out: list[str] = []
+def _source_section(options: SourceOptions) -> _Section:
+    sheet = options.sheet
+    source: dict[str, object] = {
+        "sheet": "auto" if sheet is None else sheet if isinstance(sheet, str) else sheet + 1,
+        "header_row": options.header_row or "auto",
+        "encoding": options.encoding or "auto",
+        "delimiter": options.delimiter or "auto",
+    }
+    if options.all_sheets:
+        source["all_sheets"] = True
+    return _Section(
+        "source", source, ["source: how to read the file; auto = detect, sheet 1 = the first"]
+    )
+
+
+def _phone_section(phones: list[ColumnProfile], extra_columns: Sequence[str]) -> _Section:
+    notes = ["phone: the columns that hold the number"]
+    for prof in phones:
+        notes.append(
+            f"  {quoted(prof.header)}: {prof.phones} of {prof.filled} sampled values are "
+            f"phone numbers ({prof.mobiles} mobile)"
+        )
+    headers = [p.header for p in phones]
+    extra = [h for h in extra_columns if h not in headers]
+    if extra:
+        notes.append(f"  other sheets also have: {', '.join(quoted(h) for h in extra)}")
+    if len(phones) + len(extra) > 1:
+        notes.append("  the first column (in this order) that holds a usable number wins")
+    notes += [
+        "  default_region IL: numbers without a country code are Israeli",
+        "  strictness: valid = allocated numbers only; possible = looser",
+        "  send_as: digits = 972501234567 (what the Dialer API expects)",
+    ]
+    value = {
+        "columns": _Flow(headers + extra),
+        "default_region": "IL",
+        "allow_types": _Flow(["mobile", "fixed_line", "fixed_line_or_mobile", "voip"]),
+        "strictness": "valid",
+        "send_as": "digits",
+    }
+    return _Section("phone", value, notes)
+
+
+def _template_safe(*headers: str) -> bool:
+    """A header with braces cannot stand inside a template's ``{column}``."""
+    return not any(ch in h for h in headers for ch in "{}")
+
+
+def _fields(profiles: list[ColumnProfile], used: set[int]) -> tuple[dict[str, object], list[str]]:
+    out: dict[str, object] = {}
+    notes: list[str] = []
     first = _find(profiles, _FIRST_NAME, used)
     last = _find(profiles, _LAST_NAME, used)
     full = _find(profiles, _FULL_NAME, used)
-    if first and last:
+    if first and last and _template_safe(first.header, last.header):
         used |= {first.index, last.index}
-        line = f"  CustomerName: {{template: {_q('{' + first.header + '} {' + last.header + '}')}"
+        name = _FlowMap(template="{" + first.header + "} {" + last.header + "}")
         if full:
             used.add(full.index)
-            line += f", columns_fallback: {_flow([full.header])}"
-        out.append(line + "}")
+            name["columns_fallback"] = _Flow([full.header])
+        out["CustomerName"] = name
     elif full or first:
         chosen = full or first
         assert chosen is not None
         used.add(chosen.index)
-        out.append(f"  CustomerName: {_q(chosen.header)}")
+        out["CustomerName"] = chosen.header
 
     priority = _find(profiles, _PRIORITY, used)
     if priority and priority.share(lambda v: re.fullmatch(r"-?\d+(\.0+)?", v)) >= 0.8:
         used.add(priority.index)
-        out.append(f"  Priority: {_q(priority.header)}            # higher is dialled first")
+        out["Priority"] = priority.header
+        notes.append("Priority: higher is dialled first")
     else:
         for prof in profiles:
             if prof.index in used or not prof.filled:
                 continue
             if prof.share(lambda v: normalize_value(v) in _TEMPERATURE) >= 0.6:
                 # Not marked as used: a notes or status column also goes to the screen pop.
-                pairs = ", ".join(f"{_q(w)}: {n}" for w, n in _TEMPERATURE.items())
-                out.append(f"  # {_q(prof.header)} holds lead temperatures: hot is dialled first")
-                out.append(
-                    f"  Priority: {{column: {_q(prof.header)}, map: {{{pairs}}}, default: 1}}"
+                notes.append(f"Priority: {quoted(prof.header)} holds lead temperatures: "
+                             "hot is dialled first")
+                out["Priority"] = _FlowMap(
+                    column=prof.header, map=_FlowMap(_TEMPERATURE), default=1
                 )
                 break
 
     caller = _find(profiles, _CALLER_ID, used)
     if caller:
         used.add(caller.index)
-        out.append(f"  CallerID: {_q(caller.header)}         # the number the lead sees")
+        out["CallerID"] = caller.header
+        notes.append("CallerID: the number the lead sees")
 
     when = _find(profiles, _CALLBACK, used)
     if when and when.share(_is_date) >= 0.6:
         used.add(when.index)
+        notes.append("OriginateTime: when to call back")
         clock = _find(profiles, _CALLBACK_TIME, used)
         if clock and clock.share(_is_time) >= 0.6 and when.share(_has_clock) < 0.5:
             used.add(clock.index)
-            out.append(
-                f"  OriginateTime: {{date_column: {_q(when.header)}, "
-                f"time_column: {_q(clock.header)}, timezone: Asia/Jerusalem}}"
+            out["OriginateTime"] = _FlowMap(
+                date_column=when.header, time_column=clock.header, timezone="Asia/Jerusalem"
             )
         else:
-            out.append(
-                f"  OriginateTime: {{column: {_q(when.header)}, timezone: Asia/Jerusalem}}"
-                "   # when to call back"
-            )
-    return out
+            out["OriginateTime"] = _FlowMap(column=when.header, timezone="Asia/Jerusalem")
+    return out, notes
 
 
 def _is_date(value: str) -> bool:
@@ -425,27 +507,27 @@ def _is_time(value: str) -> bool:
 
 def _custom_data(
     profiles: list[ColumnProfile], used: set[int], kind: str
-) -> tuple[list[str], bool]:
-    out: list[str] = []
+) -> tuple[dict[str, object], bool]:
+    out: dict[str, object] = {}
     taken: set[str] = set()
     copy = kind == "voicenter" or any(p.header.lower().startswith("var_") for p in profiles)
 
-    def add(key: str, spec: str, comment: str = "") -> None:
+    def add(key: str, spec: object) -> None:
         if key.casefold() in taken or len(taken) >= _MAX_CUSTOM:
             return
         taken.add(key.casefold())
-        out.append(f"  {key}: {spec}" + (f"   # {comment}" if comment else ""))
+        out[key] = spec
 
     lead_id = _find(profiles, _LEAD_ID, used)
     if lead_id and lead_id.filled:
         used.add(lead_id.index)
-        add("var_LeadID", _q(lead_id.header))
+        add("var_LeadID", lead_id.header)
     source = _find(profiles, _SOURCE, used)
     if source and source.filled:
         used.add(source.index)
-        add("var_Source", _q(source.header))
+        add("var_Source", source.header)
     elif kind in _SOURCE_CONSTANT:
-        add("var_Source", f"{{value: {_SOURCE_CONSTANT[kind]}}}")
+        add("var_Source", _FlowMap(value=_SOURCE_CONSTANT[kind]))
 
     for prof in profiles:
         if prof.index in used or not prof.filled or prof.key in _TECHNICAL:
@@ -456,10 +538,5 @@ def _custom_data(
             continue        # the rest of Voicenter's export is its own bookkeeping
         used.add(prof.index)
         known = _known_key(prof.key)
-        if known:
-            add(f"var_{known}", _q(prof.header))
-        else:
-            key = custom_data_key(prof.header, prof.index)
-            note = f"column {prof.index + 1}" if key.startswith("var_Col") else ""
-            add(key, _q(prof.header), note)
+        add(f"var_{known}" if known else custom_data_key(prof.header, prof.index), prof.header)
     return out, copy

@@ -283,9 +283,13 @@ class _Importer:
         client = DialerClient(self.settings, retry=self.options.retry)
         try:
             campaign = self.resolve_campaign(client, prepared)
-            mode = self.options.mode or prepared[0].mapping.mode or "append"
+            first = prepared[0]
+            # Only a person chooses a mode that removes or replaces calls: a mapping written
+            # automatically (from a file's name, headers and cells) never decides it.
+            mapping_mode = None if first.suggested else first.mapping.mode
+            mode = self.options.mode or mapping_mode or "append"
             if mode == "sync" and not self.options.dry_run:  # a dry run removes nothing
-                self._check_sync_confirmed(prepared[0].mapping)
+                self._check_sync_confirmed(first)
             use_journal = self.options.use_journal and not self.options.dry_run
             if use_journal:
                 state_dir = self.options.state_dir or self.settings.resolved_state_dir()
@@ -297,8 +301,9 @@ class _Importer:
         finally:
             client.close()
 
-    def _check_sync_confirmed(self, mapping: Mapping) -> None:
-        if not (self.options.yes or mapping.sync_confirm):
+    def _check_sync_confirmed(self, item: _Prepared) -> None:
+        confirmed_in_mapping = item.mapping.sync_confirm and not item.suggested
+        if not (self.options.yes or confirmed_in_mapping):
             raise ConfigError(
                 "--mode sync removes pending calls that are not in the source: confirm with "
                 "--yes (or `sync_confirm: true` in the mapping)"
@@ -571,6 +576,8 @@ class _Importer:
         total = max(1, len(by_phone))
         share = len(stale) / total
         limit = item.mapping.sync_max_remove_share
+        if item.suggested:  # only a mapping a person wrote may raise the share
+            limit = min(limit, Mapping.model_fields["sync_max_remove_share"].default)
         if share > limit and not self.options.force:
             refusal = (
                 f"--mode sync would remove {len(stale)} of {total} pending number(s) "

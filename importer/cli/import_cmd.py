@@ -18,6 +18,7 @@ from importer.cli._common import api_options, echo_json, settings_from, sheet_op
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
 from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
+from importer.plain_text import escape_controls
 from importer.report import Status, summary_to_dict
 from importer.sources.model import SourceOptions
 
@@ -136,20 +137,21 @@ class _Progress:
 def _print_summary(result: ImportResult) -> None:
     for outcome in result.files:
         summary = outcome.summary
+        name = escape_controls(summary.source_file)  # one file, one line, read as written
         counts = {k: v for k, v in summary.counts.items() if v}
         parts = ", ".join(f"{v:,} {k}" for k, v in counts.items()) or "no rows"
         if summary.already_imported:
             click.echo(
-                f"{summary.source_file}: already imported, nothing sent now (run "
+                f"{name}: already imported, nothing sent now (run "
                 f"{summary.run_id} had {summary.total_rows:,} row(s): {parts})"
             )
         else:
             dry = " (dry run: nothing was sent or removed)" if summary.dry_run else ""
-            click.echo(f"{summary.source_file}: {summary.total_rows:,} row(s): {parts}{dry}")
+            click.echo(f"{name}: {summary.total_rows:,} row(s): {parts}{dry}")
         for note in summary.notes:
             click.echo(f"  note: {note}")
         for fmt, path in outcome.reports.items():
-            click.echo(f"  report ({fmt}): {path}")
+            click.echo(f"  report ({fmt}): {escape_controls(str(path))}")
     if result.run_id:
         click.echo(f"run id: {result.run_id}")
     failed = sum(

@@ -13,6 +13,7 @@ from importer.errors import EXIT_OK
 from importer.inbox import InboxRunner, OnceResult, ProcessedFile, init_inbox, install_stop_signals
 from importer.inbox_config import load_inbox_config, missing_environment
 from importer.logs import configure_logging
+from importer.plain_text import escape_controls
 from importer.redact import redact
 
 log = logging.getLogger("importer.inbox")
@@ -21,9 +22,10 @@ log = logging.getLogger("importer.inbox")
 def _line(processed: ProcessedFile) -> str:
     """One line per file, for cron mail and scripts: outcome, inbox, name, place, why."""
     message = " ".join(processed.message.split())
+    # A file name may hold line breaks: one file stays one line for the scripts reading it.
+    name, location = escape_controls(processed.name), escape_controls(str(processed.location))
     return redact(
-        f"{processed.outcome:<6} {processed.inbox}: {processed.name} -> {processed.location} "
-        f"({message})"
+        f"{processed.outcome:<6} {processed.inbox}: {name} -> {location} ({message})"
     )
 
 

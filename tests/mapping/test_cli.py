@@ -40,7 +40,7 @@ def test_suggest_then_check_as_a_new_user(tmp_path: Path) -> None:
 def test_suggest_prints_to_stdout_and_refuses_to_overwrite(tmp_path: Path) -> None:
     code, stdout, _ = run("mapping", "suggest", str(SAMPLE))
     assert code == 0
-    assert stdout.startswith("# Mapping suggested by lead-importer for google_ads_leads.csv\n")
+    assert stdout.startswith('# Mapping suggested by lead-importer for "google_ads_leads.csv"\n')
     out = tmp_path / "m.yaml"
     out.write_text("keep me", encoding="utf-8")
     code, _, stderr = run("mapping", "suggest", str(SAMPLE), "-o", str(out))
