@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = [
@@ -48,6 +49,27 @@ def _run(title: str, args: list[str], env: dict[str, str]) -> int:
     print(f"\n$ lead-importer {shlex.join(args)}", flush=True)
     print(f"  ({title})", flush=True)
     return subprocess.run(_cli(*args), env=env, cwd=ROOT, check=False).returncode
+
+
+def _print_next_steps(work: Path, url: str) -> None:
+    """How to look at what the demo did: its emulator's state is kept in the work folder."""
+    port = 8765
+    again = urlsplit(url)._replace(netloc=f"127.0.0.1:{port}").geturl()
+    tool = str(Path(sys.executable).parent / "lead-importer")
+    env = {
+        "VOICENTER_API_URL": again,
+        "VOICENTER_ACCOUNT_CODE": "demo",
+        "LEAD_IMPORTER_STATE_DIR": str(work / "state"),
+    }
+    exports = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    print("\nThe demo's emulator has stopped; its campaigns are kept in", work / "emulator.db")
+    print("To look at what the demo did, start it again in another terminal:")
+    print("  " + shlex.join([tool, "emulator", "--demo", "--port", str(port),
+                            "--db", str(work / "emulator.db")]))
+    print("then, here:")
+    print("  " + exports)
+    for args in (["runs"], ["pending", "Hot leads"], ["history", "0500240184"]):
+        print("  " + shlex.join([tool, *args]))
 
 
 def main() -> int:
@@ -86,6 +108,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    _print_next_steps(work, url)
     # Exit 1 only means some rows were rejected (see the reports); worse is a failure.
     return 0 if worst <= 1 else worst
 

@@ -22,10 +22,11 @@ def test_hebrew_crm_export() -> None:
     columns, rows, info = read_all(SAMPLES / "crm_export_he.csv")
     assert (info.format, info.encoding, info.delimiter) == ("csv", "windows-1255", ",")  # type: ignore[attr-defined]
     assert columns == [
-        "שם פרטי", "שם משפחה", "טלפון נייד", "טלפון", "עיר", "מקור", "הערות", "תאריך יצירה"
+        "מזהה", "שם פרטי", "שם משפחה", "טלפון נייד", "טלפון", "עיר", "מקור", "הערות",
+        "תאריך יצירה", "דירוג", "אימייל",
     ]
     assert len(rows) == 24 and rows[0].row == 2
-    mobiles = [r.cells[2] for r in rows]
+    mobiles = [r.cells[3] for r in rows]
     assert sum(_valid(m) for m in mobiles) == 21  # 2 missing, 1 unallocated (050-1234567)
     assert len(set(mobiles)) < len(mobiles)     # one lead entered twice
 
