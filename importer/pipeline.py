@@ -312,6 +312,8 @@ class _Importer:
     def _run_files(
         self, client: DialerClient, campaign: Campaign, prepared: list[_Prepared], mode: str
     ) -> ImportResult:
+        if mode == "sync" and not self.options.dry_run and not self.options.force:
+            self._refuse_large_sync(client, campaign, prepared)
         first = prepared[0].mapping
         ref_key = first.dedupe.import_ref
         need_pending = first.dedupe.pending or mode in {"upsert", "sync"}
@@ -357,6 +359,49 @@ class _Importer:
             self.result.files.append(outcome)
             self.result.exit_code = max(self.result.exit_code, outcome.exit_code)
         return self.result
+
+    def _refuse_large_sync(
+        self, client: DialerClient, campaign: Campaign, prepared: list[_Prepared]
+    ) -> None:
+        """Refuse a sync that would remove too much before anything is added (exit 2)."""
+        pending = {
+            canonical_from_api(call.phone) or f"+{call.phone}"
+            for call in client.get_campaign_pending_calls(campaign.code).calls
+        }
+        if not pending:
+            return
+        source: set[str] = set()
+        for item in prepared:
+            source |= self._source_numbers(item)
+        stale = len(pending - source)
+        limit = self._sync_limit(prepared[-1])
+        share = stale / len(pending)
+        if share > limit:
+            raise ConfigError(
+                f"--mode sync would remove {stale} of {len(pending)} pending number(s) "
+                f"({share:.0%}, more than the allowed {limit:.0%}); nothing was sent or "
+                "removed. Check the source file, or pass --force"
+            )
+
+    def _source_numbers(self, item: _Prepared) -> set[str]:
+        """Every usable number of a file, as sync will count it (a read-only first pass)."""
+        numbers: set[str] = set()
+        for source in open_sources(item.path, self._source_options(item.mapping)):
+            with source:
+                bound = item.mapping.bind(source.info, normalizer=item.normalizer)
+                for row in source.rows():
+                    mapped = bound.map_row(row)
+                    if mapped.problem is None and mapped.target is not None and mapped.phone.e164:
+                        numbers.add(mapped.phone.e164)
+        return numbers
+
+    @staticmethod
+    def _sync_limit(item: _Prepared) -> float:
+        """The share of pending calls a sync may remove without --force."""
+        limit = item.mapping.sync_max_remove_share
+        if item.suggested:  # only a mapping a person wrote may raise the share
+            limit = min(limit, Mapping.model_fields["sync_max_remove_share"].default)
+        return limit
 
     def _history_for_preview(self, code: str, days: int) -> set[str]:
         """The import history a real run would check, read from an existing journal."""
@@ -575,9 +620,7 @@ class _Importer:
             return
         total = max(1, len(by_phone))
         share = len(stale) / total
-        limit = item.mapping.sync_max_remove_share
-        if item.suggested:  # only a mapping a person wrote may raise the share
-            limit = min(limit, Mapping.model_fields["sync_max_remove_share"].default)
+        limit = self._sync_limit(item)
         if share > limit and not self.options.force:
             refusal = (
                 f"--mode sync would remove {len(stale)} of {total} pending number(s) "
@@ -585,7 +628,11 @@ class _Importer:
                 "or pass --force"
             )
             if not self.options.dry_run:
-                raise ConfigError(refusal)
+                # Checked before anything was sent; calls added to the campaign while this
+                # run pushed can still tip the share. The rows are in, so say so, remove none.
+                summary.notes.append(f"Nothing was removed: {refusal}.")
+                log.warning("%s: nothing was removed: %s", item.path.name, refusal)
+                return
             # A dry run is how the user checks what sync would do: show the removals.
             summary.notes.append(f"A real run would refuse: {refusal} (and --yes).")
         if not self.options.dry_run:

@@ -537,11 +537,11 @@ def test_cli_runs_lists_recent_runs(populated: tuple[Path, list[str]]) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "RUN                   STARTED (UTC)     FILE                              CAMPAIGN"
-        "             MODE    OUTCOME     ADDED  SKIPPED  REJECTED  FAILED",
+        "             MODE    OUTCOME     ADDED  UPDATED  REMOVED  SKIPPED  REJECTED  FAILED",
         f"{second}  2026-11-29 14:32  nightly-export-from-the-crm-sys…  Retention campaign…"
-        "  append  unfinished      1        0         0       0",
+        "  append  unfinished      1        0        0        0         0       0",
         f"{first}  2026-11-28 14:30  leads.csv                         Hot leads"
-        "            append  finished        3        1         0       0",
+        "            append  finished        3        0        0        1         0       0",
     ]
 
 

@@ -310,12 +310,17 @@ def test_sync_refuses_to_remove_a_large_share_without_force(
     emulator_env: EmulatorServer, workdir: Path
 ) -> None:
     old = valid_mobiles(5)
+    (new,) = valid_mobiles(1, start=3_000_000)
     code = add_pending(emulator_env, old)
-    source = write_csv(workdir / "leads.csv", [["K", old[0], ""]])
+    source = write_csv(workdir / "leads.csv", [["K", old[0], ""], ["N", new, ""]])
     exit_code, _out, err = run_cli(workdir, str(source), "--mode", "sync", "--yes")
     assert exit_code == 2
-    assert "--force" in err
-    assert len(emulator_env.pending_phones(code)) == 5
+    assert "--force" in err and "nothing was sent or removed" in err
+    # Refused before anything was sent: the new number was not added either.
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in old)
+    # ... and the refusal is no unfinished run waiting to be resumed.
+    listed = CliRunner().invoke(cli, ["runs", "--state-dir", str(workdir / "state")])
+    assert "unfinished" not in listed.output
 
 
 def test_disabled_campaign_exits_3_unless_started(

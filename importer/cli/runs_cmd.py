@@ -25,7 +25,8 @@ _SKIPPED = frozenset({
     Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
     Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
 })
-_ADDED = frozenset({Status.ADDED, Status.UPDATED, Status.WOULD_ADD})
+_ADDED = frozenset({Status.ADDED, Status.WOULD_ADD})
+_UPDATED = frozenset({Status.UPDATED})
 _FORMATS = ("csv", "xlsx", "json")
 
 
@@ -145,7 +146,7 @@ def runs_group(
             })
             return
         table = [["RUN", "STARTED (UTC)", "FILE", "CAMPAIGN", "MODE", "OUTCOME",
-                  "ADDED", "SKIPPED", "REJECTED", "FAILED"]]
+                  "ADDED", "UPDATED", "REMOVED", "SKIPPED", "REJECTED", "FAILED"]]
         for run in runs:
             counts = _counts(journal, run)
             table.append([
@@ -156,6 +157,8 @@ def runs_group(
                 _mode(run),
                 _outcome(run),
                 str(_group(counts, _ADDED)),
+                str(_group(counts, _UPDATED)),
+                str(counts.get(Status.REMOVED.value, 0)),
                 str(_group(counts, _SKIPPED)),
                 str(counts.get(Status.REJECTED.value, 0)),
                 str(counts.get(Status.FAILED.value, 0)),
