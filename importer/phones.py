@@ -5,7 +5,8 @@ into E.164 (``+972521234567``), or says in plain words why it cannot:
 
 1. clean the text: Unicode digits to ASCII, bidi marks and zero-width
    characters out, Unicode dashes and spaces to plain ones;
-2. spot empty cells and placeholders (``-``, ``N/A``, ``אין``): missing_phone;
+2. spot cells without digits (empty, ``-``, ``N/A``, ``אין``, ``לא ענה``, an e-mail address):
+   missing_phone, the text kept in the reason;
 3. repair Excel damage: ``521234567.0`` float artefacts, lost leading zeros
    (noted), scientific notation (refused unless it kept every digit);
 4. split cells holding several numbers (``/``, ``,``, ``;``, new lines,
@@ -157,29 +158,6 @@ def _clean_text(raw: str) -> str:
     return raw.strip()
 
 
-_PLACEHOLDERS = frozenset(
-    {
-        "",
-        "na",
-        "n/a",
-        "n.a",
-        "n.a.",
-        "none",
-        "null",
-        "nil",
-        "nan",
-        "no",
-        "unknown",
-        "tbd",
-        "אין",
-        "לא",
-        "ללא",
-        "אין טלפון",
-        "אין מספר",
-        "לא ידוע",
-        "לא רלוונטי",
-    }
-)
 _HAS_DIGIT = re.compile(r"\d")
 _PUNCT_ONLY = re.compile(r"[\W_]*")
 
@@ -477,13 +455,13 @@ class PhoneNormalizer:
 
     def _normalize_messy(self, text: str, numeric: bool) -> PhoneResult:
         if _HAS_DIGIT.search(text) is None:
-            word = _SPACE_RUN.sub(" ", text).strip().casefold()
-            if word.strip(" .-_?!") in _PLACEHOLDERS or _PUNCT_ONLY.fullmatch(text):
+            # "N/A", "אין", "לא ענה", "x", an e-mail address: no number was given, whatever
+            # the words. One status for all of them; the text stays in the reason.
+            shown = _SPACE_RUN.sub(" ", text).strip()
+            if not shown or _PUNCT_ONLY.fullmatch(text):
                 return PhoneResult(None, problem="missing_phone", reason="no phone number")
             return PhoneResult(
-                None,
-                problem="invalid_phone",
-                reason=f'not a phone number (no digits in "{_shorten(text)}")',
+                None, problem="missing_phone", reason=f'no phone number ("{_shorten(shown)}")'
             )
         notes: list[str] = []
         sci = _SCIENTIFIC.fullmatch(text)
