@@ -607,3 +607,26 @@ def test_sync_dry_run_previews_a_large_removal_instead_of_refusing(
     statuses = Counter(r["status"] for r in read_report(workdir / "reports"))
     assert statuses == Counter({"duplicate_pending": 1, "removed": 4})
     assert len(emulator_env.pending_phones(code)) == 5
+
+
+def test_values_linked_from_another_workbook_are_noted_in_the_summary(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """Phones copied into a sheet by links to another workbook are imported as saved, and the
+    run says which cells they are and that they may be stale."""
+    from tests.workbooks import write_linked_workbook
+
+    a, b, c = valid_mobiles(3, start=2_200_000)
+    rows: list[list[object]] = [["name", "phone", "score"], ["A", a, "hot"], ["B", b, "hot"],
+                                ["C", c, "warm"]]
+    links = {"B2": "<f>[1]Leads!B2</f>", "B3": "<f>[1]Leads!B3</f>"}
+    source = write_linked_workbook(workdir / "linked.xlsx", rows, links)
+    exit_code, out, err = run_cli(workdir, str(source), "--report-format", "csv,json")
+    assert exit_code == 0, err
+    note = "sheet 'Leads': 2 cells (B2, B3) show values linked from another workbook"
+    assert note in out
+    (summary,) = sorted((workdir / "reports").glob("*.summary.json"))
+    notes = json.loads(summary.read_text(encoding="utf-8"))["notes"]
+    assert any(n.startswith(note) and "may be out of date" in n for n in notes), notes
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))
