@@ -18,6 +18,7 @@ from importer.dialer.models import CallTarget
 from importer.dialer.retry import RetryPolicy
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.pipeline import ImportOptions, run_import
+from importer.redact import mask
 from tests.phone_samples import e164, valid_mobiles
 from tests.workbooks import write_sheets
 
@@ -377,6 +378,64 @@ def test_unknown_campaign_exits_2_listing_names(
     assert result.exit_code == 2
     answer = json.loads(result.stdout)
     assert answer["exit_code"] == 2 and "Hot leads" in answer["error"]
+
+
+@pytest.mark.parametrize("with_account", [True, False], ids=["by-list", "by-details"])
+@pytest.mark.parametrize("wrong", ["abc12", "Zq7" + "x" * 26 + "K9p"], ids=["short", "long"])
+def test_a_wrong_code_is_never_echoed(
+    emulator_env: EmulatorServer,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wrong: str,
+    with_account: bool,
+) -> None:
+    """Whatever was typed may be a code (a wrong one is often a real one mistyped): it is
+    masked in the message, the log and the JSON, and the message still helps."""
+    if not with_account:
+        monkeypatch.delenv("VOICENTER_ACCOUNT_CODE")
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+    log_file = workdir / "import.log"
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(source), "--mapping", str(workdir / "mapping.yaml"), "--campaign", wrong,
+         "--report-dir", str(workdir / "r"), "--state-dir", str(workdir / "s"), "--json",
+         "--log-file", str(log_file), "-v"],
+    )
+    assert result.exit_code == 2, result.output
+    answer = json.loads(result.stdout)
+    for text in (result.stderr, result.stdout, log_file.read_text(encoding="utf-8")):
+        assert wrong not in text, text
+    if with_account:
+        assert "available campaigns: 'Hot leads', 'Callbacks'" in answer["error"]
+    else:
+        assert "check the code, or set VOICENTER_ACCOUNT_CODE" in answer["error"]
+    assert mask(wrong) in answer["error"] and mask(wrong) in result.stderr
+
+
+def test_a_mistyped_name_is_shown_with_the_name_meant(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """A name with a space or a Hebrew letter cannot be a code: it is quoted back. One
+    that might be a code is masked; either way the closest campaign name is offered."""
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+
+    def error_for(typed: str) -> str:
+        result = CliRunner().invoke(
+            cli,
+            ["import", str(source), "--mapping", str(workdir / "mapping.yaml"), "--campaign",
+             typed, "--report-dir", str(workdir / "r"), "--state-dir", str(workdir / "s")],
+        )
+        assert result.exit_code == 2, result.output
+        return result.stderr
+
+    assert "no campaign named 'Hot  leeds' in this account; did you mean 'Hot leads'?" in (
+        error_for("Hot  leeds")
+    )
+    assert "no campaign named 'לידים חמים' in this account; available" in error_for("לידים חמים")
+    err = error_for("Hotleads")
+    assert "Hotleads" not in err
+    assert "named or coded H…s (shown masked: it may be a code) in this account; did you " \
+        "mean 'Hot leads'?" in err
 
 
 def test_api_unreachable_exits_3(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
