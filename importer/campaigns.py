@@ -1,13 +1,14 @@
 """Find a campaign by name or code, and export a campaign's pending calls to CSV.
 
 Names are what people write in mapping files and on the command line; codes
-are secrets.  Messages list campaign names only and mask anything that looks
-like a code.
+are secrets.  Messages list campaign names only and mask whatever was typed
+unless it cannot be a code (it holds a space or a non-ASCII letter).
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -46,9 +47,31 @@ def _name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def _may_be_code(value: str) -> bool:
+    """Whether a campaign reference someone typed might be a code.
+
+    The API documents no code format, and a wrong code is often a real one mistyped, so
+    anything may be one except what a code never holds: campaign codes are single tokens
+    of ASCII characters, so text with a space or a non-ASCII letter (Hebrew) is a name.
+    """
+    return value.isascii() and not any(ch.isspace() for ch in value)
+
+
 def _shown(value: str) -> str:
     """How a user-supplied campaign reference may appear in a message (codes masked)."""
-    return mask(value) if _CODE_LIKE.fullmatch(value) else repr(value)
+    return mask(value) if _may_be_code(value) else repr(value)
+
+
+def _not_found(value: str, campaigns: list[Campaign]) -> CampaignNotFoundError:
+    what = f"named {value!r}"
+    if _may_be_code(value):
+        what = f"named or coded {mask(value)} (shown masked: it may be a code)"
+    by_key = {_name_key(c.name): c.name for c in campaigns}
+    close = difflib.get_close_matches(_name_key(value), list(by_key), n=1, cutoff=0.75)
+    hint = f"; did you mean {by_key[close[0]]!r}?" if close else ""
+    return CampaignNotFoundError(
+        f"no campaign {what} in this account{hint}; {_names(campaigns)}"
+    )
 
 
 def _names(campaigns: Iterable[Campaign]) -> str:
@@ -86,9 +109,7 @@ def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str 
         for campaign in campaigns:
             if campaign.code == value:
                 return campaign
-        raise CampaignNotFoundError(
-            f"no campaign named {_shown(value)} in this account; {_names(campaigns)}"
-        )
+        raise _not_found(value, campaigns)
     if any(ch.isspace() for ch in value):
         raise ConfigError(
             f"{value!r} looks like a campaign name: finding campaigns by name needs the account "

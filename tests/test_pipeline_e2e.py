@@ -18,6 +18,7 @@ from importer.dialer.models import CallTarget
 from importer.dialer.retry import RetryPolicy
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.pipeline import ImportOptions, run_import
+from importer.redact import mask
 from tests.phone_samples import e164, valid_mobiles
 from tests.workbooks import write_sheets
 
@@ -384,6 +385,64 @@ def test_unknown_campaign_exits_2_listing_names(
     assert answer["exit_code"] == 2 and "Hot leads" in answer["error"]
 
 
+@pytest.mark.parametrize("with_account", [True, False], ids=["by-list", "by-details"])
+@pytest.mark.parametrize("wrong", ["abc12", "Zq7" + "x" * 26 + "K9p"], ids=["short", "long"])
+def test_a_wrong_code_is_never_echoed(
+    emulator_env: EmulatorServer,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wrong: str,
+    with_account: bool,
+) -> None:
+    """Whatever was typed may be a code (a wrong one is often a real one mistyped): it is
+    masked in the message, the log and the JSON, and the message still helps."""
+    if not with_account:
+        monkeypatch.delenv("VOICENTER_ACCOUNT_CODE")
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+    log_file = workdir / "import.log"
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(source), "--mapping", str(workdir / "mapping.yaml"), "--campaign", wrong,
+         "--report-dir", str(workdir / "r"), "--state-dir", str(workdir / "s"), "--json",
+         "--log-file", str(log_file), "-v"],
+    )
+    assert result.exit_code == 2, result.output
+    answer = json.loads(result.stdout)
+    for text in (result.stderr, result.stdout, log_file.read_text(encoding="utf-8")):
+        assert wrong not in text, text
+    if with_account:
+        assert "available campaigns: 'Hot leads', 'Callbacks'" in answer["error"]
+    else:
+        assert "check the code, or set VOICENTER_ACCOUNT_CODE" in answer["error"]
+    assert mask(wrong) in answer["error"] and mask(wrong) in result.stderr
+
+
+def test_a_mistyped_name_is_shown_with_the_name_meant(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """A name with a space or a Hebrew letter cannot be a code: it is quoted back. One
+    that might be a code is masked; either way the closest campaign name is offered."""
+    source = write_csv(workdir / "leads.csv", [["A", valid_mobiles(1)[0], ""]])
+
+    def error_for(typed: str) -> str:
+        result = CliRunner().invoke(
+            cli,
+            ["import", str(source), "--mapping", str(workdir / "mapping.yaml"), "--campaign",
+             typed, "--report-dir", str(workdir / "r"), "--state-dir", str(workdir / "s")],
+        )
+        assert result.exit_code == 2, result.output
+        return result.stderr
+
+    assert "no campaign named 'Hot  leeds' in this account; did you mean 'Hot leads'?" in (
+        error_for("Hot  leeds")
+    )
+    assert "no campaign named 'לידים חמים' in this account; available" in error_for("לידים חמים")
+    err = error_for("Hotleads")
+    assert "Hotleads" not in err
+    assert "named or coded H…s (shown masked: it may be a code) in this account; did you " \
+        "mean 'Hot leads'?" in err
+
+
 def test_api_unreachable_exits_3(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICENTER_API_URL", "http://127.0.0.1:9/ForwardDialer/Dialer")
     monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
@@ -612,3 +671,26 @@ def test_sync_dry_run_previews_a_large_removal_instead_of_refusing(
     statuses = Counter(r["status"] for r in read_report(workdir / "reports"))
     assert statuses == Counter({"duplicate_pending": 1, "removed": 4})
     assert len(emulator_env.pending_phones(code)) == 5
+
+
+def test_values_linked_from_another_workbook_are_noted_in_the_summary(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """Phones copied into a sheet by links to another workbook are imported as saved, and the
+    run says which cells they are and that they may be stale."""
+    from tests.workbooks import write_linked_workbook
+
+    a, b, c = valid_mobiles(3, start=2_200_000)
+    rows: list[list[object]] = [["name", "phone", "score"], ["A", a, "hot"], ["B", b, "hot"],
+                                ["C", c, "warm"]]
+    links = {"B2": "<f>[1]Leads!B2</f>", "B3": "<f>[1]Leads!B3</f>"}
+    source = write_linked_workbook(workdir / "linked.xlsx", rows, links)
+    exit_code, out, err = run_cli(workdir, str(source), "--report-format", "csv,json")
+    assert exit_code == 0, err
+    note = "sheet 'Leads': 2 cells (B2, B3) show values linked from another workbook"
+    assert note in out
+    (summary,) = sorted((workdir / "reports").glob("*.summary.json"))
+    notes = json.loads(summary.read_text(encoding="utf-8"))["notes"]
+    assert any(n.startswith(note) and "may be out of date" in n for n in notes), notes
+    code = emulator_env.demo.campaigns["Hot leads"]
+    assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))

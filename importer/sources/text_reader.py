@@ -12,10 +12,12 @@ import csv
 import io
 import re
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from importer.errors import SourceError
+from importer.sources.cells import column_letter
 from importer.sources.encoding import TextEncoding
 from importer.sources.layout import RawRow
 
@@ -146,13 +148,7 @@ class TextTable:
         if previous is not None:
             cells = previous[1]
             if self._last_line > previous[3] and cells and "\n" in cells[-1]:
-                raise SourceError(
-                    self.file,
-                    f"the quoted cell that starts on line {previous[3]} is never closed (the "
-                    "file has an odd number of double quotes): it swallowed the rest of the "
-                    'file. Fix or remove the stray " and try again.',
-                    row=previous[0],
-                )
+                raise self._never_closed(previous[0], len(cells) - 1, previous[3])
             yield previous
 
     def _records(self) -> Iterator[RawRow]:
@@ -170,14 +166,171 @@ class TextTable:
                     yield row, cells, _NO_NUMERIC, start
                     start = reader.line_num + 1
             except csv.Error as exc:
-                raise SourceError(
-                    self.file,
-                    f"cannot be read as CSV near line {start} ({exc}); a double quote "
-                    "that opens a cell is probably never closed",
-                    row=row + 1,
-                ) from None
+                raise self._unreadable(exc, row + 1, start) from None
             except UnicodeDecodeError:
                 raise SourceError(
                     self.file, f"line {start} cannot be decoded as {self.encoding.name}"
                 ) from None
             self._last_line = reader.line_num
+
+    def _unreadable(self, exc: csv.Error, row: int, line: int) -> SourceError:
+        """The refusal for a record the csv module gave up on, saying what is really wrong."""
+        if "field larger than field limit" in str(exc):
+            cell = self._find_long_cell(line)
+            if cell is not None:
+                if cell.quoted and cell.end_line is None:
+                    return self._never_closed(row, cell.column, cell.line)
+                return self._too_long(row, cell)
+        return SourceError(
+            self.file,
+            f"cannot be read as CSV near line {line} ({exc}). Open it in Excel and save it "
+            "again as CSV, and try again.",
+            row=row,
+        )
+
+    def _never_closed(self, row: int, column: int, line: int) -> SourceError:
+        odd = " (the file has an odd number of double quotes)" if self.encoding.odd_quotes else ""
+        return SourceError(
+            self.file,
+            f"the quoted cell that starts on line {line} is never closed{odd}: it swallowed "
+            'the rest of the file. Fix or remove the stray " and try again.',
+            row=row,
+            column=column_letter(column),
+        )
+
+    def _too_long(self, row: int, cell: _LongCell) -> SourceError:
+        limit = csv.field_size_limit()
+        spans = ""
+        if cell.end_line is not None and cell.end_line > cell.line:
+            # A long quoted cell over many lines may be a stray quote closed by a later one.
+            spans = (
+                f" It is in double quotes and runs from line {cell.line} to line "
+                f"{cell.end_line:,}: unless it is meant to, the quote that opens it is a stray "
+                "one, closed only by another quote far below; fix or remove it."
+            )
+        return SourceError(
+            self.file,
+            f"the cell that starts on line {cell.line} is longer than {limit:,} characters, "
+            "the most one cell may hold (Excel itself keeps at most 32,767), so the file "
+            f"cannot be read past it.{spans} Shorten or empty that cell (it may be a paste "
+            "gone wrong, or the file may be damaged), or delete the row, and try again.",
+            row=row,
+            column=column_letter(cell.column),
+        )
+
+    def _find_long_cell(self, line: int) -> _LongCell | None:
+        """Walk the record that starts on ``line`` again to find its over-long cell."""
+        with self.path.open("rb") as raw:
+            fh = io.TextIOWrapper(raw, encoding=self.encoding.codec, newline="")
+            for _ in range(line - 1):
+                if not fh.readline():
+                    return None
+            pieces = iter(lambda: fh.readline(_PIECE), "")
+            return _walk_record(pieces, self.delimiter, line, csv.field_size_limit())
+
+
+# Reading a record again in pieces of at most this many characters keeps memory flat
+# whatever the length of its lines.
+_PIECE = 1 << 20
+_START, _PLAIN, _QUOTED, _QUOTE_SEEN = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class _LongCell:
+    """A cell longer than the field limit: where it is and how it is quoted."""
+
+    column: int             # 0-based
+    line: int               # editor line where the cell starts
+    quoted: bool
+    end_line: int | None    # line of its closing quote (or its only line); None: never closed
+
+
+def _walk_record(
+    pieces: Iterable[str], delimiter: str, line: int, limit: int
+) -> _LongCell | None:
+    """The cell longer than ``limit`` in the record that starts on ``line``, if any.
+
+    ``pieces`` are what ``readline(n)`` returns from that line on: a line, or part of one.
+    """
+    walk = _RecordWalk(delimiter, line, limit)
+    after_cr = False
+    for piece in pieces:
+        walk.feed(piece, line)
+        if walk.done:
+            return walk.found
+        # "\r\n" is one line break, which ``readline(n)`` may have cut in two.
+        if piece.endswith(("\r", "\n")) and not (after_cr and piece == "\n"):
+            line += 1
+        after_cr = piece.endswith("\r")
+    return walk.at_end()
+
+
+class _RecordWalk:
+    """Follows one record the way the csv module's default dialect does (doubled quotes,
+    text after a closing quote kept), counting each cell's characters."""
+
+    def __init__(self, delimiter: str, line: int, limit: int) -> None:
+        self.delimiter = delimiter
+        self.limit = limit
+        self.line = line
+        self.column = 0
+        self.cell_line = line
+        self.length = 0
+        self.quoted = False
+        self.closed_line = line
+        self.state = _START
+        self.done = False
+        self.found: _LongCell | None = None
+
+    def feed(self, piece: str, line: int) -> None:
+        """Walk one piece of the record (a line or part of one) found on ``line``."""
+        self.line = line
+        body = len(piece.rstrip("\r\n"))
+        at = 0
+        while at < len(piece) and not self.done:
+            at = self._step(piece, at, body)
+
+    def at_end(self) -> _LongCell | None:
+        """At the end of the file: the cell still open, when it is the long one."""
+        if self.length <= self.limit or self.state not in (_QUOTED, _QUOTE_SEEN):
+            return None
+        end = self.line if self.state == _QUOTE_SEEN else None
+        return _LongCell(self.column, self.cell_line, True, end)
+
+    def _step(self, piece: str, at: int, body: int) -> int:
+        if self.state == _START:
+            self.cell_line, self.length = self.line, 0
+            self.quoted = piece[at] == '"'
+            self.state = _QUOTED if self.quoted else _PLAIN
+            return at + 1 if self.quoted else at
+        if self.state == _PLAIN:
+            return self._plain(piece, at, body)
+        if self.state == _QUOTED:
+            end = piece.find('"', at)
+            self.length += (len(piece) if end < 0 else end) - at
+            if end < 0:
+                return len(piece)
+            self.state = _QUOTE_SEEN
+            return end + 1
+        if piece[at] == '"':  # a doubled quote stands for one
+            self.length += 1
+            self.state = _QUOTED
+            return at + 1
+        self.closed_line = self.line
+        self.state = _PLAIN
+        return at
+
+    def _plain(self, piece: str, at: int, body: int) -> int:
+        end = piece.find(self.delimiter, at, body)
+        self.length += (body if end < 0 else end) - at
+        if self.length > self.limit:
+            line = self.closed_line if self.quoted else self.cell_line
+            self.found = _LongCell(self.column, self.cell_line, self.quoted, line)
+            self.done = True
+        elif end >= 0:
+            self.column += 1
+            self.state = _START
+            return end + 1
+        elif body < len(piece):
+            self.done = True  # the record ended and no cell in it is too long
+        return len(piece)

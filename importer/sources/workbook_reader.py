@@ -57,11 +57,12 @@ class CalamineTables:
         self._path = path
         self._stream: XlsxStream | None = None
         self._streamed: dict[int, int] = {}  # sheet index -> XML bytes, read streaming
+        self._links: XlsxStream | None = None  # set when the workbook links to others
         self._fh: IO[bytes] | None = None
         self._wb: pc.CalamineWorkbook | None = None
         self._closed = False
         self._loaded: dict[int, Any] = {}
-        if fmt in _STREAMABLE and stream_above_bytes is not None:
+        if fmt in _STREAMABLE:
             self._plan_streaming(stream_above_bytes)
         if self._stream is not None:
             # calamine would load the whole file (and its strings) just to list the
@@ -94,7 +95,7 @@ class CalamineTables:
                 raise damaged(self.file, detail=f"{type(exc).__name__}: {str(exc)[:200]}") from None
         return self._wb
 
-    def _plan_streaming(self, above: int) -> None:
+    def _plan_streaming(self, above: int | None) -> None:
         try:
             stream = XlsxStream(self._path, self.file)
         except SourceError:
@@ -102,22 +103,48 @@ class CalamineTables:
             return
         for sheet in stream.sheets:
             size = stream.xml_size(sheet.name)
-            if size is not None and (above <= 0 or size > above):
+            if size is not None and above is not None and (above <= 0 or size > above):
                 self._streamed[sheet.index] = size
         if self._streamed:
             self._stream = stream
-        else:
+        if stream.has_external_links:
+            self._links = stream
+        elif not self._streamed:
             stream.close()
 
     def sheet_notes(self, index: int) -> list[str]:
         """Notes for ``SourceInfo.warnings`` about how a sheet is read."""
+        notes = []
         size = self._streamed.get(index)
-        if size is None:
-            return []
-        return [
-            f"large sheet ({size / 2**20:,.1f} MiB of XML): read in streaming mode to keep "
-            "memory flat"
-        ]
+        if size is not None:
+            notes.append(
+                f"large sheet ({size / 2**20:,.1f} MiB of XML): read in streaming mode to "
+                "keep memory flat"
+            )
+        linked = self._linked_note(index)
+        if linked:
+            notes.append(linked)
+        return notes
+
+    def _linked_note(self, index: int) -> str | None:
+        """Say which cells hold values copied from another workbook, which no reader can
+        refresh: they are what Excel last saw there."""
+        if self._links is None:
+            return None
+        count, first = self._links.linked_cells(self.sheets[index].name)
+        if not count:
+            return None
+        more = ", ..." if count > len(first) else ""
+        cells = f"{count} cells ({', '.join(first)}{more}) show values"
+        copies = "they are copies"
+        if count == 1:
+            cells, copies = f"1 cell ({first[0]}) shows a value", "it is a copy"
+        return (
+            f"{cells} linked from another workbook: {copies} saved in this file when it was "
+            "last updated, and may be out of date. For current values, open the file in "
+            "Excel, update the links (Data > Edit Links > Update Values) and save it before "
+            "importing it."
+        )
 
     def _sheet(self, index: int) -> Any:
         if index not in self._loaded:
@@ -180,9 +207,10 @@ class CalamineTables:
         """Release the workbook and its file."""
         self._closed = True
         self._loaded = {}
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        for stream in (self._stream, self._links):
+            if stream is not None:
+                stream.close()
+        self._stream = self._links = None
         wb = getattr(self, "_wb", None)
         if wb is not None:
             with contextlib.suppress(pc.CalamineError):

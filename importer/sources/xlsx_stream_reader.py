@@ -32,7 +32,7 @@ from typing import IO, Any
 from xml.parsers import expat
 
 from importer.errors import SourceError, UnsafeFileError
-from importer.sources.cells import EXACT_INT_LIMIT, to_text
+from importer.sources.cells import EXACT_INT_LIMIT, column_letter, to_text
 from importer.sources.detect import damaged
 from importer.sources.layout import RawRow
 from importer.sources.model import SheetInfo
@@ -162,6 +162,7 @@ class _Parts:
         self.styles_path: str | None = None
         self.mac_epoch = False
         self.sheets: list[SheetInfo] = []
+        self.external_links = any(n.startswith("xl/externalLinks/") for n in names)
         rels: dict[str, tuple[str, str]] = {}
 
         def rel_start(name: str, attrs: dict[str, str]) -> None:
@@ -195,7 +196,9 @@ class _Parts:
                 self.sheet_paths[name] = path
                 self.sizes[name] = names[path].file_size
         for path, typ in rels.values():
-            if typ.endswith("/sharedStrings") and path in names:
+            if typ.endswith("/externalLink"):
+                self.external_links = True
+            elif typ.endswith("/sharedStrings") and path in names:
                 self.strings_path = path
             elif typ.endswith("/styles") and path in names:
                 self.styles_path = path
@@ -300,6 +303,23 @@ class XlsxStream:
     def xml_size(self, sheet: str) -> int | None:
         """Uncompressed size of a worksheet's XML (None: not a worksheet we can stream)."""
         return self._parts.sizes.get(sheet)
+
+    @property
+    def has_external_links(self) -> bool:
+        """True when the workbook links to other workbooks (``xl/externalLinks/``)."""
+        return self._parts.external_links
+
+    def linked_cells(self, sheet: str) -> tuple[int, list[str]]:
+        """How many cells of ``sheet`` show a value cached from another workbook's cell,
+        and the first few of them (``B2``...)."""
+        member = self._parts.sheet_paths.get(sheet)
+        scan = _LinkScan()
+        if member is not None:
+            with _Damaged(self.file):
+                _parse_member(
+                    self._zipfile(), member, (scan.start, scan.end, scan.chars), self.file
+                )
+        return scan.count, scan.first
 
     def _zipfile(self) -> zipfile.ZipFile:
         assert self._zf is not None, "the workbook is closed"
@@ -604,3 +624,91 @@ class _SheetReader:
             cells[col] = value
         if numeric:
             self.numeric.append(col)
+
+
+# A reference into another workbook, as Excel stores it ([1]Sheet1!A1, [1]!Name) or as
+# typed ('C:\dir\[prices.xlsx]Sheet1'!A1).  Sheet names cannot hold brackets, so any
+# bracket in a quoted sheet reference names a workbook.  A table's column (Table1[Price],
+# [@Price]) is not one: a name character before the bracket, or no sheet name and "!"
+# after it.
+_EXTERNAL_REF = re.compile(
+    r"'(?:[^']|'')*\[[^\[\]]+\](?:[^']|'')*'!"
+    r"|(?<![\w.\]])\[[^\[\]]+\][\w.]*!"
+)
+_FORMULA_STRING = re.compile(r'"(?:[^"]|"")*"')
+_FIRST_LINKED = 5
+
+
+def is_external_formula(formula: str) -> bool:
+    """True when a formula refers to a cell or name of another workbook."""
+    return _EXTERNAL_REF.search(_FORMULA_STRING.sub('""', formula)) is not None
+
+
+class _LinkScan:
+    """expat handlers counting the cells whose formula reads another workbook and that
+    hold a cached value (what every reader imports in place of the formula)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+        self.row = 0
+        self.col = -1
+        self.ctype = "n"
+        self.linked = False
+        self.shared: dict[str, bool] = {}  # shared formula group -> reads another workbook
+        self.f_attrs: dict[str, str] = {}
+        self.text: list[str] = []
+        self.collect = False
+        self.value = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        """An element opens."""
+        local = _local(name)
+        if local == "c":
+            ref = attrs.get("r")
+            self.col = _column_index(ref) if ref else self.col + 1
+            self.ctype = attrs.get("t", "n")
+            self.linked = self.value = False
+        elif local == "f":
+            self.f_attrs = attrs
+            self.text, self.collect = [], True
+        elif local == "v":
+            self.text, self.collect = [], True
+        elif local == "row":
+            ref = attrs.get("r")
+            self.row = int(ref) if ref else self.row + 1
+            self.col = -1
+
+    def chars(self, data: str) -> None:
+        """Text inside an element."""
+        if self.collect:
+            self.text.append(data)
+
+    def end(self, name: str) -> None:
+        """An element closes."""
+        local = _local(name)
+        if local == "f":
+            self.collect = False
+            self.linked = self._formula_links("".join(self.text))
+        elif local == "v":
+            self.collect = False
+            self.value = bool("".join(self.text)) and self.ctype != "e"
+        elif local == "c" and self.linked and self.value:
+            self.count += 1
+            if len(self.first) < _FIRST_LINKED:
+                self.first.append(f"{column_letter(self.col)}{self.row}")
+
+    def _formula_links(self, formula: str) -> bool:
+        group = self.f_attrs.get("si") if self.f_attrs.get("t") == "shared" else None
+        if group is None:
+            return is_external_formula(formula)
+        if formula:  # the group's first cell holds the formula the others share
+            self.shared[group] = is_external_formula(formula)
+        return self.shared.get(group, False)
+
+
+def _column_index(ref: str) -> int:
+    col = 0
+    for ch in ref.rstrip("0123456789").upper():
+        col = col * 26 + ord(ch) - 64
+    return col - 1

@@ -244,6 +244,29 @@ def unclosed_quote_late(d: Path) -> Path:
     return path
 
 
+def unquoted_50mb_cell_late(d: Path) -> Path:
+    """A 50 MB cell with no quotes around it (no quote anywhere in the file) at row 302."""
+    path = d / "unquoted.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(_csv_text([HEADER, *_leads(300)]))
+        fh.write(f"Dan,0531000000,{'x' * (50 * 1024 * 1024)}\nRuth,0531000001,x\n")
+    return path
+
+
+def unclosed_quote_in_big_file(d: Path) -> Path:
+    """A stray quote at row 302 that swallows more than the field limit (17 MB) of rows."""
+    path = d / "big_quote.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(_csv_text([HEADER, *_leads(300)]))
+        fh.write('Dan,0531000000,"oops\n' + "Ruth,0531000001,x\n" * (1024 * 1024))
+    return path
+
+
+_TOO_LONG = (
+    r"column 'C': the cell that starts on line 302 is longer than 16,777,216 characters, "
+    r"the most one cell may hold(?!.*quote)"
+)
+
 # name -> (builder, what the message must say, row it must name or None)
 BAD_FILES: dict[str, tuple[Callable[[Path], Path], str, int | None]] = {
     "empty": (empty, r"is empty \(0 bytes\)", None),
@@ -262,8 +285,14 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str, int | None]] = {
     "UTF-8 BOM with a cp1255 tail": (mixed_bom_tail, r"line 52 is not UTF-8", None),
     "10,000 columns, no phone": (wide_without_phone, r"no column 'phone'", None),
     "10 MB header cell": (huge_header_cell, r"no column 'phone'", None),
-    "20 MB cell at row 302": (oversized_cell_late, r"field larger than field limit", 302),
+    "20 MB cell at row 302": (oversized_cell_late, _TOO_LONG, 302),
+    "50 MB unquoted cell at row 302": (unquoted_50mb_cell_late, _TOO_LONG, 302),
     "unclosed quote at row 302": (unclosed_quote_late, r"never closed", 302),
+    "unclosed quote at row 302 swallowing 17 MB": (
+        unclosed_quote_in_big_file,
+        r"column 'C': the quoted cell that starts on line 302 is never closed",
+        302,
+    ),
 }
 
 

@@ -92,3 +92,16 @@ def test_sheet_numbers_count_from_1_on_the_command_line_as_in_mappings(tmp_path:
     result = runner.invoke(cli, ["inspect", str(path), "--sheet", "0"])
     assert result.exit_code == 2
     assert "count from 1" in result.output
+
+
+def test_inspect_notes_values_linked_from_another_workbook(tmp_path: Path) -> None:
+    from tests.sources.test_workbooks import LINK_NOTE, LINKED_ROWS, LINKS
+    from tests.workbooks import write_linked_workbook
+
+    path = write_linked_workbook(tmp_path / "linked.xlsx", LINKED_ROWS, LINKS)
+    human = CliRunner().invoke(cli, ["inspect", str(path)])
+    assert human.exit_code == 0, human.output
+    assert "Sheet:      Leads" in human.output
+    assert f"Note:       {LINK_NOTE}" in human.output
+    as_json = CliRunner().invoke(cli, ["inspect", str(path), "--json"])
+    assert json.loads(as_json.output)["warnings"] == [LINK_NOTE]

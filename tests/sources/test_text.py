@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -253,6 +255,88 @@ def test_quote_never_closed_is_reported(tmp_path: Path) -> None:
     # Found when the file is opened, not half-way through an import that already sent rows.
     with pytest.raises(SourceError, match=r"line 102 is never closed"):
         open_source(path)
+
+
+@pytest.fixture
+def small_field_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A 40-character field limit, and re-reading in 3-character pieces, so that small
+    files reach every branch of the over-long cell diagnosis (pieces cut "\r\n" too)."""
+    from importer.sources import text_reader
+
+    monkeypatch.setattr(text_reader, "_PIECE", 3)
+    previous = csv.field_size_limit(40)
+    yield
+    csv.field_size_limit(previous)
+
+
+LONG = "x" * 50
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        (  # unquoted, after a quoted cell holding the delimiter and doubled quotes
+            f'name,phone,notes\nDan,"a,""b""",{LONG}\n',
+            "row 2, column 'C'",
+            "the cell that starts on line 2 is longer than 40 characters",
+        ),
+        (  # text after a closing quote stays in the cell, as in the csv module
+            f'a,b\n"x"{LONG},z\n',
+            "row 2, column 'A'",
+            "starts on line 2 is longer than 40 characters, the most one cell may hold",
+        ),
+        (  # rows above span lines; a "\r\n" inside column B is cut by the 3-character pieces
+            f'name,x,y\r\n"a\r\nb",1,2\r\nDan,"p,q\r\nr",{LONG}\r\n',
+            "row 3, column 'C'",
+            "the cell that starts on line 5 is longer",
+        ),
+        (  # Excel's sep= line is hidden from the row numbers, not from the line numbers
+            f"sep=;\na;b\n1;{LONG}\n",
+            "row 2, column 'B'",
+            "the cell that starts on line 3 is longer",
+        ),
+        (  # a quoted cell over many lines: maybe a stray quote closed far below
+            'name,notes\r\nDan,"' + "ab\r\n" * 20 + '"\r\nRuth,x\r\n',
+            "row 2, column 'B'",
+            "in double quotes and runs from line 2 to line 22: unless it is meant to",
+        ),
+        (  # a quote never closed that swallows more than the limit
+            "a,b\nDan,\"oops\n" + "Ruth,x\n" * 20,
+            "row 2, column 'B'",
+            "the quoted cell that starts on line 2 is never closed (the file has an odd",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("small_field_limit")
+def test_cell_over_the_field_limit_is_named(
+    tmp_path: Path, text: str, where: str, says: str
+) -> None:
+    """The cell the csv module gave up on is named, and called too long unless it is."""
+    path = tmp_path / "long.csv"
+    path.write_bytes(text.encode())
+    with pytest.raises(SourceError) as caught:
+        read_all(path)
+    message = str(caught.value)
+    assert message.startswith(f"long.csv, {where}: "), message
+    assert says in message, message
+    if "longer" in says and "quote" not in says:
+        assert "quote" not in message, message
+
+
+def test_fifty_mb_unquoted_cell_is_too_long_not_an_unclosed_quote(tmp_path: Path) -> None:
+    """The csv module's limit (16 Mi characters) at its real size, checked at open."""
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("name,phone,notes\n" + "Dan,0521234567,x\n" * 100)
+        fh.write(f"Ruth,0521234568,{'x' * (50 * 1024 * 1024)}\nAvi,0521234569,x\n")
+    with pytest.raises(SourceError) as caught:
+        open_source(path)
+    assert str(caught.value) == (
+        "big.csv, row 102, column 'C': the cell that starts on line 102 is longer than "
+        "16,777,216 characters, the most one cell may hold (Excel itself keeps at most "
+        "32,767), so the file cannot be read past it. Shorten or empty that cell (it may be "
+        "a paste gone wrong, or the file may be damaged), or delete the row, and try again."
+    )
 
 
 def test_rows_can_be_read_twice(tmp_path: Path) -> None:

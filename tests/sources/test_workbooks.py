@@ -312,3 +312,111 @@ def test_all_sheets_skips_a_sheet_without_data_and_says_so(tmp_path: Path) -> No
     with pytest.raises(EmptySourceError):
         for source in open_sources(empty_path, options):
             source.close()
+
+
+LINKED_ROWS: list[list[object]] = [
+    ["name", "phone", "city"],
+    ["Dan", "0521234567", "Tel Aviv"],
+    ["Ruth", 541234567, "Haifa"],
+    ["Avi", "0531234567", "Eilat"],
+]
+LINKS = {
+    "A2": "<f>[1]Sheet1!A2</f>",
+    "B3": "<f>'[1]Leads 2026'!B3</f>",
+    # a column filled down: the first cell holds the formula the others share
+    "C2": '<f t="shared" si="0" ref="C2:C3">[1]Sheet1!C2</f>',
+    "C3": '<f t="shared" si="0"/>',
+}
+LINK_NOTE = (
+    "4 cells (A2, C2, B3, C3) show values linked from another workbook: they are copies "
+    "saved in this file when it was last updated, and may be out of date. For current "
+    "values, open the file in Excel, update the links (Data > Edit Links > Update Values) "
+    "and save it before importing it."
+)
+
+
+@pytest.mark.parametrize("stream_above", [0, 1 << 62], ids=["streamed", "calamine"])
+def test_values_linked_from_another_workbook_are_noted(
+    tmp_path: Path, stream_above: int
+) -> None:
+    """Excel saves a linked cell's last value: it is read, and the run says it may be stale."""
+    from tests.workbooks import write_linked_workbook
+
+    path = write_linked_workbook(tmp_path / "linked.xlsx", LINKED_ROWS, LINKS)
+    with open_source(path, SourceOptions(stream_above_bytes=stream_above)) as src:
+        assert LINK_NOTE in src.info.warnings
+        assert cells(list(src.rows()))[0] == ("Dan", "0521234567", "Tel Aviv")
+
+
+def test_linked_cell_count_and_first_cells(tmp_path: Path) -> None:
+    from tests.workbooks import write_linked_workbook
+
+    rows: list[list[object]] = [["name", "phone"]] + [
+        [f"Lead {i}", f"05212345{i:02d}"] for i in range(8)
+    ]
+    many = write_linked_workbook(
+        tmp_path / "many.xlsx", rows, {f"B{r}": f"<f>[1]Sheet1!B{r}</f>" for r in range(2, 10)}
+    )
+    (note,) = read_all(many)[2].warnings  # type: ignore[attr-defined]
+    assert note.startswith("8 cells (B2, B3, B4, B5, B6, ...) show values linked from another")
+    one = write_linked_workbook(tmp_path / "one.xlsx", rows, {"B9": "<f>[1]Sheet1!B9</f>"})
+    (note,) = read_all(one)[2].warnings  # type: ignore[attr-defined]
+    assert note.startswith("1 cell (B9) shows a value linked from another workbook: it is a copy")
+
+
+def test_cells_that_read_this_workbook_only_are_not_noted(tmp_path: Path) -> None:
+    """Formulas on this workbook's sheets and tables, links with no saved value or an
+    error, and [1] references in a workbook without links are left alone."""
+    from tests.workbooks import write_linked_workbook
+
+    rows: list[list[object]] = [
+        ["name", "phone", "city", "total"],
+        ["Dan", "0521234567", "Tel Aviv", 3],
+        ["Ruth", "0541234567", None, "#REF!"],
+    ]
+    local = {
+        "A2": "<f>Sheet2!A1</f>",
+        "B2": '<f>IF([@Price]&gt;0,Sheet2!B1,"[1]x!")</f>',
+        "D2": "<f>SUM(Table1[Price])</f>",
+        "A3": "<f>'Other sheet'!A3</f>",
+        "C3": "<f>[1]Sheet1!C3</f>",  # no saved value
+    }
+    path = write_linked_workbook(tmp_path / "local.xlsx", rows, local)
+    with zipfile.ZipFile(path) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    error = sheet.replace('<c r="D3" t="inlineStr"><is><t>#REF!</t></is></c>',
+                          '<c r="D3" t="e"><f>[1]Sheet1!D3</f><v>#REF!</v></c>')
+    assert error != sheet
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp_path / "e.xlsx", "w") as zout:
+        for info in zin.infolist():
+            body = error.encode() if info.filename == "xl/worksheets/sheet1.xml" else zin.read(info)
+            zout.writestr(info, body)
+    for stream_above in (0, 1 << 62):
+        with open_source(tmp_path / "e.xlsx", SourceOptions(stream_above_bytes=stream_above)) as s:
+            assert not any("another workbook" in w for w in s.info.warnings), s.info.warnings
+    unlinked = write_linked_workbook(tmp_path / "u.xlsx", LINKED_ROWS, LINKS, linked_book=None)
+    assert read_all(unlinked)[2].warnings == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("formula", "external"),
+    [
+        ("[1]Sheet1!A1", True),
+        ("'[1]My sheet'!A1", True),
+        ("[1]!Prices", True),
+        ("SUM(A1,[2]Data!B2:B9)", True),
+        ("'[prices.xlsx]Sheet1'!A1", True),
+        ("'C:\\Users\\dana\\[prices.xlsx]Sheet1'!A1", True),
+        ("'גיליון [1]'!A1", True),
+        ("Sheet2!A1", False),
+        ("'It''s mine'!A1", False),
+        ("Table1[Price]", False),
+        ("Table1[[#This Row],[Price]]", False),
+        ("IF([@Price]>0,Sheet2!A1)", False),
+        ('A1&"[1]Sheet1!A1"', False),
+    ],
+)
+def test_external_reference_formulas(formula: str, external: bool) -> None:
+    from importer.sources.xlsx_stream_reader import is_external_formula
+
+    assert is_external_formula(formula) is external
