@@ -20,6 +20,7 @@ from rich.text import Text
 
 from importer.campaigns import (
     backup_file_name,
+    export_phone,
     pending_csv_table,
     resolve_campaign,
     write_pending_csv,
@@ -255,7 +256,7 @@ def pending_cmd(
         return
     rows = [
         (
-            call.phone,
+            export_phone(call.phone),  # +4930901820: what `remove` and the mappings read back
             call.customer_name,
             "" if call.priority is None else call.priority,
             call.caller_id,
