@@ -291,6 +291,8 @@ def build_suggestion(
     out.append(f"  delimiter: {_q(options.delimiter) if options.delimiter else 'auto'}")
     if options.all_sheets:
         out.append("  all_sheets: true")
+    if kind == "voicenter":
+        out.append("  unescape_formulas: true     # the export writes '+972... for Excel")
 
     phones = _phone_columns(profiles)
     if not phones:
@@ -320,6 +322,10 @@ def build_suggestion(
         "  strictness: valid            # valid = allocated numbers only; possible = looser",
         "  send_as: digits              # 972501234567 (what the Dialer API expects)",
     ]
+    if kind == "voicenter":
+        out.append(
+            "  digits_are_international: true   # 4930901820 as the API lists it: +49 30 901820"
+        )
 
     fields = _fields(profiles, used, kind)
     if fields:
