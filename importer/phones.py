@@ -35,7 +35,8 @@ Decisions worth knowing:
 - With ``PhonePolicy.digits_are_international`` (files in the Dialer API's form, such as
   a ``pending`` export) bare digits not starting with 0 are read as a country code and
   number first (``4930901820`` is +49 30 901820) and only when that is no valid number as
-  one of the default region; a number with its leading 0 stays local.
+  one of the default region; a number with its leading 0 stays local, and so do digits
+  valid both ways (``49523746``: 04-952-3746 that lost its zero, or +49 523746).
 - A type-rejected result still carries its ``e164`` and ``number_type``; only
   ``ok`` results may be dialled.
 - A lost leading zero (``521234567``, a number cell or text) is read the way
@@ -466,8 +467,10 @@ class PhoneNormalizer:
         """The API-form reading (country code first) of a cell of bare digits, when valid.
 
         None sends the cell down the ordinary pipeline: a number with "+" or "00", a local
-        number with its leading 0 (0521234567 stays Israeli), and digits that are no valid
-        international number (521234567, a mobile that lost its zero).
+        number with its leading 0 (0521234567 stays Israeli), digits that are no valid
+        international number (521234567, a mobile that lost its zero), and digits valid both
+        ways (49523746: +49 523746, or 04-9523746 without its zero). Those short numbers are
+        far more often local ones that lost the 0; this tool's exports write "+" anyway.
         """
         text = _clean_text(raw if isinstance(raw, str) else _number_text(raw))
         artefact = _FLOAT_ARTEFACT.fullmatch(text)
@@ -484,11 +487,20 @@ class PhoneNormalizer:
                 num = phonenumbers.parse("+" + digits, None)
             except NumberParseException:
                 return None
-            if not phonenumbers.is_valid_number(num):
+            if not phonenumbers.is_valid_number(num) or self._valid_at_home(digits):
                 return None
             e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
             kind = type_name(phonenumbers.number_type(num))
         return self._policy(_Verdict(e164, kind, None, "", [], shown=digits)).result()
+
+    def _valid_at_home(self, digits: str) -> bool:
+        """Whether bare digits are a valid number of the default region as they stand."""
+        if self._fast.classify(False, digits) is not None:
+            return True
+        try:
+            return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, self.region)))
+        except NumberParseException:
+            return False
 
     def _normalize_full(self, raw: str, numeric: bool) -> PhoneResult:
         if raw is None:

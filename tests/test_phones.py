@@ -631,6 +631,8 @@ def test_numbers_abroad_are_noted_or_refused_by_country() -> None:
         ("0531000000", "+972531000000"),     # a local number keeps its country
         ("036234567", "+97236234567"),
         ("531000000", "+972531000000"),      # no valid number abroad: a lost leading zero
+        ("49523746", "+97249523746"),        # valid both ways (+49 523746): the lost zero wins
+        ("532127928", "+972532127928"),      # (+53 Cuba)
         ("+4930901820", "+4930901820"),
         ("4930901820.0", "+4930901820"),     # an Excel number cell
         ("49 30 901820", "+4930901820"),
