@@ -138,3 +138,27 @@ def test_a_clear_backup_restores_every_number(
     (backup,) = backups.glob("Hot_leads.pending-backup.*.csv")
     _import(backup, "Hot leads", tmp_path)
     assert _calls(emulator_env, hot) == before
+
+
+def test_a_sync_backup_restores_every_number(emulator_env: EmulatorServer, tmp_path: Path) -> None:
+    assert emulator_env.demo is not None
+    hot = emulator_env.demo.campaigns["Hot leads"]
+    _fill(emulator_env, hot)
+    before = _calls(emulator_env, hot)
+    mapping = tmp_path / "keep.yaml"
+    mapping.write_text("phone: [phone]\ndedupe: {history_days: 0}\n", encoding="utf-8")
+    keep = tmp_path / "keep.csv"
+    keep.write_text(f"phone\n{NUMBERS[0]}\n", encoding="utf-8")
+    reports = tmp_path / "sync-reports"
+    synced = CliRunner().invoke(
+        cli,
+        ["import", str(keep), "--mapping", str(mapping), "--campaign", "Hot leads",
+         "--mode", "sync", "--yes", "--force", "--report-dir", str(reports),
+         "--state-dir", str(tmp_path / "state")],
+    )
+    assert synced.exit_code == 0, synced.output
+    assert list(_calls(emulator_env, hot)) == [API_FORMS[0]]
+    (backup,) = reports.glob("Hot_leads.pending-backup.*.csv")
+    empty = emulator_env.add_campaign("demo", "Migrated")
+    _import(backup, "Migrated", tmp_path)
+    assert _calls(emulator_env, empty) == before
