@@ -94,7 +94,9 @@ def read_phone_list(
 
 
 def _sheet_label(sheet: str | None, header: Sequence[str]) -> str:
-    shown = ", ".join(repr(h) for h in header[:8]) + (", ..." if len(header) > 8 else "")
+    # Header cells come from the file: quoted, and cut so a hostile one cannot flood the message.
+    shown = ", ".join(repr(h if len(h) <= 40 else h[:39] + "…") for h in header[:8])
+    shown += ", ..." if len(header) > 8 else ""
     return f"sheet {sheet!r}: columns {shown}" if sheet else f"columns {shown}"
 
 
