@@ -24,6 +24,7 @@ from importer.redact import mask, register_secret
 __all__ = [
     "PENDING_CSV_COLUMNS",
     "backup_file_name",
+    "export_phone",
     "pending_csv_table",
     "resolve_campaign",
     "write_pending_csv",
@@ -134,10 +135,39 @@ def _cell(value: Any) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    # A cell that Excel would run as a formula gets a leading apostrophe; plain numbers stay.
-    if text.startswith(_DANGEROUS_START) and not _NUMBER.fullmatch(text):
+    # Plain numbers (a Priority of -5) stay as they are: Excel reads them as the same number.
+    return text if _NUMBER.fullmatch(text) else _guard(text)
+
+
+def _guard(text: str) -> str:
+    """A leading apostrophe on a cell that Excel would run as a formula.
+
+    A text of apostrophes before such a character ("'=x") gets one more too, so that
+    source.unescape_formulas, which drops one there, gives back exactly what the API holds.
+    """
+    if text.startswith(_DANGEROUS_START) or (
+        text[:1] == "'" and text.lstrip("'").startswith(_DANGEROUS_START)
+    ):
         return "'" + text
     return text
+
+
+def export_phone(phone: str) -> str:
+    """The E.164 form of a number as the API lists it (``4930901820`` -> ``+4930901820``).
+
+    The API gives international digits without "+"; written that way, a German
+    ``4930901820`` reads back as a too-long Israeli landline.  Anything else (a local
+    ``0501234567``, text) is kept as it came.
+    """
+    text = (phone or "").strip()
+    if text.isascii() and text.isdigit() and text[:1] != "0":
+        return "+" + text
+    return text
+
+
+def _phone_cell(phone: str) -> str:
+    # Not exempt like other numbers: Excel would evaluate +972521234567 and show 9.72521E+11.
+    return _guard(export_phone(phone))
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -157,7 +187,11 @@ def _custom_keys(calls: Iterable[PendingCall]) -> list[str]:
 
 
 def pending_csv_table(pending: PendingCalls) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per pending call, CustomData flattened to one column per key."""
+    """Header and rows: one row per pending call, CustomData flattened to one column per key.
+
+    Phones are E.164 behind the formula guard (``'+4930901820``): read back with
+    ``source.unescape_formulas`` (mappings/voicenter-pending.yaml) they are the same number.
+    """
     keys = _custom_keys(pending.calls)
     base = set(PENDING_CSV_COLUMNS)
     header = list(PENDING_CSV_COLUMNS) + [f"CustomData.{k}" if k in base else k for k in keys]
@@ -167,7 +201,7 @@ def pending_csv_table(pending: PendingCalls) -> tuple[list[str], list[list[str]]
         inserted = call.call_inserted
         rows.append(
             [
-                _cell(call.phone),
+                _phone_cell(call.phone),
                 _cell(call.customer_name),
                 _cell(call.priority),
                 _cell(call.caller_id),

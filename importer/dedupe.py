@@ -14,12 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from importer.errors import ConfigError, EmptySourceError, SourceError
 from importer.number_set import NumberSet
+from importer.phone_lists import read_phone_list
 from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.report import Status
-from importer.sources import open_source
-from importer.sources.model import SourceOptions
 
 __all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
 
@@ -51,37 +49,15 @@ class PendingIndex:
 
 
 def load_suppression(paths: Iterable[Path], normalizer: PhoneNormalizer) -> set[str]:
-    """Read do-not-call lists (CSV/XLSX/...): every cell that is a usable number is suppressed."""
+    """Read do-not-call lists (CSV/XLSX/...): the numbers of each file's phone column.
+
+    The column is found as ``importer.phone_lists`` describes, so an import report or a
+    pending export works as a list as it is.
+    """
     numbers: set[str] = set()
     for path in paths:
-        if not path.exists():
-            raise ConfigError(f"suppression list {path} does not exist")
-        try:
-            # A list may be a bare column of numbers without a header: read every row.
-            with open_source(path, SourceOptions(header_row=1)) as source:
-                candidates = [(c, False) for c in source.info.columns]
-                for row in source.rows():
-                    candidates.extend((cell, i in row.numeric) for i, cell in enumerate(row.cells))
-                    if len(candidates) > 10_000:
-                        numbers.update(_usable(candidates, normalizer))
-                        candidates.clear()
-                numbers.update(_usable(candidates, normalizer))
-        except EmptySourceError as exc:
-            # One line only: a header without numbers, or a single number without a header.
-            numbers.update(_usable([(cell, False) for cell in exc.header], normalizer))
-        except SourceError as exc:
-            raise ConfigError(f"suppression list: {exc}") from None
+        numbers |= read_phone_list(path, normalizer, what="suppression list")
     return numbers
-
-
-def _usable(candidates: list[tuple[str, bool]], normalizer: PhoneNormalizer) -> set[str]:
-    found: set[str] = set()
-    for raw, numeric in candidates:
-        if raw.strip():
-            result = normalizer.normalize(raw, numeric=numeric)
-            if result.e164:
-                found.add(result.e164)
-    return found
 
 
 @dataclass(slots=True)

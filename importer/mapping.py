@@ -664,7 +664,8 @@ _ESCAPED_START = frozenset("=+-@\t\r")
 
 
 def _unescaped(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in _ESCAPED_START else cell
+    # "''=x" is how the export writes a text that itself was "'=x": one apostrophe goes.
+    return cell[1:] if cell[:1] == "'" and cell.lstrip("'")[:1] in _ESCAPED_START else cell
 
 EXTENSION_KEY = "var_Extension"  # CustomData key for "03-1234567 שלוחה 12"
 _VALUE_CACHE_SIZE = 16_384

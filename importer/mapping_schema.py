@@ -323,6 +323,9 @@ class PhoneSection(BaseModel):
     # Countries whose numbers may be dialled (None: any). A number abroad is an international
     # call; a campaign that should ring only Israel says `countries: [IL]`.
     countries: list[str] | None = None
+    # Bare digits (no "+" or "00", no leading 0) are a country code and number first, as the
+    # Dialer API lists them (4930901820 = +49 30 901820); a local 0521234567 stays local.
+    digits_are_international: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -572,7 +575,7 @@ class Mapping(BaseModel):
         return BoundMapping(self, info, normalizer=normalizer, clock=clock)
 
     def phone_policy(self) -> PhonePolicy:
-        """The phone policy the mapping asks for (region, allowed types, strictness)."""
+        """The phone policy the mapping asks for (region, types, strictness, countries, digits)."""
         from importer.phones import PhonePolicy
 
         return PhonePolicy(
@@ -580,6 +583,7 @@ class Mapping(BaseModel):
             allow_types=frozenset(self.phone.allow_types),
             strictness=self.phone.strictness,
             countries=None if self.phone.countries is None else frozenset(self.phone.countries),
+            digits_are_international=self.phone.digits_are_international,
         )
 
     def source_options(self) -> SourceOptions:

@@ -332,7 +332,7 @@ def build_suggestion(
         "Check it with:  lead-importer mapping check THIS_FILE THE_DATA_FILE",
         "Add `campaign: NAME` (the campaign to fill, by name) or pass --campaign.",
     ]
-    sections = [_Section("name", kind_name), _source_section(options)]
+    sections = [_Section("name", kind_name), _source_section(options, kind)]
 
     phones = _phone_columns(profiles)
     if not phones:
@@ -343,7 +343,7 @@ def build_suggestion(
              "write the mapping by hand (see docs/mapping.md)"],
         )
     used |= {p.index for p in phones}
-    sections.append(_phone_section(phones, extra_phone_columns))
+    sections.append(_phone_section(phones, extra_phone_columns, kind))
 
     fields, field_notes = _fields(profiles, used)
     if fields:
@@ -377,7 +377,7 @@ def build_suggestion(
     return render_suggestion(header, sections)
 
 
-def _source_section(options: SourceOptions) -> _Section:
+def _source_section(options: SourceOptions, kind: str) -> _Section:
     sheet = options.sheet
     source: dict[str, object] = {
         "sheet": "auto" if sheet is None else sheet if isinstance(sheet, str) else sheet + 1,
@@ -385,14 +385,18 @@ def _source_section(options: SourceOptions) -> _Section:
         "encoding": options.encoding or "auto",
         "delimiter": options.delimiter or "auto",
     }
+    notes = ["source: how to read the file; auto = detect, sheet 1 = the first"]
     if options.all_sheets:
         source["all_sheets"] = True
-    return _Section(
-        "source", source, ["source: how to read the file; auto = detect, sheet 1 = the first"]
-    )
+    if kind == "voicenter":
+        source["unescape_formulas"] = True
+        notes.append("unescape_formulas: the export writes '+972... for Excel")
+    return _Section("source", source, notes)
 
 
-def _phone_section(phones: list[ColumnProfile], extra_columns: Sequence[str]) -> _Section:
+def _phone_section(
+    phones: list[ColumnProfile], extra_columns: Sequence[str], kind: str
+) -> _Section:
     notes = ["phone: the columns that hold the number"]
     for prof in phones:
         notes.append(
@@ -410,13 +414,16 @@ def _phone_section(phones: list[ColumnProfile], extra_columns: Sequence[str]) ->
         "  strictness: valid = allocated numbers only; possible = looser",
         "  send_as: digits = 972501234567 (what the Dialer API expects)",
     ]
-    value = {
+    value: dict[str, object] = {
         "columns": _Flow(headers + extra),
         "default_region": "IL",
         "allow_types": _Flow(["mobile", "fixed_line", "fixed_line_or_mobile", "voip"]),
         "strictness": "valid",
         "send_as": "digits",
     }
+    if kind == "voicenter":
+        value["digits_are_international"] = True
+        notes.append("  digits_are_international: 4930901820 as the API lists it is +49 30 901820")
     return _Section("phone", value, notes)
 
 

@@ -33,6 +33,11 @@ Decisions worth knowing:
   that is not a valid number of the default region but is a valid
   international number (``12125550123``) is read as international, and the
   reason says so.
+- With ``PhonePolicy.digits_are_international`` (files in the Dialer API's form, such as
+  a ``pending`` export) bare digits not starting with 0 are read as a country code and
+  number first (``4930901820`` is +49 30 901820) and only when that is no valid number as
+  one of the default region; a number with its leading 0 stays local, and so do digits
+  valid both ways (``49523746``: 04-952-3746 that lost its zero, or +49 523746).
 - A type-rejected result still carries its ``e164`` and ``number_type``; only
   ``ok`` results may be dialled.
 - A lost leading zero (``521234567``, a number cell or text) is read the way
@@ -117,6 +122,9 @@ class PhonePolicy:
     allow_types: frozenset[str] = field(default=DEFAULT_ALLOWED_TYPES)
     strictness: Literal["valid", "possible"] = "valid"
     countries: frozenset[str] | None = None  # regions whose numbers may be dialled; None: any
+    # Digits without "+"/"00" and without a leading 0 are read first as a country code and
+    # number (the Dialer API's form, 4930901820), then as a number of default_region.
+    digits_are_international: bool = False
 
 
 # --- text cleaning -------------------------------------------------------------
@@ -301,6 +309,7 @@ class PhoneNormalizer:
         self._cache_room = cache_size
         self.cache_hits = 0
         self.fast_hits = 0
+        self._international_first = self.policy.digits_are_international
 
     # --- public ---------------------------------------------------------------
 
@@ -356,6 +365,10 @@ class PhoneNormalizer:
     # --- pipeline ---------------------------------------------------------------
 
     def _normalize_uncached(self, raw: str, numeric: bool) -> PhoneResult:
+        if self._international_first:
+            abroad = self._international(raw)
+            if abroad is not None:
+                return abroad
         # The hot path, for ASCII cells of digits and plain separators: exactly
         # the cells _clean_text leaves alone and fast_digits accepts. It runs
         # FastPath.quick inline (one regex for the usual forms) and builds the
@@ -427,6 +440,45 @@ class PhoneNormalizer:
                     result.__class__ = PhoneResult  # type: ignore[assignment]
                     return result  # type: ignore[return-value]
         return self._normalize_full(raw, numeric)
+
+    def _international(self, raw: str) -> PhoneResult | None:
+        """The API-form reading (country code first) of a cell of bare digits, when valid.
+
+        None sends the cell down the ordinary pipeline: a number with "+" or "00", a local
+        number with its leading 0 (0521234567 stays Israeli), digits that are no valid
+        international number (521234567, a mobile that lost its zero), and digits valid both
+        ways (49523746: +49 523746, or 04-9523746 without its zero). Those short numbers are
+        far more often local ones that lost the 0; this tool's exports write "+" anyway.
+        """
+        text = _clean_text(raw if isinstance(raw, str) else _number_text(raw))
+        artefact = _FLOAT_ARTEFACT.fullmatch(text)
+        fd = fast_digits(artefact.group(1) if artefact else text)
+        if fd is None or fd[0] or not fd[1] or fd[1][0] == "0":
+            return None
+        digits = fd[1]
+        # Home numbers (972...) are the common case: the compiled metadata answers them.
+        hit = self._fast.classify(True, digits) if digits.startswith(self._cc) else None
+        if hit is not None:
+            e164, kind = hit[0], hit[1]
+        else:
+            try:
+                num = phonenumbers.parse("+" + digits, None)
+            except NumberParseException:
+                return None
+            if not phonenumbers.is_valid_number(num) or self._valid_at_home(digits):
+                return None
+            e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
+            kind = type_name(phonenumbers.number_type(num))
+        return self._policy(_Verdict(e164, kind, None, "", [], shown=digits)).result()
+
+    def _valid_at_home(self, digits: str) -> bool:
+        """Whether bare digits are a valid number of the default region as they stand."""
+        if self._fast.classify(False, digits) is not None:
+            return True
+        try:
+            return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, self.region)))
+        except NumberParseException:
+            return False
 
     def _normalize_full(self, raw: str, numeric: bool) -> PhoneResult:
         if raw is None:

@@ -624,3 +624,49 @@ def test_numbers_abroad_are_noted_or_refused_by_country() -> None:
     assert "(countries: IL)" in refused.reason
     home = only_il.normalize("053-1000000")
     assert home.e164 == "+972531000000" and home.problem is None and home.reason == ""
+
+
+@pytest.mark.parametrize(
+    ("cell", "e164"),
+    [
+        ("4930901820", "+4930901820"),       # Berlin: a too-long Israeli landline without it
+        ("12125550123", "+12125550123"),
+        ("33612345678", "+33612345678"),
+        ("442079460018", "+442079460018"),
+        ("972531000000", "+972531000000"),   # the API's form of an Israeli mobile
+        ("97236234567", "+97236234567"),
+        ("0531000000", "+972531000000"),     # a local number keeps its country
+        ("036234567", "+97236234567"),
+        ("531000000", "+972531000000"),      # no valid number abroad: a lost leading zero
+        ("49523746", "+97249523746"),        # valid both ways (+49 523746): the lost zero wins
+        ("532127928", "+972532127928"),      # (+53 Cuba)
+        ("+4930901820", "+4930901820"),
+        ("4930901820.0", "+4930901820"),     # an Excel number cell
+        ("49 30 901820", "+4930901820"),
+    ],
+)
+def test_digits_are_international(cell: str, e164: str) -> None:
+    """A file in the Dialer API's form: bare digits are a country code first."""
+    normalizer = PhoneNormalizer(PhonePolicy(digits_are_international=True))
+    result = normalizer.normalize(cell)
+    assert (result.e164, result.problem) == (e164, None)
+    assert "read as an international number" not in result.reason  # no "check it" warning
+
+
+def test_digits_are_international_keeps_the_policy() -> None:
+    only_il = PhoneNormalizer(
+        PhonePolicy(digits_are_international=True, countries=frozenset({"IL"}))
+    )
+    refused = only_il.normalize("4930901820")
+    assert refused.problem == "type_rejected" and "(countries: IL)" in refused.reason
+    plain = PhoneNormalizer()
+    assert plain.normalize("4930901820").problem == "invalid_phone"  # without the option
+    assert "too long for an Israeli landline" in plain.normalize("4930901820").reason
+
+
+def test_digits_are_international_in_a_mapping() -> None:
+    from importer.mapping import parse_mapping
+
+    mapping = parse_mapping("name: x\nphone:\n  columns: [p]\n  digits_are_international: true\n")
+    assert mapping.phone_policy().digits_are_international is True
+    assert parse_mapping("phone: [p]\n").phone_policy().digits_are_international is False

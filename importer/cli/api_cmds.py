@@ -20,6 +20,7 @@ from rich.text import Text
 
 from importer.campaigns import (
     backup_file_name,
+    export_phone,
     pending_csv_table,
     resolve_campaign,
     write_pending_csv,
@@ -255,7 +256,7 @@ def pending_cmd(
         return
     rows = [
         (
-            call.phone,
+            export_phone(call.phone),  # +4930901820: what `remove` and the mappings read back
             call.customer_name,
             "" if call.priority is None else call.priority,
             call.caller_id,
@@ -302,14 +303,14 @@ def _simple_action(
 def _read_phones(phones: tuple[str, ...], file: Path | None) -> list[str]:
     values = [p for p in phones if p.strip()]
     if file is not None:
-        from importer.dedupe import load_suppression
+        from importer.phone_lists import read_phone_list
         from importer.phones import PhoneNormalizer
 
-        # Read like a suppression list: CSV/TSV/XLSX/ODS..., any encoding, every cell that
-        # holds a usable number (a header or a name column is simply not a number).
-        found = sorted(load_suppression([file], PhoneNormalizer()))
+        # Read like a suppression list: CSV/TSV/XLSX/ODS..., any encoding; the phone column
+        # (by its name, else by its numbers), so an import report or a pending export works.
+        found = sorted(read_phone_list(file, PhoneNormalizer()))
         if not found:
-            fail(f"{file}: no usable phone number in any cell of the file", EXIT_BAD_INPUT)
+            fail(f"{file}: no usable phone number in the file's phone column", EXIT_BAD_INPUT)
         values += found
     return values
 
@@ -337,7 +338,8 @@ def _normalise_for_api(raw: str) -> tuple[str | None, str]:
     "phones_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="A text/CSV file with one phone per line (first column).",
+    help="A list file (CSV/XLSX/...): its phone/טלפון column, else the column of numbers "
+    "(an import report or a pending export works as it is).",
 )
 def remove_cmd(
     *,

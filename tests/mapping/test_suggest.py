@@ -218,3 +218,19 @@ def test_a_phone_column_of_damaged_numbers_is_still_the_phone_column(tmp_path: P
     path = tmp_path / "sci.csv"
     path.write_text("Name,Phone\nA,9.72501E+11\nB,9.72502E+11\n", encoding="utf-8")
     assert "columns: [Phone]" in suggest_mapping(path)
+
+
+def test_a_pending_export_suggestion_reads_numbers_abroad_back(tmp_path: Path) -> None:
+    """Voicenter's pending list: '+E.164 (this tool's export) or the API's bare digits."""
+    header = ["Phone", "CustomerName", "Priority", "CallerID", "CallInserted", "OriginateTime"]
+    mobile = MOBILE_E164[1:]
+    export = write_csv(
+        tmp_path / "pending.csv",
+        [header, ["'+4930901820", "'=x", "1", "", "2026-11-20T00:10:00.000Z", ""],
+         [mobile, "Dana", "1", "", "2026-11-20T00:10:00.000Z", ""],
+         ["4930901821", "Old", "1", "", "2026-11-20T00:10:00.000Z", ""]],
+    )
+    text, phones = suggest_and_map(export)
+    assert "name: Voicenter pending calls export" in text
+    assert "digits_are_international: true" in text and "unescape_formulas: true" in text
+    assert phones == ["+4930901820", MOBILE_E164, "+4930901821"]
