@@ -25,7 +25,7 @@ _SKIPPED = frozenset({
     Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
     Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
 })
-_ADDED = frozenset({Status.ADDED, Status.UPDATED, Status.WOULD_ADD})
+_ADDED = frozenset({Status.ADDED, Status.UPDATED, Status.WOULD_ADD, Status.WOULD_UPDATE})
 _FORMATS = ("csv", "xlsx", "json")
 
 
