@@ -269,3 +269,19 @@ def test_a_number_pending_only_in_another_campaign_is_not_added_by_an_upsert(
         "already pending in another campaign of the account",
     )
     assert e164(number)[1:] not in emulator_env.pending_phones(hot_leads(emulator_env))
+
+
+def test_clearing_the_last_key_sends_an_empty_custom_data(
+    emulator_env: EmulatorServer, root: Path
+) -> None:
+    """Without an import reference nothing else is sent: the update must still clear it."""
+    (root / "mapping.yaml").write_text(
+        MAPPING + "  import_ref: null\nupsert: {clear_empty: true}\n", encoding="utf-8"
+    )
+    (number,) = valid_mobiles(1, start=5_500_000)
+    make_pending(emulator_env, number, customer_name="Dana", custom_data={"var_City": "Haifa"})
+    source = write_leads(root / "leads.csv", [["Dana", number, "", ""]])
+    exit_code, err = import_cli(root, source)
+    assert exit_code == 0, err
+    assert not pending_call(emulator_env, number).custom_data
+    assert report_rows(root)[0]["reason"] == "updated: var_City (cleared)"
