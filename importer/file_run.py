@@ -23,11 +23,12 @@ from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy, build_retrying
 from importer.errors import ApiError, DialerError, RunInterruptedError
 from importer.journal import Journal, JournalRow
-from importer.mapping import BoundMapping, with_custom_data
+from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.push import ChunkPusher, Outcome, Planned, retryable_write
 from importer.report import ReportWriter, RowResult, Status
 from importer.sources import open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
+from importer.upsert import Previous, UpdatePlan, plan_update
 
 __all__ = [
     "FileRun",
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 _WOULD_ADD = Outcome(Status.WOULD_ADD)
-_WOULD_UPDATE = Outcome(Status.WOULD_ADD, "dry run: already pending, would be updated")
 
 # Row states in the journal that mean "this row's number is taken in this run".
 DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
@@ -62,6 +62,8 @@ class RunContext:
     cancel: threading.Event
     progress: Callable[[str, int], None]
     source_phones: set[str] = field(default_factory=set)
+    # --mode upsert: each pending number's details, to merge the file's values onto.
+    pending_details: dict[str, Previous] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ class _Window:
     results: list[tuple[int, RowResult]] = field(default_factory=list)
     planned: list[Planned] = field(default_factory=list)
     updates: list[Planned] = field(default_factory=list)
+    plans: dict[int, UpdatePlan] = field(default_factory=dict)   # by seq, one per update
     chunk_no: int = 0
     unknown: bool = False  # some rows' fate could not be established
 
@@ -91,6 +94,7 @@ class FileRun:
         writer: ReportWriter,
         done_rows: dict[int, tuple[str, str, int | None]],
         first_chunk_no: int,
+        replaced: dict[int, Previous] | None = None,
     ) -> None:
         self.ctx = ctx
         self.path = path
@@ -101,6 +105,9 @@ class FileRun:
         self.writer = writer
         self.done_rows = done_rows
         self.next_chunk_no = first_chunk_no
+        # A resumed upsert names its changes against the details recorded before its first
+        # attempt (which may have been applied already), by seq.
+        self.replaced = replaced or {}
         self.processed = 0
         self._in_flight: list[tuple[_Window, Future[dict[int, Outcome]]]] = []
 
@@ -184,12 +191,41 @@ class FileRun:
             ref = f"{self.run_id or 'dry'}-{seq}"
             target = with_custom_data(target, self.ref_key, ref)
         if skip is Status.UPDATED:
-            window.updates.append(Planned(seq, e164, target, ref))
-        elif skip is not None:
+            skip, why = self._plan_update(mapped, bound, Planned(seq, e164, target, ref), window)
+        if skip is None:
+            window.planned.append(Planned(seq, e164, target, ref))
+        elif skip is not Status.UPDATED:
             result.status = skip
             result.reason = f"{reason}; {why}" if reason and why else reason or why
-        else:
-            window.planned.append(Planned(seq, e164, target, ref))
+
+    def _plan_update(
+        self, mapped: MappedRow, bound: BoundMapping, planned: Planned, window: _Window
+    ) -> tuple[Status | None, str]:
+        """Plan the UpdateCall of a pending number: the file's values merged onto its details.
+
+        Returns UPDATED when planned; a number pending only in another campaign of the
+        account (``pending_scope: account``) is a duplicate: an UpdateCall would add it here.
+        """
+        current = self.ctx.pending_details.get(planned.e164)
+        if current is None:
+            return Status.DUPLICATE_PENDING, "already pending in another campaign of the account"
+        empty = [
+            name
+            for name, value in mapped.fields.items()
+            if not value and name not in bound.absent_fields
+        ]
+        plan = plan_update(
+            planned.target,
+            current,
+            empty=empty,
+            clear_empty=bound.mapping.upsert.clear_empty,
+            ref_key=self.ref_key,
+            baseline=self.replaced.get(planned.seq),
+        )
+        planned.target = plan.target
+        window.updates.append(planned)
+        window.plans[planned.seq] = plan
+        return Status.UPDATED, ""
 
     def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
         """Record the window in the journal, then send its chunk (nothing for a dry run)."""
@@ -222,14 +258,18 @@ class FileRun:
                     window.chunk_no,
                     sorted(targets),
                     updates=[p.seq for p in window.updates],
+                    replaced=[
+                        (p.seq, p.e164, window.plans[p.seq].previous.to_json())
+                        for p in window.updates
+                    ],
                 )
         future: Future[dict[int, Outcome]]
         if ctx.dry_run or not targets:
             future = Future()
-            # Outcomes are frozen: one shared instance per kind serves every row.
+            # Outcomes are frozen: one shared instance serves every row to add.
+            outcomes = {s: Outcome(Status.WOULD_UPDATE, p.reason) for s, p in window.plans.items()}
             future.set_result(
-                dict.fromkeys((p.seq for p in window.updates), _WOULD_UPDATE)
-                | dict.fromkeys((p.seq for p in window.planned), _WOULD_ADD)
+                outcomes | dict.fromkeys((p.seq for p in window.planned), _WOULD_ADD)
             )
         else:
             future = pool.submit(self._send, window)
@@ -243,7 +283,10 @@ class FileRun:
             outcomes.update(chunk.outcomes)
             window.unknown = chunk.unknown
         for planned in window.updates:
-            outcomes[planned.seq] = update_one(ctx.client, ctx.campaign.code, planned, ctx.retry)
+            reason = window.plans[planned.seq].reason
+            outcomes[planned.seq] = update_one(
+                ctx.client, ctx.campaign.code, planned, ctx.retry, reason
+            )
         return outcomes
 
     def _settle_oldest(self) -> None:
@@ -321,14 +364,19 @@ def idempotent_call(func: Callable[[], None], policy: RetryPolicy) -> tuple[bool
     return True, ""
 
 
-def update_one(client: DialerClient, code: str, planned: Planned, policy: RetryPolicy) -> Outcome:
-    """UpdateCall for one pending number; safe to retry (it only sets fields)."""
+def update_one(
+    client: DialerClient, code: str, planned: Planned, policy: RetryPolicy, reason: str
+) -> Outcome:
+    """UpdateCall for one pending number; safe to retry (it only sets fields).
+
+    ``reason`` (what the update changes) is the report's reason when it succeeds.
+    """
     try:
         ok, error = idempotent_call(lambda: client.update_call(code, planned.target), policy)
     except ApiError as exc:
         return Outcome(Status.REJECTED, exc.description, exc.code)
     if ok:
-        return Outcome(Status.UPDATED, "already pending; its details were updated")
+        return Outcome(Status.UPDATED, reason)
     return Outcome(Status.FAILED, f"not updated after retries: {error}")
 
 

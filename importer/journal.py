@@ -39,6 +39,7 @@ from importer.journal_models import (
     ChunkRecord,
     HistoryEntry,
     JournalRow,
+    ReplacedEntry,
     RunKey,
     RunRecord,
     sha256_file,
@@ -52,6 +53,7 @@ __all__ = [
     "HistoryEntry",
     "Journal",
     "JournalRow",
+    "ReplacedEntry",
     "RunKey",
     "RunRecord",
     "sha256_file",
@@ -531,11 +533,17 @@ class Journal:
     # -- chunks ------------------------------------------------------------------------
 
     def mark_chunk_sent(
-        self, run_id: str, chunk_no: int, seqs: Sequence[int], updates: Sequence[int] = ()
+        self,
+        run_id: str,
+        chunk_no: int,
+        seqs: Sequence[int],
+        updates: Sequence[int] = (),
+        replaced: Iterable[tuple[int, str, str]] = (),
     ) -> None:
         """Durably record, BEFORE sending, that a chunk's rows are about to go out.
 
-        ``updates`` (a subset of ``seqs``) are UpdateCalls, recorded as "updating".
+        ``updates`` (a subset of ``seqs``) are UpdateCalls, recorded as "updating";
+        ``replaced`` holds (seq, phone, previous details JSON) of those calls.
         Resending a chunk (same ``chunk_no``) replaces its seqs and counts an attempt.
         """
         seq_list = [int(s) for s in seqs]
@@ -560,6 +568,13 @@ class Journal:
                     "(SELECT value FROM json_each(?))",
                     (run_id, _dumps([int(s) for s in updates])),
                 )
+            # The first recording wins: a resumed run reads details its first attempt
+            # may already have changed, and those are not what an undo should restore.
+            conn.executemany(
+                "INSERT OR IGNORE INTO replaced (run_id, seq, phone, previous_json, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, seq, phone, previous, now) for seq, phone, previous in replaced],
+            )
 
     def mark_chunk_done(
         self, run_id: str, chunk_no: int, results: Iterable[RowUpdate]
@@ -590,6 +605,15 @@ class Journal:
                     (self.now(), run_id, chunk_no),
                 )
         return unsettled
+
+    def replaced(self, run_id: str) -> list[ReplacedEntry]:
+        """What the run's upserts replaced (details before the first UpdateCall), by seq."""
+        found = self._query(
+            "SELECT seq, phone, previous_json, recorded_at FROM replaced WHERE run_id = ? "
+            "ORDER BY seq",
+            (run_id,),
+        )
+        return [ReplacedEntry(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in found]
 
     def _chunks(self, run_id: str, where: str) -> list[ChunkRecord]:
         found = self._query(
@@ -698,11 +722,12 @@ class Journal:
     def prune(self, older_than_days: int, history_older_than_days: int | None = None) -> int:
         """Forget row detail of finished runs older than the given age.
 
-        Run records (counts, report paths) are kept.  Returns the number of runs
-        whose rows were dropped.  The import history, which dedupe reads, is kept
-        unless ``history_older_than_days`` is given: forgetting it lets numbers
-        imported then be dialled again, so it must stay longer than every
-        mapping's ``dedupe.history_days``.
+        Run records (counts, report paths) are kept; the details their upserts
+        replaced go with the rows.  Returns the number of runs whose rows were
+        dropped.  The import history, which dedupe reads, is kept unless
+        ``history_older_than_days`` is given: forgetting it lets numbers imported
+        then be dialled again, so it must stay longer than every mapping's
+        ``dedupe.history_days``.
         """
         cutoff = _iso(self._clock() - timedelta(days=max(0, older_than_days)))
         with self._write() as conn:
@@ -716,6 +741,7 @@ class Journal:
             for run_id in old:
                 conn.execute("DELETE FROM run_rows WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM replaced WHERE run_id = ?", (run_id,))
             if history_older_than_days is not None:
                 history_cutoff = _iso(
                     self._clock() - timedelta(days=max(0, history_older_than_days))

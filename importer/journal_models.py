@@ -16,6 +16,7 @@ __all__ = [
     "ChunkRecord",
     "HistoryEntry",
     "JournalRow",
+    "ReplacedEntry",
     "RunKey",
     "RunRecord",
     "sha256_file",
@@ -123,6 +124,16 @@ class ChunkRecord:
     sent_at: str
     attempts: int
     done_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacedEntry:
+    """What an upsert replaced: a pending call's details before its first UpdateCall."""
+
+    seq: int
+    phone: str                       # E.164
+    previous_json: str               # CustomerName, Priority, CustomData, ... (API names)
+    recorded_at: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4C494D50          # "LIMP": lead-importer
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] brings a version n-1 journal to version n.  Append, never edit.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -91,6 +91,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX history_recent ON history (campaign_key, added_at)",
         # Salt for campaign fingerprints, so a short code cannot be found by hashing guesses.
         "INSERT INTO meta (key, value) VALUES ('salt', lower(hex(randomblob(16))))",
+    ),
+    2: (
+        # What an upsert replaced: a pending call's details before its UpdateCall, as a
+        # JSON object under the API's field names, kept so a later undo can restore them.
+        # Its own table, so version-1 journals gain it without rewriting run_rows.
+        """CREATE TABLE replaced (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            phone TEXT NOT NULL,
+            previous_json TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
     ),
 }
 

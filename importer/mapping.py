@@ -235,7 +235,19 @@ class BoundMapping:
         self.field_names: list[str] = [n for n in DIALER_FIELDS if getattr(f, n) is not None]
         self.field_names += [key for key, _, _ in self._custom]
         self.field_names += [key for key, _ in self._copied]
+        self.absent_fields = self._absent_fields()
         self._compile()
+
+    def _absent_fields(self) -> frozenset[str]:
+        """Mapped names whose optional columns are not in this file (always empty here)."""
+        texts = {
+            "CustomerName": self._name,
+            "CallerID": self._caller,
+            "Priority": self._priority,
+            "OriginateTime": self._originate[0] if self._originate else None,
+            **{key: text for key, text, _ in self._custom},
+        }
+        return frozenset(name for name, text in texts.items() if text is not None and text.absent)
 
     # --- binding --------------------------------------------------------------------------
 

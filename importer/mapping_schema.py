@@ -50,6 +50,7 @@ __all__ = [
     "PrioritySpec",
     "SourceSection",
     "TextSpec",
+    "UpsertSection",
     "load_mapping",
     "parse_mapping",
     "read_yaml",
@@ -93,6 +94,7 @@ _KEY_HINTS = {
     "isdatelocal": "set it with 'options: is_date_local'",
     "ignoredncstatus": "set it with 'options: ignore_dnc'",
     "campaign": "set it with 'campaign:' at the top level",
+    "clearempty": "it goes in the 'upsert:' section, e.g. 'upsert: {clear_empty: true}'",
 }
 # "phone" and "campaign" are real keys at the top level; the hints are for other places.
 _HINTED_KEYS_ALLOWED: dict[str, tuple[str, ...]] = {"top level": ("phone", "campaign")}
@@ -495,6 +497,16 @@ class DedupeSection(BaseModel):
         return value
 
 
+class UpsertSection(BaseModel):
+    """How ``--mode upsert`` treats what a row leaves empty."""
+
+    model_config = _FORBID
+
+    # False: an empty cell keeps the pending call's value; True: it clears CustomerName and
+    # CustomData keys (Priority, CallerID and OriginateTime are always kept).
+    clear_empty: bool = False
+
+
 class Mapping(BaseModel):
     """A whole mapping file."""
 
@@ -510,6 +522,7 @@ class Mapping(BaseModel):
     options: OptionsSection = Field(default_factory=OptionsSection)
     dedupe: DedupeSection = Field(default_factory=DedupeSection)
     mode: Literal["append", "upsert", "sync"] | None = None
+    upsert: UpsertSection = Field(default_factory=UpsertSection)
     sync_confirm: bool = False
     sync_max_remove_share: float = Field(default=0.2, ge=0.0, le=1.0)
 

@@ -53,6 +53,7 @@ from importer.redact import register_secret
 from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
 from importer.sources import open_sources
 from importer.sources.model import SourceInfo, SourceOptions
+from importer.upsert import Previous, previous_by_phone
 
 __all__ = ["FileOutcome", "ImportOptions", "ImportResult", "ProgressEvent", "run_import"]
 
@@ -136,6 +137,12 @@ class _Prepared:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ref_of(call: PendingCall, ref_key: str | None) -> str | None:
+    """The import reference a pending call carries in its CustomData, if any."""
+    value = (call.custom_data or {}).get(ref_key) if ref_key else None
+    return None if value is None else str(value)
 
 
 def _normalizer(mapping: Mapping) -> PhoneNormalizer:
@@ -274,6 +281,21 @@ class _Importer:
             return numbers
         return client.get_pending_numbers(campaign.code, ref_key)
 
+    def _pending_details(
+        self, client: DialerClient, campaign: Campaign, mapping: Mapping, ref_key: str | None
+    ) -> tuple[list[tuple[str, str | None]], dict[str, Previous]]:
+        """--mode upsert: the pending numbers, and the details of this campaign's calls.
+
+        An update merges the file's values onto a call's details, so this campaign's
+        calls are read whole; with ``pending_scope: campaign`` that one read serves both.
+        """
+        calls = client.get_campaign_pending_calls(campaign.code).calls
+        if mapping.dedupe.pending_scope != "campaign":
+            numbers = self._pending(client, campaign, mapping.dedupe.pending_scope, ref_key)
+        else:
+            numbers = [(call.phone, _ref_of(call, ref_key)) for call in calls]
+        return numbers, previous_by_phone(calls)
+
     # ---------------------------------------------------------------- phase 3
 
     def run(self) -> ImportResult:
@@ -317,11 +339,14 @@ class _Importer:
         first = prepared[0].mapping
         ref_key = first.dedupe.import_ref
         need_pending = first.dedupe.pending or mode in {"upsert", "sync"}
-        pending = PendingIndex.from_numbers(
-            self._pending(client, campaign, first.dedupe.pending_scope, ref_key)
-            if need_pending
-            else []
-        )
+        details: dict[str, Previous] = {}
+        if mode == "upsert":
+            numbers, details = self._pending_details(client, campaign, first, ref_key)
+        elif need_pending:
+            numbers = self._pending(client, campaign, first.dedupe.pending_scope, ref_key)
+        else:
+            numbers = []
+        pending = PendingIndex.from_numbers(numbers)
         normalizer = prepared[0].normalizer
         checks = DedupeChecks(
             batch=first.dedupe.batch,
@@ -352,6 +377,7 @@ class _Importer:
             concurrency=max(1, self.options.concurrency),
             cancel=self.cancel,
             progress=lambda name, done: self.progress(ProgressEvent(name, "push", done, None)),
+            pending_details=details,
         )
         for index, item in enumerate(prepared):
             sync_after = mode == "sync" and index == len(prepared) - 1
@@ -455,6 +481,7 @@ class _Importer:
         mapping = item.mapping
         run_id = ""
         done_rows: dict[int, tuple[str, str, int | None]] = {}
+        replaced: dict[int, Previous] = {}
         first_chunk = 0
         if self.journal is not None and key is not None:
             # The latest run decides: an unfinished one (even an --again run that was
@@ -467,6 +494,10 @@ class _Importer:
                 run_id = unfinished.run_id
                 summary.notes.append(f"Resumed unfinished run {run_id}.")
                 done_rows = self._resume_state(run_id, ctx.pusher)
+                replaced = {
+                    r.seq: Previous.from_json(r.previous_json)
+                    for r in self.journal.replaced(run_id)
+                }
                 first_chunk = self.journal.max_chunk_no(run_id) + 1
             else:
                 run_id = self.journal.create_run(
@@ -490,6 +521,7 @@ class _Importer:
             writer=writer,
             done_rows=done_rows,
             first_chunk_no=first_chunk,
+            replaced=replaced,
         )
         with writer:
             try:

@@ -35,7 +35,7 @@ Formula injection (OWASP "CSV Injection", CWE-1236)
 Big files
     When a file has more than ``xlsx_row_limit`` rows, the Rows sheet lists
     only the rows that need attention -- every status except ``added``,
-    ``updated`` and ``would_add`` -- (at most ``xlsx_row_limit`` of them) and
+    ``updated``, ``would_add`` and ``would_update`` -- (at most ``xlsx_row_limit`` of them) and
     the Summary sheet says so; the CSV always has every row.
 
 Interrupted runs
@@ -95,6 +95,7 @@ class Status(StrEnum):
     ADDED = "added"
     UPDATED = "updated"
     WOULD_ADD = "would_add"
+    WOULD_UPDATE = "would_update"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
     DUPLICATE_PENDING = "duplicate_pending"
     DUPLICATE_HISTORY = "duplicate_history"
@@ -123,7 +124,7 @@ REPORT_FORMATS: frozenset[str] = frozenset({"csv", "xlsx", "json"})
 
 #: Statuses of rows that need no attention; big workbooks leave them out.
 SUCCESS_STATUSES: frozenset[str] = frozenset(
-    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value}
+    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value}
 )
 #: Every other status: the rows a big workbook's Rows sheet keeps.
 ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - SUCCESS_STATUSES
@@ -626,7 +627,7 @@ class ReportWriter:
             listed = f"lists only the {shown:,} rows that were not added"
         return (
             f"This file had {self.total:,} rows; to keep the workbook usable, the Rows sheet "
-            f"{listed} (added, updated and would_add rows are left out). {where}."
+            f"{listed} (added, updated, would_add and would_update rows are left out). {where}."
         )
 
     def _spooled_records(self) -> Iterator[list[Any]]:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from importer.cli import cli
 from importer.errors import ConfigError, JournalError
 from importer.journal import ChunkRecord, Journal, JournalRow, RunKey, RunRecord
-from importer.journal_schema import SCHEMA_VERSION
+from importer.journal_schema import MIGRATIONS, SCHEMA_VERSION
 from importer.report import Status, read_report_csv
 
 KEY = RunKey("f" * 64, "m" * 64, "c0ffee0123456789", "append")
@@ -99,6 +99,44 @@ def test_open_creates_a_wal_journal_with_a_schema_version(tmp_path: Path) -> Non
         assert j.list_runs() == []
 
 
+def test_a_version_1_journal_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    """A journal written before upserts kept what they replaced opens, resumes and gains it."""
+    state = tmp_path / "state"
+    state.mkdir()
+    conn = sqlite3.connect(state / "journal.sqlite3")
+    for statement in MIGRATIONS[1]:
+        conn.execute(statement)
+    conn.execute("PRAGMA application_id=0x4C494D50")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        "INSERT INTO runs (run_id, file_sha256, mapping_sha256, campaign_key, mode, "
+        "source_file, source_path, campaign_name, mapping_name, dry_run, started_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        ("20261101-090000-ab12", KEY.file_sha256, KEY.mapping_sha256, KEY.campaign_key,
+         KEY.mode, "old.csv", "/data/old.csv", "Hot leads", "m", "2026-11-01T09:00:00Z"),
+    )
+    conn.commit()
+    conn.close()
+    with Journal.open(state) as j:
+        (old,) = j.list_runs()
+        assert j.find_unfinished(KEY) == old  # still resumable
+        j.add_rows(old.run_id, [JournalRow(0, None, 2, "050", PHONES[0])])
+        j.mark_chunk_sent(
+            old.run_id, 0, [0], updates=[0], replaced=[(0, PHONES[0], '{"CustomerName": "A"}')]
+        )
+        # A resumed attempt records again; the details from before the first one stay.
+        j.mark_chunk_sent(
+            old.run_id, 0, [0], updates=[0], replaced=[(0, PHONES[0], '{"CustomerName": "B"}')]
+        )
+        (entry,) = j.replaced(old.run_id)
+        assert (entry.seq, entry.phone, entry.previous_json) == (
+            0, PHONES[0], '{"CustomerName": "A"}'
+        )
+    conn = sqlite3.connect(state / "journal.sqlite3")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
 def test_garbage_file_is_reported_and_left_untouched(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
@@ -120,7 +158,8 @@ def test_newer_schema_version_is_refused_and_left_untouched(tmp_path: Path) -> N
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 4}")
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(JournalError, match=r"newer lead-importer .*version 5.* up to 1"):
+    newer = rf"newer lead-importer .*version {SCHEMA_VERSION + 4}.* up to {SCHEMA_VERSION}\b"
+    with pytest.raises(JournalError, match=newer):
         Journal.open(state)
     assert path.read_bytes() == before
 

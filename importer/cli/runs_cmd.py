@@ -26,7 +26,7 @@ _SKIPPED = frozenset({
     Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
 })
 _ADDED = frozenset({Status.ADDED, Status.WOULD_ADD})
-_UPDATED = frozenset({Status.UPDATED})
+_UPDATED = frozenset({Status.UPDATED, Status.WOULD_UPDATE})
 _FORMATS = ("csv", "xlsx", "json")
 
 

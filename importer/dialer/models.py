@@ -204,8 +204,9 @@ class CallTarget:
             body["CallerID"] = self.caller_id
         if self.priority is not None:
             body["Priority"] = self.priority
-        if self.custom_data:
-            body["CustomData"] = dict(self.custom_data)
+        # An update sends an empty CustomData too: that is how its last key is cleared.
+        if self.custom_data or (for_update and self.custom_data is not None):
+            body["CustomData"] = dict(self.custom_data or {})
         if self.originate_time is not None:
             body["OriginateTime"] = self.originate_time
             # The page asks for IsDateLocal with every OriginateTime; our epochs are true UTC.

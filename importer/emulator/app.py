@@ -46,6 +46,9 @@ Per-method choices
     RemoveCall with a number that cannot be valid removes nothing and answers OK.
   * UpdateCall changes only the fields sent, on every pending call of that number; if the
     number is not pending it is added (with those fields). ``IgnoreDncStatus`` is ignored.
+    A field sent replaces the old value: ``CustomData`` is one field, so it is replaced as a
+    whole (the page does not say the service merges it; the importer merges before sending).
+    ``"CustomerName": ""`` clears the name; an empty ``CallerID`` counts as not sent.
   * ClearCampaignCalls: missing or invalid code -> ``4 Internal error occurred``. On
     success it answers the ``{"ErrorCode": 0, "Description": "OK"}`` envelope, not the
     request body that the vendor page prints as its sample answer (a copy-paste slip there;

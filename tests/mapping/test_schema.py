@@ -261,3 +261,17 @@ def test_countries_and_type_words_in_a_mapping() -> None:
         parse_mapping("name: x\nphone:\n  columns: [p]\n  countries: [US]\n")
     with pytest.raises(MappingError, match="not a two-letter country code"):
         parse_mapping("name: x\nphone:\n  columns: [p]\n  countries: [Israel]\n")
+
+
+def test_upsert_section_is_strict_and_clear_empty_is_off_by_default() -> None:
+    assert parse_mapping(MINIMAL).upsert.clear_empty is False
+    assert parse_mapping(MINIMAL + "upsert: {clear_empty: true}\n").upsert.clear_empty is True
+    found = problems(MINIMAL + "upsert: {clear_emtpy: true}\n")
+    assert found == ["upsert: unknown key 'clear_emtpy' — did you mean 'clear_empty'?"]
+    found = problems(MINIMAL + "clear_empty: true\n")
+    assert found == [
+        "top level: unknown key 'clear_empty' — it goes in the 'upsert:' section, "
+        "e.g. 'upsert: {clear_empty: true}'"
+    ]
+    found = problems(MINIMAL + "upsert: {clear_empty: sometimes}\n")
+    assert len(found) == 1 and found[0].startswith("upsert.clear_empty: ")
