@@ -292,7 +292,7 @@ class FileRun:
     def _settle_oldest(self) -> None:
         window, future = self._in_flight.pop(0)
         outcomes = future.result()
-        added: list[tuple[str, int]] = []
+        added: list[tuple[str, int, str]] = []
         for seq, result in window.results:
             outcome = outcomes.get(seq)
             if outcome is not None:
@@ -301,7 +301,7 @@ class FileRun:
                     result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
                 result.error_code = outcome.error_code
                 if outcome.status in {Status.ADDED, Status.UPDATED}:
-                    added.append((result.phone, result.row))
+                    added.append((result.phone, result.row, outcome.status.value))
             self.writer.write(result)
         journal = self.ctx.journal
         if journal is not None and outcomes:

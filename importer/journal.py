@@ -665,16 +665,16 @@ class Journal:
         self,
         campaign_key: str,
         campaign_name: str,
-        entries: Iterable[tuple[str, int]],
+        entries: Iterable[tuple[str, int, str]],
         *,
         run_id: str,
         source_file: str,
     ) -> None:
-        """Remember (phone, row) pairs confirmed added; idempotent per run and number."""
+        """Remember (phone, row, action) confirmed added or updated; idempotent per run."""
         now = self.now()
         batch = [
-            (phone, campaign_key, campaign_name, run_id, source_file, row, now)
-            for phone, row in entries
+            (phone, campaign_key, campaign_name, run_id, source_file, row, now, action)
+            for phone, row, action in entries
             if phone
         ]
         if not batch:
@@ -682,7 +682,7 @@ class Journal:
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO history (phone, campaign_key, campaign_name, run_id, "
-                "source_file, row, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "source_file, row, added_at, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             )
 
@@ -702,8 +702,8 @@ class Journal:
 
     def _history(self, where: str, param: str) -> list[HistoryEntry]:
         found = self._query(
-            "SELECT phone, campaign_key, campaign_name, run_id, source_file, row, added_at "
-            f"FROM history WHERE {where} ORDER BY added_at DESC, rowid DESC",
+            "SELECT phone, campaign_key, campaign_name, run_id, source_file, row, added_at, "
+            f"action FROM history WHERE {where} ORDER BY added_at DESC, rowid DESC",
             (param,),
         )
         return [HistoryEntry(*r) for r in found]

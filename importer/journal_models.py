@@ -138,7 +138,7 @@ class ReplacedEntry:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """A number this importer added to a campaign: when, and from which file and row."""
+    """A number this importer added to (or updated in) a campaign: when, from which file and row."""
 
     phone: str
     campaign_key: str
@@ -147,6 +147,7 @@ class HistoryEntry:
     source_file: str
     row: int
     added_at: str
+    action: str = "added"  # "added", or "updated" by an upsert
 
 
 def sha256_file(path: Path, *, block_size: int = 1 << 20) -> str:

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4C494D50          # "LIMP": lead-importer
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # MIGRATIONS[n] brings a version n-1 journal to version n.  Append, never edit.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -104,6 +104,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             recorded_at TEXT NOT NULL,
             PRIMARY KEY (run_id, seq)
         )""",
+    ),
+    3: (
+        # What the importer did to the number: "added" (AddCallsBulk) or "updated" (an
+        # upsert's UpdateCall); rows of older journals were all recorded as added.
+        "ALTER TABLE history ADD COLUMN action TEXT NOT NULL DEFAULT 'added'",
     ),
 }
 

@@ -481,9 +481,11 @@ def test_confirmed_rows_enter_history_and_age_out(journal: Journal, clock: FakeC
 def test_record_history_is_idempotent_and_dry_runs_record_nothing(journal: Journal) -> None:
     run = new_run(journal)
     _add_confirmed(journal, run, range(0, 2))
-    journal.record_history(KEY.campaign_key, "Hot leads", [(PHONES[0], 2), (PHONES[1], 3)],
+    entries = [(PHONES[0], 2, "added"), (PHONES[2], 4, "updated")]
+    journal.record_history(KEY.campaign_key, "Hot leads", entries,
                            run_id=run.run_id, source_file="leads.csv")
     assert len(journal.history(PHONES[0])) == 1
+    assert journal.history(PHONES[2])[0].action == "updated"
     dry = new_run(journal, OTHER_KEY, dry_run=True)
     journal.add_rows(dry.run_id, make_rows(5, 6))
     journal.update_rows(dry.run_id, [(5, "added", "", 0)])
@@ -649,11 +651,11 @@ def test_cli_history(populated: tuple[Path, list[str]]) -> None:
     result = CliRunner().invoke(cli, ["history", "050-234-5670", "--state-dir", str(state)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "ADDED AT (UTC)       PHONE          CAMPAIGN                  FILE"
+        "WHEN (UTC)           PHONE          ACTION  CAMPAIGN                  FILE"
         "                                     ROW  RUN",
-        "2026-11-29 14:32:05  +972502345670  Retention campaign north  "
+        "2026-11-29 14:32:05  +972502345670  added   Retention campaign north  "
         f"nightly-export-from-the-crm-system.xlsx  2    {second}",
-        "2026-11-28 14:30:05  +972502345670  Hot leads                 leads.csv"
+        "2026-11-28 14:30:05  +972502345670  added   Hot leads                 leads.csv"
         f"                                2    {first}",
     ]
     as_json = CliRunner().invoke(cli, ["history", "+972 50-234-5671", "--json",

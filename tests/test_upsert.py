@@ -285,3 +285,18 @@ def test_clearing_the_last_key_sends_an_empty_custom_data(
     assert exit_code == 0, err
     assert not pending_call(emulator_env, number).custom_data
     assert report_rows(root)[0]["reason"] == "updated: var_City (cleared)"
+
+
+def test_history_says_updated_for_an_upsert(
+    emulator_env: EmulatorServer, root: Path, lead: str
+) -> None:
+    source = write_leads(root / "leads.csv", [["Dana Levi", lead, "9", ""]])
+    assert import_cli(root, source)[0] == 0
+    result = CliRunner().invoke(
+        cli, ["history", lead, "--state-dir", str(root / "state"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)["imports"]
+    assert entry["action"] == "updated"
+    table = CliRunner().invoke(cli, ["history", lead, "--state-dir", str(root / "state")])
+    assert " updated " in table.output.splitlines()[1]

@@ -346,10 +346,10 @@ def history_cmd(
     if not entries:
         click.echo(f"{shown} was never imported by lead-importer (journal: {directory}).")
         return
-    table = [["ADDED AT (UTC)", "PHONE", "CAMPAIGN", "FILE", "ROW", "RUN"]]
+    table = [["WHEN (UTC)", "PHONE", "ACTION", "CAMPAIGN", "FILE", "ROW", "RUN"]]
     for e in entries:
-        table.append([e.added_at.replace("T", " ").rstrip("Z"), e.phone, e.campaign_name,
-                      e.source_file, str(e.row), e.run_id])
+        table.append([e.added_at.replace("T", " ").rstrip("Z"), e.phone, e.action,
+                      e.campaign_name, e.source_file, str(e.row), e.run_id])
     for line in _table(table, numeric_from=99):
         click.echo(line)
 
