@@ -90,7 +90,7 @@ log = logging.getLogger(__name__)
 
 
 class Status(StrEnum):
-    """Row statuses of the report contract (design.md)."""
+    """Row statuses of the report contract (docs/design.md)."""
 
     ADDED = "added"
     UPDATED = "updated"
