@@ -383,7 +383,8 @@ def test_the_same_good_file_then_imports(
     assert not result.stderr.strip(), result.stderr
     assert emulator.demo is not None
     pending = emulator.pending_phones(emulator.demo.campaigns["Hot leads"])
-    assert pending == ["972" + phone[1:] for _, phone, _ in rows]
+    # Chunks go out concurrently, so arrival order is not file order: each number once.
+    assert sorted(pending) == sorted("972" + phone[1:] for _, phone, _ in rows)
 
 
 def test_ten_thousand_columns_and_a_ten_mb_cell_are_read_not_refused(
