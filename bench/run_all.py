@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 8 and collect their verdicts.
+"""Run every benchmark (issues 8 and 18) and collect their verdicts.
 
     python bench/run_all.py [--quick]
 
@@ -6,6 +6,7 @@
 2. bench_read.py   - XLSX/CSV readers vs raw python-calamine, openpyxl, csv
 3. bench_phones.py - phone normalisation vs plain phonenumbers
 4. bench_push.py   - pushing into the emulator (20 ms latency) vs a per-row AddCall loop
+5. bench_ratelimit.py - importing into a rate-limited emulator vs the limit's ceiling
 
 Each runs in its own process, one after the other (they would disturb each other's
 timings).  The full output is also saved to bench/results/latest[-quick].txt.
@@ -23,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, machine
 
-BENCHES = ("bench_import.py", "bench_read.py", "bench_phones.py", "bench_push.py")
+BENCHES = (
+    "bench_import.py", "bench_read.py", "bench_phones.py", "bench_push.py", "bench_ratelimit.py"
+)
 # Lines that state a result against a target, whatever each script's style.
 MARKERS = ("VERDICT", "target <", "target >", "PhoneNormalizer")
 
@@ -31,7 +34,7 @@ MARKERS = ("VERDICT", "target <", "target >", "PhoneNormalizer")
 def main() -> None:
     """Run the benchmarks, print their output as it comes, then the verdicts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (~2-3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (~3 minutes)")
     parser.add_argument("only", nargs="*", help="run only these scripts (e.g. bench_push.py)")
     args = parser.parse_args()
     m = machine()

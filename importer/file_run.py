@@ -142,6 +142,10 @@ class FileRun:
                     self._dispatch(window, pool)
                 while self._in_flight:
                     self._settle_oldest()
+            except RunInterruptedError:
+                # A chunk was waiting for the rate limit when the run was stopped. Its window
+                # stays "sent" in the journal: the re-run checks the campaign before resending.
+                stopped = True
             finally:
                 for _window, future in self._in_flight:
                     future.cancel()
@@ -349,14 +353,17 @@ def target_from_json(text: str | None) -> CallTarget:
     )
 
 
-def idempotent_call(func: Callable[[], None], policy: RetryPolicy) -> tuple[bool, str]:
+def idempotent_call(
+    func: Callable[[], None], policy: RetryPolicy, *, paused: Callable[[], float] | None = None
+) -> tuple[bool, str]:
     """Run an idempotent write (UpdateCall, RemoveCall) with retries; return (ok, error).
 
     Repeating these is harmless, so unlike AddCallsBulk an unanswered attempt is
     simply tried again.  An API refusal (ApiError) is raised to the caller.
+    ``paused`` is the client's ``limiter.thread_waited`` (see ``build_retrying``).
     """
     try:
-        build_retrying(policy, retryable=retryable_write)(func)
+        build_retrying(policy, retryable=retryable_write, paused=paused)(func)
     except ApiError:
         raise
     except DialerError as exc:
@@ -372,7 +379,11 @@ def update_one(
     ``reason`` (what the update changes) is the report's reason when it succeeds.
     """
     try:
-        ok, error = idempotent_call(lambda: client.update_call(code, planned.target), policy)
+        ok, error = idempotent_call(
+            lambda: client.update_call(code, planned.target),
+            policy,
+            paused=client.limiter.thread_waited,
+        )
     except ApiError as exc:
         return Outcome(Status.REJECTED, exc.description, exc.code)
     if ok:
@@ -383,7 +394,9 @@ def update_one(
 def remove_one(client: DialerClient, code: str, phone: str, policy: RetryPolicy) -> Outcome:
     """RemoveCall (removes every occurrence; answers OK when absent, so safe to retry)."""
     try:
-        ok, error = idempotent_call(lambda: client.remove_call(code, phone), policy)
+        ok, error = idempotent_call(
+            lambda: client.remove_call(code, phone), policy, paused=client.limiter.thread_waited
+        )
     except ApiError as exc:
         return Outcome(Status.FAILED, f"not removed: {exc.description}", exc.code)
     if ok:

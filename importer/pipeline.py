@@ -29,6 +29,7 @@ from importer.config import Settings
 from importer.dedupe import DedupeChecks, PendingIndex, load_suppression
 from importer.dialer.client import DialerClient
 from importer.dialer.models import Campaign, PendingCall
+from importer.dialer.ratelimit import LimiterStats
 from importer.dialer.retry import RetryPolicy
 from importer.errors import (
     CampaignDisabledError,
@@ -302,7 +303,8 @@ class _Importer:
         """Run all phases."""
         prepared = self.prepare()
         # Reads (campaign list, pending calls, reconciliation) follow the run's retry policy too.
-        client = DialerClient(self.settings, retry=self.options.retry)
+        # Stopping the run also ends a wait for the rate limit (the client's limiter sees it).
+        client = DialerClient(self.settings, retry=self.options.retry, cancel=self.cancel)
         try:
             campaign = self.resolve_campaign(client, prepared)
             first = prepared[0]
@@ -523,17 +525,20 @@ class _Importer:
             first_chunk_no=first_chunk,
             replaced=replaced,
         )
+        limited_before = ctx.client.limiter.stats()
         with writer:
             try:
                 file_run.run()
                 if sync_after:
                     self._sync_remove(ctx, writer, item, summary)
             except RunInterruptedError as exc:
+                summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
                 summary.notes.append("Interrupted: the rest of the file was not processed.")
                 self._close_report(writer, summary, exit_code=exc.exit_code)
                 if self.journal is not None:
                     self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
                 raise
+            summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
             reports = self._close_report(writer, summary)
         if self.journal is not None:
             failed = summary.counts.get(Status.FAILED.value, 0)
@@ -694,6 +699,18 @@ class _Importer:
                 )
             )
             self.progress(ProgressEvent(item.path.name, "sync", done, len(stale)))
+
+
+def _rate_limit_notes(before: LimiterStats, after: LimiterStats) -> list[str]:
+    """A note for the summary when the Dialer API's rate limit slowed this file down."""
+    refused = after.refused - before.refused
+    if not refused:
+        return []
+    waited = after.waited - before.waited
+    return [
+        f"The Dialer API limited the request rate (HTTP 429): {refused:,} request(s) were "
+        f"refused; the importer paused {waited:,.1f} s in all and sent fewer at a time."
+    ]
 
 
 def run_import(

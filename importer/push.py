@@ -75,10 +75,14 @@ def is_ambiguous(exc: BaseException) -> bool:
 
 
 def retryable_write(exc: BaseException) -> bool:
-    """True when a write may be attempted again (after reconciling if it was ambiguous)."""
-    if isinstance(exc, AuthorizationError):
+    """True when a write may be attempted again (after reconciling if it was ambiguous).
+
+    Not a 429: the client's rate limiter has re-sent it already, for as long as its
+    patience allowed; what reaches us means the server refused everything that long.
+    """
+    if isinstance(exc, AuthorizationError | RateLimitedError):
         return False
-    if isinstance(exc, RateLimitedError | DialerConnectionError):
+    if isinstance(exc, DialerConnectionError):
         return True
     return is_ambiguous(exc)
 
@@ -137,7 +141,12 @@ class ChunkPusher:
                 outcomes[planned.seq] = self._outcome(planned, result)
             remaining = []
 
-        retrying = build_retrying(self._policy, retryable=retryable_write, sleep=self._sleep)
+        retrying = build_retrying(
+            self._policy,
+            retryable=retryable_write,
+            sleep=self._sleep,
+            paused=self._client.limiter.thread_waited,
+        )
         unknown = False
         try:
             retrying(attempt)
@@ -150,8 +159,10 @@ class ChunkPusher:
                 except DialerError as rexc:
                     unknown = True
                     state["last_error"] = f"{state['last_error']}; then {rexc}"
-            if not retryable_write(exc) and not is_ambiguous(exc) and not unknown and remaining:
+            refused = not retryable_write(exc) and not is_ambiguous(exc)
+            if refused and not isinstance(exc, RateLimitedError) and not unknown and remaining:
                 # A refusal of the whole request (4xx, top-level API error): stop the run.
+                # A 429 stored nothing: those rows fail, and a re-run sends them.
                 raise
         for planned in remaining:
             if unknown:

@@ -370,7 +370,9 @@ def remove_cmd(
             # number that fails does not stop the others (a do-not-call request must not wait).
             try:
                 ok, error = idempotent_call(
-                    functools.partial(client.remove_call, found, target), client.retry_policy
+                    functools.partial(client.remove_call, found, target),
+                    client.retry_policy,
+                    paused=client.limiter.thread_waited,
                 )
             except ApiError as exc:
                 ok, error = False, f"refused: {exc.description}"

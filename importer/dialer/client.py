@@ -1,17 +1,22 @@
 """A typed client for every method of the Voicenter Dialer API (POST-JSON only).
 
 Codes travel only in request bodies, never in URLs, and are masked in every
-message.  Reads are retried with the ``RetryPolicy``; writes are sent once and
-their failures are classified so the caller knows whether a resend is safe:
+message.  Reads are retried with the ``RetryPolicy``; writes are sent once (a
+429 apart, below) and their failures are classified so the caller knows
+whether a resend is safe:
 
 - ``DialerConnectionError``: the request surely never reached the server
   (connection refused, DNS failure, connect timeout): safe to resend.
 - ``AmbiguousWriteError``: the request was sent and no answer came back (read
   timeout, connection dropped): it may have been applied; reconcile first.
-- ``HTTPStatusError`` (5xx) / ``RateLimitedError`` (429) / ``BadResponseError``:
-  the server answered.  A 429 means "not processed"; a 5xx or an unreadable
-  answer from a real server may still hide an applied write (our emulator's
-  500 stores nothing), so the pipeline should reconcile after those too.
+- ``HTTPStatusError`` (5xx) / ``BadResponseError``: the server answered.  A 5xx
+  or an unreadable answer from a real server may still hide an applied write
+  (our emulator's 500 stores nothing), so the pipeline reconciles after those.
+- ``RateLimitedError`` (429): "not processed", so safe to resend, and the
+  client does so itself: every request, read or write, of every thread passes
+  through one shared ``RateLimiter`` that follows Retry-After and lowers the
+  concurrency.  The error reaches the caller only when the server has refused
+  every request for longer than the policy's ``max_rate_limited``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +50,7 @@ from importer.dialer.models import (
     to_int,
     to_str,
 )
+from importer.dialer.ratelimit import RateLimiter
 from importer.dialer.retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
@@ -200,6 +207,7 @@ class DialerClient:
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
         pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
+        cancel: threading.Event | None = None,
     ) -> None:
         parts = urlsplit(settings.api_url.strip())
         if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -211,6 +219,10 @@ class DialerClient:
             log.warning("VOICENTER_API_URL uses plain http: campaign codes travel unencrypted")
         self.settings = settings
         self.retry_policy = retry or DEFAULT_RETRY_POLICY
+        # One for all threads using this client: a 429 is everyone's signal to slow down.
+        self.limiter = RateLimiter(
+            self.retry_policy, max_concurrency=max(pool_maxsize, 1), cancel=cancel
+        )
         self._base = settings.api_url.strip().rstrip("/")
         # hostname[:port] only: a user:password@ in the URL must not reach any message
         host = parts.hostname or ""
@@ -502,7 +514,7 @@ class DialerClient:
         return value
 
     def _read(self, method: str, body: dict[str, Any], *, campaign: str | None) -> ApiObject:
-        retrying = build_retrying(self.retry_policy)
+        retrying = build_retrying(self.retry_policy, paused=self.limiter.thread_waited)
         fields: ApiObject = retrying(self._send, method, body, is_read=True)
         self._check(method, fields, campaign)
         return fields
@@ -523,9 +535,25 @@ class DialerClient:
         return fields
 
     def _send(self, method: str, body: Any, *, is_read: bool) -> ApiObject:
-        url = f"{self._base}/{method}"
+        """POST through the rate limiter; a 429 stored nothing, so it is sent again when let."""
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         items = len(body) if isinstance(body, list) else 1
+        permit = self.limiter.acquire()
+        while True:
+            try:
+                fields = self._post(method, data, items, is_read=is_read)
+            except RateLimitedError as exc:
+                self.limiter.refused(permit, exc)  # raises once the limiter's patience is spent
+                permit = self.limiter.acquire(permit.order)
+                continue
+            except BaseException:
+                self.limiter.failed(permit)
+                raise
+            self.limiter.succeeded(permit)
+            return fields
+
+    def _post(self, method: str, data: bytes, items: int, *, is_read: bool) -> ApiObject:
+        url = f"{self._base}/{method}"
         started = time.monotonic()
         try:
             response = self._session.post(

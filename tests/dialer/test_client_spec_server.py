@@ -107,7 +107,9 @@ def spec_server() -> Iterator[_SpecServer]:
 @pytest.fixture
 def spec_client(spec_server: _SpecServer) -> Iterator[DialerClient]:
     settings = Settings(api_url=spec_server.url, account_code=ACCOUNT, read_timeout=5.0)
-    policy = RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.02, max_retry_after=0.05)
+    policy = RetryPolicy(
+        max_attempts=3, initial_wait=0.01, max_wait=0.02, max_retry_after=0.05, max_rate_limited=0.2
+    )
     with DialerClient(settings, retry=policy) as client:
         yield client
 
