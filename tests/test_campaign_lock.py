@@ -1,8 +1,9 @@
 """One import into a campaign at a time: concurrent imports never both add a number.
 
-Two real importer processes (``python -m importer import`` and the drop-folder
-runner) import overlapping files into one emulator campaign at the same time,
-sharing a state directory or not.  AddCallsBulk answers slowly, so without a
+Two real importer processes import overlapping files into one emulator
+campaign at the same time: two ``import`` runs sharing a state directory, and
+a drop-folder pass (``inbox run --once``) next to an ``import`` run, each
+with its own state directory.  AddCallsBulk answers slowly, so without a
 campaign lock both runs read the pending calls before either run's numbers
 arrive, and both add the overlap.
 """
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from importer.cli import cli
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.report import read_report_csv
 from tests.phone_samples import valid_mobiles
@@ -37,7 +40,7 @@ def slow_adds(tmp_path: Path) -> Iterator[EmulatorServer]:
         db_path=tmp_path / "emulator.db",
         host="127.0.0.1",
         port=0,
-        faults=FaultConfig(latency_ms=1500, methods={"AddCallsBulk"}),
+        faults=FaultConfig(latency_ms=1200, methods={"AddCallsBulk"}),
         seed=0,
     )
     server.start()
@@ -139,19 +142,22 @@ def run_together(commands: list[list[str]], env: dict[str, str]) -> list[int]:
     return codes
 
 
-@pytest.mark.parametrize("runner", ["one state dir", "two state dirs", "drop folder and import"])
+@pytest.mark.slow
+@pytest.mark.parametrize("shared_state", [True, False], ids=["one state dir", "two state dirs"])
 def test_concurrent_imports_into_one_campaign_add_each_number_once(
-    slow_adds: EmulatorServer, tmp_path: Path, runner: str
+    slow_adds: EmulatorServer, tmp_path: Path, shared_state: bool
 ) -> None:
     first, second, shared = overlapping_files(tmp_path / "files")
-    states = [tmp_path / "state", tmp_path / ("state" if runner == "one state dir" else "state2")]
     reports = [tmp_path / "reports-a", tmp_path / "reports-b"]
-    if runner == "drop folder and import":
-        reports[0] = tmp_path / "drop" / "reports"
-        commands = [inbox_command(tmp_path / "drop", first, states[0])]
+    if shared_state:
+        state = tmp_path / "state"
+        commands = [import_command(first, state, reports[0])]
+        commands.append(import_command(second, state, reports[1]))
     else:
-        commands = [import_command(first, states[0], reports[0])]
-    commands.append(import_command(second, states[1], reports[1]))
+        # A drop folder with its own state dir next to a manual import with another one.
+        reports[0] = tmp_path / "drop" / "reports"
+        commands = [inbox_command(tmp_path / "drop", first, tmp_path / "inbox-state")]
+        commands.append(import_command(second, tmp_path / "my-state", reports[1]))
 
     codes = run_together(commands, environment(slow_adds, tmp_path / "locks"))
 
@@ -168,3 +174,58 @@ def test_concurrent_imports_into_one_campaign_add_each_number_once(
     for report in got:
         alone = {s for p, s in report.items() if p not in shared}
         assert alone == {"added"}
+
+
+_HOLDER = """
+import sys
+from pathlib import Path
+from importer.locking import CampaignLock
+lock = CampaignLock(sys.argv[1], Path(sys.argv[2]), purpose="importing other.csv")
+lock.acquire()
+print("locked", flush=True)
+sys.stdin.readline()          # hold until the parent says so (or kills us)
+"""
+
+
+def test_an_import_into_a_busy_campaign_waits_then_exits_3_naming_the_holder(
+    emulator_env: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert emulator_env.demo is not None
+    code = emulator_env.demo.campaigns[CAMPAIGN]
+    locks = tmp_path / "shared-locks"
+    monkeypatch.setenv("LEAD_IMPORTER_LOCK_DIR", str(locks))
+    source = write_leads(tmp_path / "leads.csv", valid_mobiles(5))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, code, str(locks)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+
+    def run(state: str, *extra: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, [
+            "import", str(source), "--campaign", CAMPAIGN, "--state-dir", str(tmp_path / state),
+            "--report-dir", str(tmp_path / "reports"), "--no-progress", *extra,
+        ])  # fmt: skip
+        return result.exit_code, result.stdout, result.stderr
+
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        exit_code, out, err = run("state-a", "--lock-timeout", "0.5")
+        assert exit_code == 3, err
+        assert "another lead-importer run is importing into campaign 'Hot leads'" in err
+        assert f"pid {holder.pid} on " in err and "importing other.csv" in err
+        assert "waited 0.5 s" in err and "Traceback" not in err
+        assert code not in out + err
+        assert emulator_env.pending_phones(code) == []
+        # A dry run adds nothing: it neither waits for the campaign nor needs it.
+        exit_code, out, err = run("state-b", "--dry-run", "--lock-timeout", "0")
+        assert exit_code == 0, err
+        assert "would_add" in out and emulator_env.pending_phones(code) == []
+    finally:
+        holder.kill()                                      # the OS frees its lock
+        holder.wait(timeout=30)
+        for stream in (holder.stdin, holder.stdout):
+            if stream is not None:
+                stream.close()
+    exit_code, out, err = run("state-a", "--lock-timeout", "5")
+    assert exit_code == 0, err
+    assert len(emulator_env.pending_phones(code)) == 5
