@@ -31,6 +31,7 @@ _ENV = {
     "campaign": "VOICENTER_CAMPAIGN",
     "settings_method": "VOICENTER_SETTINGS_METHOD",
     "state_dir": "LEAD_IMPORTER_STATE_DIR",
+    "lock_dir": "LEAD_IMPORTER_LOCK_DIR",
 }
 
 
@@ -51,6 +52,8 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     state_dir: Path | None = None
+    # Campaign locks; None = the machine's folder (importer.locking.default_lock_dir).
+    lock_dir: Path | None = None
     suppression: tuple[Path, ...] = ()   # do-not-call lists applied to every import
 
     def resolved_state_dir(self) -> Path:
@@ -125,8 +128,9 @@ def load_settings(
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    if "state_dir" in values and values["state_dir"] is not None:
-        values["state_dir"] = Path(values["state_dir"])
+    for name in ("state_dir", "lock_dir"):
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
     if "suppression" in values:
         values["suppression"] = _paths(values["suppression"], config_file)
     for name in ("connect_timeout", "read_timeout"):

@@ -700,8 +700,8 @@ class InboxRunner:
             )
             if isinstance(exc, LockError):
                 message = (
-                    f"Another lead-importer run holds the import journal ({reason}). The file "
-                    "stays in processing/ and is retried by the next run."
+                    f"Busy: {reason} The file stays in processing/ and is retried by the next "
+                    "run."
                 )
             if self.config.retry_after_seconds:
                 self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds

@@ -1,4 +1,5 @@
-"""A portable inter-process lock for a state directory (or an inbox), with its holder's name.
+"""Portable inter-process locks, with their holder's name: a state directory's, an inbox's,
+and a campaign's (``CampaignLock``, shared by every run on the machine).
 
 Built on ``filelock``: ``flock`` on Linux/macOS and ``msvcrt.locking`` on
 Windows, both released by the operating system when the holder dies, so a
@@ -11,10 +12,12 @@ owner detection.)  Who holds the lock is written next to it, in
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import socket
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,13 @@ import filelock
 
 from importer.errors import ConfigError, LockError
 
-__all__ = ["LockOwner", "StateLock"]
+__all__ = [
+    "CampaignLock",
+    "LockOwner",
+    "StateLock",
+    "campaign_lock_name",
+    "default_lock_dir",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -70,32 +79,42 @@ class StateLock:
         self.purpose = purpose
         self.path = self.state_dir / f"{name}.lock"
         self.owner_path = self.state_dir / f"{name}.lock.owner"
-        self._lock = filelock.FileLock(self.path, timeout=timeout, thread_local=False)
+        self._lock = self._file_lock()
         self._depth = 0
+
+    def _file_lock(self) -> filelock.BaseFileLock:
+        return filelock.FileLock(self.path, timeout=self.timeout, thread_local=False)
 
     @property
     def is_held(self) -> bool:
         """True while this object holds the lock."""
         return self._depth > 0
 
-    def acquire(self) -> StateLock:
-        """Take the lock, waiting up to ``timeout`` seconds; LockError if still taken."""
+    def acquire(self, timeout: float | None = None) -> StateLock:
+        """Take the lock, waiting up to ``timeout`` (default: the lock's) seconds, or LockError."""
         if self._depth:
             self._depth += 1
             return self
+        wait = self.timeout if timeout is None else timeout
         try:
-            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._lock.acquire()
+            self._make_dir()
+            self._lock.acquire(timeout=wait)
         except filelock.Timeout:
-            raise LockError(self._busy_message()) from None
+            raise LockError(self._busy_message(wait)) from None
         except OSError as exc:
-            raise ConfigError(
-                f"cannot create the lock file {self.path} ({exc.strerror or exc}); check the "
-                "state directory's permissions or choose another with --state-dir"
-            ) from None
+            raise ConfigError(self._unusable_message(exc)) from None
         self._depth = 1
         self._write_owner()
         return self
+
+    def _make_dir(self) -> None:
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _unusable_message(self, exc: OSError) -> str:
+        return (
+            f"cannot create the lock file {self.path} ({exc.strerror or exc}); check the "
+            "state directory's permissions or choose another with --state-dir"
+        )
 
     def release(self) -> None:
         """Give the lock back (the outermost release frees it)."""
@@ -137,12 +156,14 @@ class StateLock:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
 
-    def _busy_message(self) -> str:
+    def _holder(self) -> str:
         owner = self.owner()
-        who = f" ({owner.describe()})" if owner else f" (lock file {self.path})"
+        return f" ({owner.describe()})" if owner else f" (lock file {self.path})"
+
+    def _busy_message(self, waited: float) -> str:
         return (
-            f"another lead-importer run is using {self.state_dir}{who}; waited "
-            f"{self.timeout:g} s. Try again when it has finished."
+            f"another lead-importer run is using {self.state_dir}{self._holder()}; waited "
+            f"{waited:g} s. Try again when it has finished."
         )
 
     def __enter__(self) -> StateLock:
@@ -157,3 +178,82 @@ class StateLock:
     ) -> None:
         """Release the lock."""
         self.release()
+
+
+LOCK_DIR_NAME = "lead-importer-locks"
+# The lock name must come out the same in every run on every machine that shares the lock
+# folder, with no state to agree on first, so the key is fixed; the many rounds make
+# guessing a campaign code from a (world-readable) lock file name expensive.
+_FINGERPRINT_KEY = b"lead-importer campaign lock v1"
+_FINGERPRINT_ROUNDS = 100_000
+
+
+def default_lock_dir() -> Path:
+    """The machine's folder of campaign locks: ``/tmp/lead-importer-locks`` (Windows: %TEMP%)."""
+    # A fixed /tmp, not $TMPDIR: two runs of one machine must find the same folder even when
+    # their environments differ (cron, a service, a shell), and /tmp is every user's.
+    base = Path(tempfile.gettempdir()) if os.name == "nt" else Path("/tmp")  # noqa: S108
+    return base / LOCK_DIR_NAME
+
+
+def campaign_lock_name(campaign_code: str) -> str:
+    """The lock name of a campaign: a slow keyed hash of its code, never the code itself."""
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", campaign_code.encode("utf-8"), _FINGERPRINT_KEY, _FINGERPRINT_ROUNDS
+    )
+    return f"campaign-{digest.hex()[:32]}"
+
+
+class CampaignLock(StateLock):
+    """One import into a campaign at a time, whatever state directory each run uses.
+
+    The lock lives in ``lock_dir``, a folder several machines may share, or by
+    default in ``default_lock_dir()``, which every run and every user of the
+    machine share.  Its file name is ``campaign_lock_name(code)``; the campaign
+    name appears only in the waiting run's message.
+    """
+
+    def __init__(
+        self,
+        campaign_code: str,
+        lock_dir: Path | None = None,
+        timeout: float = 10.0,
+        *,
+        campaign_name: str = "",
+        purpose: str = "",
+    ) -> None:
+        """Describe the lock; nothing is touched until ``acquire``."""
+        self.machine_wide = lock_dir is None
+        self.campaign_name = campaign_name
+        super().__init__(
+            default_lock_dir() if lock_dir is None else Path(lock_dir),
+            campaign_lock_name(campaign_code),
+            timeout,
+            purpose=purpose,
+        )
+
+    def _file_lock(self) -> filelock.BaseFileLock:
+        # Readable and writable by all: another user's run must be able to open it to wait.
+        return filelock.FileLock(self.path, timeout=self.timeout, mode=0o666, thread_local=False)
+
+    def _make_dir(self) -> None:
+        shared = self.machine_wide and os.name != "nt" and not self.state_dir.is_dir()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if shared:
+            # Like /tmp itself: every user may lock there, nobody may remove another's files.
+            with contextlib.suppress(OSError):  # another user created it a moment ago
+                self.state_dir.chmod(0o1777)
+
+    def _unusable_message(self, exc: OSError) -> str:
+        return (
+            f"cannot create the campaign lock file {self.path} ({exc.strerror or exc}); check "
+            "that folder's permissions or choose another with LEAD_IMPORTER_LOCK_DIR (the "
+            "`lock_dir` setting)"
+        )
+
+    def _busy_message(self, waited: float) -> str:
+        campaign = f"campaign {self.campaign_name!r}" if self.campaign_name else "this campaign"
+        return (
+            f"another lead-importer run is importing into {campaign}{self._holder()}; waited "
+            f"{waited:g} s. Try again when it has finished."
+        )

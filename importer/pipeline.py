@@ -5,8 +5,11 @@ A run goes in three phases:
 1. **Check** every file and the mapping before anything is sent: the mapping
    loads, each file opens, its columns bind.  Bad input raises (exit 2) with
    nothing pushed.
-2. **Resolve** the campaign (by name or code) and read what dedupe needs: the
-   pending calls, suppression lists, import history.
+2. **Resolve** the campaign (by name or code), take its lock (``CampaignLock``:
+   one import into a campaign at a time on this machine, whatever the state
+   directory) and only then read what dedupe needs: the pending calls,
+   suppression lists, import history.  So a second import sees what the first
+   added.  A dry run adds nothing and takes no lock.
 3. **Stream** each file in windows: rows are mapped and classified, the rows to
    send fill a chunk, the chunk goes out (a few in flight at once) and the
    window's rows are written to the report in input order once their chunk is
@@ -16,9 +19,10 @@ A run goes in three phases:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +38,7 @@ from importer.dialer.retry import RetryPolicy
 from importer.errors import (
     CampaignDisabledError,
     ConfigError,
+    LockError,
     RunInterruptedError,
 )
 from importer.file_run import (
@@ -46,9 +51,10 @@ from importer.file_run import (
 from importer.gc_tuning import relaxed_gc
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal_models import PLANNED, SENT, UPDATING, sha256_file, sha256_text
-from importer.locking import StateLock
+from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.phones import PhoneNormalizer, canonical_from_api
+from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
@@ -88,7 +94,7 @@ class ImportOptions:
     source_options: SourceOptions = field(default_factory=SourceOptions)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     xlsx_row_limit: int = 100_000
-    lock_timeout: float = 10.0  # seconds to wait for another importer on the same file
+    lock_timeout: float = 10.0  # seconds to wait for another import into the campaign / file
     suppression: tuple[Path, ...] = ()  # do-not-call lists besides the mapping's and config's
 
 
@@ -134,6 +140,13 @@ class _Prepared:
     # What reading and binding noticed (sheets not read, rows above the header, repeated or
     # missing optional columns): shown with the file's summary, never only in `inspect`.
     notes: list[str]
+
+
+def _purpose(prepared: list[_Prepared]) -> str:
+    """What a run holding a campaign lock is doing, for the runs that wait for it."""
+    names = [item.path.name for item in prepared]
+    more = f" and {len(names) - 1} more file(s)" if len(names) > 1 else ""
+    return f"importing {escape_controls(names[0])}{more}"
 
 
 def _now() -> str:
@@ -315,15 +328,52 @@ class _Importer:
             if mode == "sync" and not self.options.dry_run:  # a dry run removes nothing
                 self._check_sync_confirmed(first)
             use_journal = self.options.use_journal and not self.options.dry_run
-            if use_journal:
-                state_dir = self.options.state_dir or self.settings.resolved_state_dir()
-                self.state_dir = state_dir
-                with Journal.open(state_dir) as journal:
-                    self.journal = journal
-                    return self._run_files(client, campaign, prepared, mode)
-            return self._run_files(client, campaign, prepared, mode)
+            with self._campaign_lock(campaign, prepared):
+                if use_journal:
+                    state_dir = self.options.state_dir or self.settings.resolved_state_dir()
+                    self.state_dir = state_dir
+                    with Journal.open(state_dir) as journal:
+                        self.journal = journal
+                        return self._run_files(client, campaign, prepared, mode)
+                return self._run_files(client, campaign, prepared, mode)
         finally:
             client.close()
+
+    @contextlib.contextmanager
+    def _campaign_lock(self, campaign: Campaign, prepared: list[_Prepared]) -> Iterator[None]:
+        """Hold the campaign for the whole run, so no other import adds between our reads.
+
+        A dry run adds nothing, so it cannot double a number: it takes no lock, and
+        neither waits for a running import nor holds one up (its preview may then
+        show as new numbers that the running import is adding).
+        """
+        if self.options.dry_run:
+            yield
+            return
+        lock = CampaignLock(
+            campaign.code,
+            self.settings.lock_dir,
+            self.options.lock_timeout,
+            campaign_name=campaign.name,
+            purpose=_purpose(prepared),
+        )
+        try:
+            lock.acquire(timeout=0)
+        except LockError:
+            if self.options.lock_timeout <= 0:
+                raise
+            owner = lock.owner()
+            log.warning(
+                "another import into campaign %r is running (%s); waiting up to %g s for it",
+                campaign.name,
+                owner.describe() if owner else "holder unknown",
+                self.options.lock_timeout,
+            )
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _check_sync_confirmed(self, item: _Prepared) -> None:
         confirmed_in_mapping = item.mapping.sync_confirm and not item.suggested

@@ -3,7 +3,8 @@
 * ``emulator``: a fresh ``EmulatorServer`` on a free 127.0.0.1 port with a temporary
   database, the demo account seeded (``emulator.demo``) and no faults.
 * ``emulator_env``: the same, with ``VOICENTER_API_URL`` / ``VOICENTER_ACCOUNT_CODE=demo``
-  set and ``VOICENTER_CAMPAIGN`` unset for the test.
+  set, ``VOICENTER_CAMPAIGN`` unset and campaign locks in the test's tmp dir
+  (``LEAD_IMPORTER_LOCK_DIR``) for the test.
 * ``emulator_process``: a factory that runs ``lead-importer emulator --port 0 ARGS`` as a
   child process (database in the test's tmp dir unless ``--db`` is given) and returns an
   ``EmulatorProcess`` (``.base_url``, ``.stop()``, ``.kill()``); all are stopped afterwards.
@@ -39,10 +40,13 @@ def emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture
-def emulator_env(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+def emulator_env(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> EmulatorServer:
     """The emulator, with the VOICENTER_* environment pointing at it."""
     monkeypatch.setenv("VOICENTER_API_URL", emulator.base_url)
     monkeypatch.setenv("VOICENTER_ACCOUNT_CODE", "demo")
+    monkeypatch.setenv("LEAD_IMPORTER_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.delenv("VOICENTER_CAMPAIGN", raising=False)
     return emulator
 

@@ -1,4 +1,4 @@
-"""StateLock: one importer per state directory, across processes, surviving killed holders."""
+"""StateLock and CampaignLock: one importer at a time across processes, even after a kill."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from importer import locking
 from importer.errors import ConfigError, LockError
-from importer.locking import StateLock
+from importer.locking import CampaignLock, StateLock, campaign_lock_name
 
 _HOLDER = """
 import sys
 from pathlib import Path
-from importer.locking import StateLock
+from importer import locking
+from importer.locking import CampaignLock, StateLock, campaign_lock_name
 lock = StateLock(Path(sys.argv[1]), sys.argv[2], timeout=30, purpose="importing leads.csv")
 lock.acquire()
 print("locked", flush=True)
@@ -121,3 +123,66 @@ def test_bad_names_and_unusable_directories(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot create the lock file"):
         StateLock(blocker / "state").acquire()
+
+
+CODE = "Xq7RkP2mWz9T"  # a campaign code: a secret that must never appear in a file name
+
+
+def test_campaign_lock_files_hold_no_campaign_code(tmp_path: Path) -> None:
+    lock = CampaignLock(
+        CODE, tmp_path / "locks", campaign_name="Hot leads", purpose="importing a.csv"
+    )
+    with lock:
+        files = sorted((tmp_path / "locks").iterdir())
+        assert [f.name for f in files] == [lock.path.name, lock.owner_path.name]
+        texts = [f.read_text(encoding="utf-8") for f in files]
+    assert lock.path.name == f"{campaign_lock_name(CODE)}.lock"
+    for text in [*(f.name for f in files), *texts]:
+        assert CODE.lower() not in text.lower()
+        assert "hot leads" not in text.lower() and "hot_leads" not in text.lower()
+    assert "importing a.csv" in texts[1]                    # the holder's purpose is not secret
+
+
+def test_campaign_lock_name_is_a_stable_fingerprint() -> None:
+    name = campaign_lock_name(CODE)
+    assert name == campaign_lock_name(CODE)                # every run finds the same file
+    assert name != campaign_lock_name(CODE[:-1] + "U")
+    assert name.startswith("campaign-") and len(name) == len("campaign-") + 32
+
+
+def test_campaign_lock_excludes_runs_of_every_state_dir(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    with CampaignLock(CODE, locks, campaign_name="Hot leads", purpose="importing a.csv"):
+        waiting = CampaignLock(CODE, locks, 0.2, campaign_name="Hot leads")
+        with pytest.raises(LockError) as err:
+            waiting.acquire()
+        with CampaignLock("another-campaign-code", locks, 0.2):
+            pass                                           # other campaigns go ahead
+    message = str(err.value)
+    assert message.startswith("another lead-importer run is importing into campaign 'Hot leads'")
+    assert f"pid {os.getpid()} on " in message and "importing a.csv" in message
+    assert "waited 0.2 s" in message and CODE not in message
+    assert err.value.exit_code == 3
+    with waiting:                                          # free once the first run is done
+        assert waiting.is_held
+
+
+def test_machine_wide_lock_folder_is_shared_by_every_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = tmp_path / "machine" / "lead-importer-locks"
+    monkeypatch.setattr(locking, "default_lock_dir", lambda: machine)
+    lock = CampaignLock(CODE)
+    assert lock.machine_wide and lock.path.parent == machine
+    with lock:
+        if os.name != "nt":                                # like /tmp: sticky, open to all
+            assert machine.stat().st_mode & 0o7777 == 0o1777
+            assert lock.path.stat().st_mode & 0o777 == 0o666
+
+
+def test_unusable_lock_folder_names_the_setting(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="LEAD_IMPORTER_LOCK_DIR") as err:
+        CampaignLock(CODE, blocker / "locks").acquire()
+    assert CODE not in str(err.value)

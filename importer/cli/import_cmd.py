@@ -210,7 +210,7 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the run journal lives (default: per-user data directory).")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Seconds to wait while another importer works on the same file.")
+              help="Seconds to wait while another import into the same campaign runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Append a log of the run here (for scheduled runs).")
