@@ -10,7 +10,7 @@ own pending list) are recognised by their header signatures.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -18,24 +18,19 @@ from pathlib import Path
 import yaml
 
 from importer.errors import MappingError
-from importer.headers import custom_data_key, normalize_header, normalize_value
+from importer.headers import custom_data_key, normalize_value
 from importer.mapping_dates import parse_time_of_day, parse_when
-from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES, parse_mapping, read_yaml
-from importer.phones import PhoneNormalizer, PhonePolicy
+from importer.mapping_schema import parse_mapping, read_yaml
+from importer.phone_columns import NATIONAL_ID, ColumnProfile, phone_columns, profile_columns
 from importer.plain_text import escape_controls, quoted
-from importer.sources import open_source, open_sources
+from importer.sources import open_source, open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
+from importer.sources.sheet_scan import SAMPLE_ROWS
 
 __all__ = ["ColumnProfile", "profile_columns", "suggest_mapping"]
 
-SAMPLE_ROWS = 200
-_PHONE_SHARE = 0.6          # share of non-empty cells that must be phone numbers
 _MAX_CUSTOM = 15
 
-_PHONE_WORDS = ("phone", "mobile", "cell", "tel", "טלפון", "נייד", "סלולרי", "פלאפון", "טל")
-_MOBILE_WORDS = ("mobile", "cell", "נייד", "סלולר", "פלאפון")
-_NATIONAL_ID = {"תז", "תעודתזהות", "מספרזהות", "idnumber", "nationalid", "ssn", "passport"}
-_NOT_PHONE = ("id", "zip", "postal", "מיקוד", "code", "מזהה", "date", "time", "תאריך", "sum")
 _FULL_NAME = {"fullname", "name", "customername", "contactname", "leadname", "שםמלא", "שם",
               "שםלקוח", "שםהלקוח", "שםושםמשפחה", "שםמלאשלהלקוח", "username"}
 _FIRST_NAME = {"firstname", "givenname", "first", "שםפרטי", "פרטי"}
@@ -89,65 +84,6 @@ def _known_key(key: str) -> str | None:
 _SOURCE_CONSTANT = {"facebook": "facebook", "google": "google-ads"}
 
 
-@dataclass(slots=True)
-class ColumnProfile:
-    """What the sampled cells of one column look like."""
-
-    index: int
-    header: str
-    key: str                                  # normalised header
-    values: list[str] = field(default_factory=list)
-    numeric: int = 0
-    phones: int = 0                           # cells that are valid phone numbers
-    mobiles: int = 0
-
-    @property
-    def filled(self) -> int:
-        """Non-empty sampled cells."""
-        return len(self.values)
-
-    @property
-    def phone_share(self) -> float:
-        """Share of non-empty cells that are valid phone numbers."""
-        return self.phones / self.filled if self.filled else 0.0
-
-    def share(self, test: Callable[[str], object]) -> float:
-        """Share of non-empty cells for which ``test(value)`` is true."""
-        if not self.filled:
-            return 0.0
-        return sum(1 for v in self.values if test(v)) / self.filled
-
-
-def profile_columns(
-    info: SourceInfo, rows: list[SourceRow], region: str = "IL"
-) -> list[ColumnProfile]:
-    """Profile every column from a sample of rows."""
-    policy = PhonePolicy(default_region=region, allow_types=frozenset(PHONE_TYPES))
-    checker = PhoneNormalizer(policy)
-    profiles = [
-        ColumnProfile(i, h, normalize_header(h))
-        for i, h in enumerate(info.columns)
-        if len(h) <= MAX_HEADER_CHARS  # a pasted blob, not a header: never suggested
-    ]
-    for row in rows:
-        for prof in profiles:
-            value = row.cells[prof.index].strip() if prof.index < len(row.cells) else ""
-            if not value:
-                continue
-            prof.values.append(value)
-            numeric = prof.index in row.numeric
-            prof.numeric += numeric
-            result = checker.normalize(value, numeric=numeric)
-            if result.e164:
-                prof.phones += 1
-                prof.mobiles += result.number_type == "mobile"
-    return profiles
-
-
-def _has_word(key: str, words: tuple[str, ...]) -> bool:
-    return any(w in key for w in words)
-
-
 def _kind(keys: set[str]) -> tuple[str, str]:
     """(kind, human name) recognised from the normalised headers."""
     if {"phone", "callinserted"} <= keys or {"phone", "customername", "priority"} <= keys:
@@ -161,34 +97,6 @@ def _kind(keys: set[str]) -> tuple[str, str]:
     if any(re.search("[\u0590-\u05ff]", k) for k in keys):
         return "hebrew", "Hebrew CRM export"
     return "generic", "Generic lead list"
-
-
-def _phone_columns(profiles: list[ColumnProfile]) -> list[ColumnProfile]:
-    picked: list[ColumnProfile] = []
-    named_only: list[ColumnProfile] = []
-    for prof in profiles:
-        if prof.key in _NATIONAL_ID:
-            continue
-        named = _has_word(prof.key, _PHONE_WORDS) and not _has_word(prof.key, ("id", "מזהה"))
-        by_content = prof.phone_share >= _PHONE_SHARE and not (
-            _has_word(prof.key, _NOT_PHONE) and not named
-        )
-        if by_content or (named and (prof.filled == 0 or prof.phone_share >= 0.2)):
-            picked.append(prof)
-        elif named:
-            named_only.append(prof)
-    if not picked:
-        # A "Phone" column full of damaged numbers (9.72501E+11) is still the phone column:
-        # its rows are reported invalid_phone, each with how to fix it, not "no phone column".
-        picked = named_only
-
-    def mobile_first(prof: ColumnProfile) -> tuple[int, int]:
-        mobile = _has_word(prof.key, _MOBILE_WORDS) or (
-            prof.phones > 0 and prof.mobiles / prof.phones >= 0.5
-        )
-        return (0 if mobile else 1, prof.index)
-
-    return sorted(picked, key=mobile_first)
 
 
 def _find(profiles: list[ColumnProfile], keys: set[str], used: set[int]) -> ColumnProfile | None:
@@ -274,9 +182,11 @@ def render_suggestion(header: Sequence[str], sections: Sequence[_Section]) -> st
 
 
 def _sample(path: Path, options: SourceOptions) -> tuple[SourceInfo, list[SourceRow]]:
-    source = open_source(path, options)
-    rows = list(islice(source.rows(), SAMPLE_ROWS))
-    return source.info, rows
+    with open_source(path, options) as source:
+        # Several sheets and none with phones: name them all, not one sheet's columns.
+        require_phone_sheet(source.info)
+        rows = list(islice(source.rows(), SAMPLE_ROWS))
+        return source.info, rows
 
 
 def _other_sheets_phones(path: Path, options: SourceOptions) -> list[str]:
@@ -287,7 +197,7 @@ def _other_sheets_phones(path: Path, options: SourceOptions) -> list[str]:
             if number == 0:
                 continue
             rows = list(islice(source.rows(), SAMPLE_ROWS))
-            for prof in _phone_columns(profile_columns(source.info, rows)):
+            for prof in phone_columns(profile_columns(source.info, rows)):
                 if prof.header not in headers:
                     headers.append(prof.header)
     return headers
@@ -332,16 +242,14 @@ def build_suggestion(
         "Check it with:  lead-importer mapping check THIS_FILE THE_DATA_FILE",
         "Add `campaign: NAME` (the campaign to fill, by name) or pass --campaign.",
     ]
+    if any(scan.phones for scan in info.sheet_scan):
+        header.insert(2, f"Sheet {quoted(info.sheet or '')} holds the phone numbers:")
+        header[3:3] = [f"  {scan.describe()}" for scan in info.sheet_scan]
     sections = [_Section("name", kind_name), _source_section(options, kind)]
 
-    phones = _phone_columns(profiles)
+    phones = phone_columns(profiles)
     if not phones:
-        listed = ", ".join(repr(p.header) for p in profiles)  # repr escapes line breaks
-        raise MappingError(
-            f"suggested mapping for {escape_controls(fname)}",
-            [f"no column of {escape_controls(fname)} holds phone numbers (its columns: {listed}); "
-             "write the mapping by hand (see docs/mapping.md)"],
-        )
+        raise _no_phone_column(info, profiles)
     used |= {p.index for p in phones}
     sections.append(_phone_section(phones, extra_phone_columns, kind))
 
@@ -375,6 +283,20 @@ def build_suggestion(
         ),
     ]
     return render_suggestion(header, sections)
+
+
+def _no_phone_column(info: SourceInfo, profiles: list[ColumnProfile]) -> MappingError:
+    """The refusal when no column holds phones: the columns, and the other sheets to try."""
+    fname = escape_controls(info.path.name)
+    listed = ", ".join(repr(p.header) for p in profiles)  # repr escapes line breaks
+    in_sheet = f"sheet {info.sheet!r} of " if info.sheet else ""
+    names = [f"{s.name!r}{' (hidden)' if s.hidden else ''}" for s in info.sheets]
+    others = f"; its sheets: {', '.join(names)} (choose one with --sheet)" if len(names) > 1 else ""
+    return MappingError(
+        f"suggested mapping for {fname}",
+        [f"no column of {in_sheet}{fname} holds phone numbers (its columns: {listed}){others}; "
+         "write the mapping by hand (see docs/mapping.md)"],
+    )
 
 
 def _source_section(options: SourceOptions, kind: str) -> _Section:
@@ -539,7 +461,7 @@ def _custom_data(
     for prof in profiles:
         if prof.index in used or not prof.filled or prof.key in _TECHNICAL:
             continue
-        if prof.key in _NATIONAL_ID or (copy and prof.header.lower().startswith("var_")):
+        if prof.key in NATIONAL_ID or (copy and prof.header.lower().startswith("var_")):
             continue        # national ids stay out of screen pops; var_* columns are copied
         if kind == "voicenter":
             continue        # the rest of Voicenter's export is its own bookkeeping

@@ -58,7 +58,7 @@ from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
-from importer.sources import open_sources
+from importer.sources import open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions
 from importer.upsert import Previous, previous_by_phone
 
@@ -218,6 +218,8 @@ class _Importer:
             read: list[tuple[SourceInfo, list[str]]] = []
             for source in open_sources(path, source_options):
                 with source:
+                    # Before binding: "no phone column" would hide that no sheet holds phones.
+                    require_phone_sheet(source.info)
                     bound = mapping.bind(source.info, normalizer=normalizer)
                     columns.extend(source.info.columns)
                     field_names.extend(f for f in bound.field_names if f not in field_names)

@@ -229,7 +229,9 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
               help="A do-not-call list (CSV/XLSX of numbers); repeat for several.")
 @click.option("--encoding", default=None, help="Override encoding detection (e.g. cp1255).")
 @click.option("--delimiter", default=None, help="Override delimiter sniffing.")
-@click.option("--sheet", default=None, help="Sheet name or number (1 = the first sheet).")
+@click.option("--sheet", default=None,
+              help="Sheet name or number (1 = the first sheet); default: auto, the visible "
+                   "sheet holding the most phone numbers.")
 @click.option("--all-sheets", is_flag=True, help="Read every visible sheet.")
 @click.option("--header-row", type=click.IntRange(1), default=None,
               help="Row number of the header, as Excel shows it.")

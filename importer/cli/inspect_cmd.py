@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from importer.cli._common import echo_json, sheet_option
-from importer.sources import SourceOptions, open_source
+from importer.sources import (
+    SheetInfo,
+    SheetScan,
+    SourceInfo,
+    SourceOptions,
+    open_source,
+    scan_sheets,
+)
 from importer.sources.text_reader import delimiter_name
 
 _TABLE_MAX_COLUMNS = 6
@@ -25,7 +32,8 @@ def register(group: click.Group) -> None:
     @click.option("--rows", "n_rows", type=click.IntRange(min=0), default=10, show_default=True,
                   help="How many data rows to show.")
     @click.option("--sheet", default=None,
-                  help="Sheet name, or number (1 = first sheet). Default: first visible.")
+                  help="Sheet name, or number (1 = first sheet). Default: auto, the visible "
+                       "sheet holding the most phone numbers.")
     @click.option("--encoding", default=None, help="Text encoding (default: detect).")
     @click.option("--header-row", type=click.IntRange(min=1), default=None,
                   help="1-based row of the header, as Excel shows it (default: detect).")
@@ -41,10 +49,11 @@ def register(group: click.Group) -> None:
         header_row: int | None,
         delimiter: str | None,
     ) -> None:
-        """Show what the reader sees in PATH: format, encoding, sheet, header and rows.
+        """Show what the reader sees in PATH: format, encoding, sheets, header and rows.
 
         Run it first when a file "looks wrong". Row numbers are the ones Excel shows
-        (the header row included); blank rows are skipped.
+        (the header row included); blank rows are skipped. For a workbook, each sheet's
+        phone-likeness (phone numbers among its first 200 rows) is shown too.
         """
         options = SourceOptions(
             encoding=encoding,
@@ -68,6 +77,8 @@ def register(group: click.Group) -> None:
                     if row.problems:
                         item["problems"] = list(row.problems)
                     shown.append(item)
+        # Computed here when open_source had nothing to choose (one sheet, or --sheet).
+        scans = info.sheet_scan or (scan_sheets(path, options) if info.sheets else [])
         result: dict[str, Any] = {
             "file": str(path),
             "format": info.format,
@@ -76,6 +87,7 @@ def register(group: click.Group) -> None:
             "delimiter": info.delimiter,
             "sheet": info.sheet,
             "sheets": [{"name": s.name, "hidden": s.hidden} for s in info.sheets],
+            "sheet_phones": [_scan_json(scan) for scan in scans],
             "header_row": info.header_row,
             "columns": info.columns,
             "row_count": count,
@@ -85,10 +97,29 @@ def register(group: click.Group) -> None:
         if as_json:
             echo_json(result)
             return
-        _print_human(result, info.delimiter_reason)
+        _print_human(result, info)
 
 
-def _print_human(result: dict[str, Any], delimiter_reason: str | None) -> None:
+def _marker(sheet: SheetInfo) -> str:
+    if sheet.kind == "chart":
+        return " (chart)"
+    return " (hidden)" if sheet.hidden else ""
+
+
+def _scan_json(scan: SheetScan) -> dict[str, Any]:
+    return {
+        "sheet": scan.sheet,
+        "sampled_rows": scan.rows,
+        "phone_values": scan.phones,
+        "column": scan.column,
+        "column_phone_values": scan.column_phones,
+        "column_values": scan.column_values,
+        "problem": scan.problem,
+        "summary": scan.describe(),
+    }
+
+
+def _print_human(result: dict[str, Any], info: SourceInfo) -> None:
     console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
     out = console.print
     out(f"File:       {result['file']}")
@@ -96,13 +127,13 @@ def _print_human(result: dict[str, Any], delimiter_reason: str | None) -> None:
     if result["encoding"]:
         out(f"Encoding:   {result['encoding']} ({result['encoding_reason']})")
     if result["delimiter"]:
-        out(f"Delimiter:  {delimiter_name(result['delimiter'])} ({delimiter_reason})")
+        out(f"Delimiter:  {delimiter_name(result['delimiter'])} ({info.delimiter_reason})")
     if result["sheets"]:
-        names = ", ".join(
-            s["name"] + (" (hidden)" if s["hidden"] else "") for s in result["sheets"]
-        )
+        names = ", ".join(s.name + _marker(s) for s in info.sheets)
         out(f"Sheets:     {names}")
         out(f"Sheet:      {result['sheet']}")
+    for scan in result["sheet_phones"]:
+        out(f"Phones:     {scan['summary']}")
     out(f"Header row: {result['header_row']}")
     out(f"Columns:    {len(result['columns'])}: {', '.join(result['columns'])}")
     out(f"Data rows:  {result['row_count']}")

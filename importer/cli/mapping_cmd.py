@@ -11,7 +11,7 @@ import click
 from importer.cli._common import echo_json, fail, sheet_option
 from importer.errors import EXIT_BAD_INPUT, ImporterError
 from importer.mapping import MappedRow, Mapping, load_mapping, suggest_mapping
-from importer.sources import SourceOptions, open_sources
+from importer.sources import SourceOptions, open_sources, require_phone_sheet
 
 __all__ = ["register"]
 
@@ -110,6 +110,7 @@ def _dry_map(mapping: Mapping, path: Path, show: int) -> dict[str, Any]:
     sheets = []
     for source in open_sources(path, mapping.source_options()):
         with source:
+            require_phone_sheet(source.info)  # as the import would refuse it
             bound = mapping.bind(source.info)
             notes += bound.notes
             sheets.append({

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SheetInfo", "SourceInfo", "SourceOptions", "SourceRow"]
+__all__ = ["SheetInfo", "SheetScan", "SourceInfo", "SourceOptions", "SourceRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +14,7 @@ class SourceOptions:
 
     encoding: str | None = None          # e.g. "cp1255"; None = detect
     delimiter: str | None = None         # None = sniff
-    sheet: str | int | None = None       # name or 0-based index; None = first visible
+    sheet: str | int | None = None       # name or 0-based index; None = auto (phones decide)
     all_sheets: bool = False             # read every visible sheet
     header_row: int | None = None        # 1-based row number as the user sees it; None = detect
     max_file_bytes: int = 512 * 1024 * 1024
@@ -33,7 +33,41 @@ class SheetInfo:
 
     name: str
     index: int
+    hidden: bool = False                 # chart and other non-table sheets count as hidden
+    kind: str = "worksheet"              # "worksheet", "chart" or "other" (dialog, macro)
+
+
+@dataclass(frozen=True, slots=True)
+class SheetScan:
+    """How phone-like the first rows of one sheet are: what ``sheet: auto`` chooses by."""
+
+    sheet: str
+    rows: int = 0                        # data rows sampled
+    phones: int = 0                      # phone numbers among them, in its phone columns
+    column: str | None = None            # the phone column holding the most of them
+    column_phones: int = 0
+    column_values: int = 0               # non-empty sampled values of that column
+    problem: str | None = None           # why nothing was sampled ("blank", "a chart sheet")
     hidden: bool = False
+
+    def describe(self) -> str:
+        """E.g. "sheet 'Leads': 48 of 50 sampled values in column 'טלפון' are phone numbers"."""
+        return f"sheet {self.sheet!r}{' (hidden)' if self.hidden else ''}: {self.detail()}"
+
+    def detail(self) -> str:
+        """What the sample held, without the sheet's name."""
+        if self.problem:
+            return self.problem
+        if not self.phones or self.column is None:
+            rows = f"{self.rows} sampled row{'' if self.rows == 1 else 's'}"
+            return f"no phone numbers in {rows}"
+        text = (
+            f"{self.column_phones} of {self.column_values} sampled values in column "
+            f"{self.column!r} are phone numbers"
+        )
+        if self.phones > self.column_phones:
+            text += f" ({self.phones - self.column_phones} more in other phone columns)"
+        return text
 
 
 @dataclass(slots=True)
@@ -51,6 +85,8 @@ class SourceInfo:
     header_row: int = 1                  # 1-based, as the user sees it
     columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Filled when ``sheet: auto`` chose among several sheets: each one's phone-likeness.
+    sheet_scan: list[SheetScan] = field(default_factory=list)
 
 
 @dataclass(slots=True)

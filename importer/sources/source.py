@@ -11,12 +11,23 @@ from importer.errors import EmptySourceError, SourceError
 from importer.sources.detect import detect_format
 from importer.sources.encoding import detect_text_encoding
 from importer.sources.layout import Layout, RawRow, check_header_row, detect_layout, shape_rows
-from importer.sources.model import SheetInfo, SourceInfo, SourceOptions, SourceRow
+from importer.sources.model import SheetInfo, SheetScan, SourceInfo, SourceOptions, SourceRow
+from importer.sources.sheet_scan import (
+    MAX_COMPARED,
+    Sample,
+    choice_note,
+    scan_sheet,
+    take_sample,
+    unscanned,
+)
 from importer.sources.text_reader import TextTable
 
-__all__ = ["Source", "open_source", "open_sources"]
+__all__ = ["Source", "open_source", "open_sources", "scan_sheets"]
 
 _WORKBOOK_FORMATS = {"xlsx", "xlsm", "xlsb", "xls", "ods"}
+# Where sheet: auto compares the sheets' phone numbers; an HTML page keeps its first table
+# with two rows (a page may hold hundreds of layout tables, each a re-read of the page).
+_PHONE_CHOICE_FORMATS = _WORKBOOK_FORMATS | {"spreadsheetml"}
 
 
 class _Tables(Protocol):
@@ -171,7 +182,15 @@ def _find_sheet(tables: _Tables, info: SourceInfo, wanted: str | int, file: str)
 
 
 def _names(sheets: list[SheetInfo]) -> str:
-    return ", ".join(f"{s.name!r}{' (hidden)' if s.hidden else ''}" for s in sheets) or "none"
+    return ", ".join(f"{s.name!r}{_marker(s)}" for s in sheets) or "none"
+
+
+def _marker(sheet: SheetInfo) -> str:
+    if sheet.kind == "chart":
+        return " (chart)"
+    if sheet.kind != "worksheet":
+        return " (not a table)"
+    return " (hidden)" if sheet.hidden else ""
 
 
 def _default_sheets(tables: _Tables, info: SourceInfo) -> list[int]:
@@ -181,6 +200,46 @@ def _default_sheets(tables: _Tables, info: SourceInfo) -> list[int]:
         first = preferred()
         visible = [first] + [i for i in visible if i != first]
     return visible
+
+
+def _note_skipped(tables: _Tables, info: SourceInfo) -> None:
+    """Say which sheets are never read unless chosen: hidden ones, charts."""
+    hidden = [s.name for s in tables.sheets if s.hidden and s.kind == "worksheet"]
+    if hidden:
+        info.warnings.append(f"hidden sheet(s) skipped: {', '.join(map(repr, hidden))}")
+    for kind, what in (("chart", "chart sheet(s)"), ("other", "sheet(s) without a table")):
+        names = [s.name for s in tables.sheets if s.kind == kind]
+        if names:
+            info.warnings.append(f"{what} skipped: {', '.join(map(repr, names))}")
+
+
+def _sample(tables: _Tables, index: int) -> Sample:
+    # col0 after raw_rows: the rows are produced lazily, so each sheet is decoded once.
+    return take_sample(tables.raw_rows(index), tables.col0(index))
+
+
+def _scan(tables: _Tables, info: SourceInfo, options: SourceOptions, index: int) -> SheetScan:
+    """The phone-likeness of one sheet, from its first rows."""
+    return scan_sheet(
+        _sample(tables, index), tables.sheets[index], path=info.path, fmt=info.format,
+        header_row=options.header_row,
+    )
+
+
+def scan_sheets(path: Path | str, options: SourceOptions | None = None) -> list[SheetScan]:
+    """How phone-like each sheet of a workbook is (hidden ones too); [] for text and HTML."""
+    options = options or SourceOptions()
+    path = Path(path)
+    tables, info = _open_tables(path, path.name, options)
+    try:
+        if info.format not in _PHONE_CHOICE_FORMATS:
+            return []
+        return [
+            _scan(tables, info, options, s.index) if s.kind == "worksheet" else unscanned(s)
+            for s in tables.sheets
+        ]
+    finally:
+        tables.close()
 
 
 def _build(shared: _Shared, info: SourceInfo, index: int | None, options: SourceOptions) -> Source:
@@ -220,6 +279,7 @@ def _build(shared: _Shared, info: SourceInfo, index: int | None, options: Source
         header_row=layout.header_row,
         columns=list(layout.columns),
         warnings=warnings + layout.warnings,
+        sheet_scan=list(info.sheet_scan),
     )
     shared.acquire()
     return Source(shared, sheet_info, layout, index or 0)
@@ -232,22 +292,67 @@ def _choose(tables: _Tables, info: SourceInfo, options: SourceOptions) -> list[i
     if options.sheet is not None and not options.all_sheets:
         return [_find_sheet(tables, info, options.sheet, file)]
     candidates = _default_sheets(tables, info)
-    hidden = [s.name for s in tables.sheets if s.hidden]
-    if hidden:
-        info.warnings.append(f"hidden sheet(s) skipped: {', '.join(map(repr, hidden))}")
+    _note_skipped(tables, info)
     if not candidates:
         raise EmptySourceError(file, f"has no visible sheet (hidden: {_names(tables.sheets)})")
+    if len(candidates) > 1 and not options.all_sheets and info.format in _PHONE_CHOICE_FORMATS:
+        return [_choose_by_phones(tables, info, options, candidates)]
     non_blank = [i for i in candidates if not tables.is_blank(i)]
     if not non_blank:
         raise EmptySourceError(file, "is empty: every visible sheet is blank")
     if options.all_sheets:
         return list(non_blank)
-    chosen = non_blank[0]
-    skipped = [tables.sheets[i].name for i in candidates if i != chosen and candidates.index(i)
-               < candidates.index(chosen)]
-    if skipped:
+    _note_unread(tables, info, candidates, non_blank, non_blank[0])
+    return [non_blank[0]]
+
+
+def _choose_by_phones(
+    tables: _Tables, info: SourceInfo, options: SourceOptions, candidates: list[int]
+) -> int:
+    """``sheet: auto`` among several visible sheets: the one holding phone numbers."""
+    # A workbook keeps the best sheet so far decoded (``keep``), so the sheet read is
+    # decoded once; at most two sheets are in memory while they are compared.
+    keep = getattr(tables, "keep", None)
+    scans: dict[int, SheetScan] = {}
+    blank: list[int] = []
+    best: int | None = None
+    for index in candidates:
+        if len(scans) >= MAX_COMPARED:
+            # Each costs a read of its first rows (an Excel 2003 XML sheet, a re-read of
+            # the file up to it): a file of endless sheets must not make that endless.
+            continue
+        if tables.is_blank(index):
+            blank.append(index)
+            continue
+        scans[index] = scan = _scan(tables, info, options, index)
+        if best is None or scan.phones > scans[best].phones:
+            best = index
+            if callable(keep):
+                keep(index)
+    if best is None:
+        raise EmptySourceError(info.path.name, "is empty: every visible sheet is blank")
+    if callable(keep):
+        keep(best)  # and let the last sheet looked at go
+    non_blank = [i for i in candidates if i not in blank]
+    if len(non_blank) > 1:
+        info.sheet_scan = [
+            scans.get(s.index)
+            or (SheetScan(s.name, problem="blank") if s.index in blank else unscanned(s))
+            for s in tables.sheets
+        ]
+        compared = [i for i in non_blank if i in scans]
+        info.warnings.append(choice_note([scans[i] for i in compared], compared.index(best)))
+    _note_unread(tables, info, candidates, non_blank, best)
+    return best
+
+
+def _note_unread(
+    tables: _Tables, info: SourceInfo, candidates: list[int], non_blank: list[int], chosen: int
+) -> None:
+    blank = [tables.sheets[i].name for i in candidates if i not in non_blank]
+    if blank:
         info.warnings.append(
-            f"sheet(s) {', '.join(map(repr, skipped))} are blank; reading "
+            f"sheet(s) {', '.join(map(repr, blank))} are blank; reading "
             f"{tables.sheets[chosen].name!r}"
         )
     others = [tables.sheets[i].name for i in non_blank if i != chosen]
@@ -256,7 +361,6 @@ def _choose(tables: _Tables, info: SourceInfo, options: SourceOptions) -> list[i
             f"other sheet(s) not read: {', '.join(map(repr, others))} (choose with sheet, or "
             "read all sheets)"
         )
-    return [chosen]
 
 
 def open_source(path: Path | str, options: SourceOptions | None = None) -> Source:

@@ -32,6 +32,7 @@ __all__ = ["CalamineTables"]
 
 _NO_NUMERIC: frozenset[int] = frozenset()
 _WORKSHEET_TYPES = {"WorkSheet"}
+_KINDS = {"ChartSheet": "chart"}
 _STREAMABLE = {"xlsx", "xlsm"}
 
 
@@ -62,6 +63,7 @@ class CalamineTables:
         self._wb: pc.CalamineWorkbook | None = None
         self._closed = False
         self._loaded: dict[int, Any] = {}
+        self._kept: int | None = None
         if fmt in _STREAMABLE:
             self._plan_streaming(stream_above_bytes)
         if self._stream is not None:
@@ -70,15 +72,12 @@ class CalamineTables:
             self.sheets: list[SheetInfo] = self._stream.sheets
             return
         metadata = self._workbook().sheets_metadata
-        self.sheets = [
-            SheetInfo(
-                name=m.name,
-                index=i,
-                hidden=m.visible != pc.SheetVisibleEnum.Visible
-                or str(m.typ).rsplit(".", 1)[-1] not in _WORKSHEET_TYPES,
-            )
-            for i, m in enumerate(metadata)
-        ]
+        self.sheets = []
+        for i, m in enumerate(metadata):
+            typ = str(m.typ).rsplit(".", 1)[-1]
+            kind = "worksheet" if typ in _WORKSHEET_TYPES else _KINDS.get(typ, "other")
+            hidden = m.visible != pc.SheetVisibleEnum.Visible or kind != "worksheet"
+            self.sheets.append(SheetInfo(name=m.name, index=i, hidden=hidden, kind=kind))
 
     def _workbook(self) -> pc.CalamineWorkbook:
         assert not self._closed, "the workbook is closed"
@@ -146,11 +145,18 @@ class CalamineTables:
             "importing it."
         )
 
+    def keep(self, index: int) -> None:
+        """Keep sheet ``index`` decoded while others are looked at (sheet: auto's best yet)."""
+        self._kept = index
+        self._loaded = {i: s for i, s in self._loaded.items() if i == index}
+
     def _sheet(self, index: int) -> Any:
         if index not in self._loaded:
             wb = self._workbook()
             try:
-                self._loaded = {index: wb.get_sheet_by_index(index)}
+                # One decoded sheet at a time (plus the kept one): memory grows with a sheet.
+                self._loaded = {i: s for i, s in self._loaded.items() if i == self._kept}
+                self._loaded[index] = wb.get_sheet_by_index(index)
             except pc.CalamineError as exc:
                 raise _calamine_error(self.file, exc, self.sheets[index].name) from None
             except Exception as exc:
@@ -173,7 +179,7 @@ class CalamineTables:
     def raw_rows(self, index: int) -> Iterator[RawRow]:
         """Yield ``(row, cells, numeric, row)`` for every row, as text."""
         if self._stream is not None and index in self._streamed:
-            self._loaded = {}
+            self._loaded = {i: s for i, s in self._loaded.items() if i == self._kept}
             return self._stream.raw_rows(self.sheets[index].name)
         return self._calamine_rows(index)
 

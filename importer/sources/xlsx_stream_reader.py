@@ -42,6 +42,7 @@ __all__ = ["XlsxStream", "number_format_kind"]
 _CHUNK = 1 << 16
 _NO_NUMERIC: frozenset[int] = frozenset()
 _WORKSHEET_REL = "/worksheet"
+_CHARTSHEET_REL = "/chartsheet"
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _MAC_OFFSET_DAYS = 1462  # 1904-01-01 minus 1899-12-30
 _MS_PER_DAY = 86_400_000
@@ -191,7 +192,11 @@ class _Parts:
             path, typ = rels.get(rid, ("", ""))
             # As calamine lists them: chart, dialog and macro sheets count as hidden.
             hidden = state in ("hidden", "veryHidden") or not typ.endswith(_WORKSHEET_REL)
-            self.sheets.append(SheetInfo(name=name, index=index, hidden=hidden))
+            kind = (
+                "worksheet" if typ.endswith(_WORKSHEET_REL)
+                else "chart" if typ.endswith(_CHARTSHEET_REL) else "other"
+            )
+            self.sheets.append(SheetInfo(name=name, index=index, hidden=hidden, kind=kind))
             if typ.endswith(_WORKSHEET_REL) and path in names:
                 self.sheet_paths[name] = path
                 self.sizes[name] = names[path].file_size

@@ -21,7 +21,9 @@ from importer.errors import ImporterError, SourceError, UnsafeFileError
 from importer.sources import SourceOptions, open_source, open_sources
 from importer.sources.xlsx_stream_reader import DATETIME, OTHER, TIMEDELTA, number_format_kind
 from tests.sources.conftest import write_xlsx
+from tests.sources.test_sheet_choice import PIVOT, with_chart_first
 from tests.sources.test_workbooks import ROWS
+from tests.workbooks import write_sheets
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 STREAM = SourceOptions(stream_above_bytes=0)
@@ -188,6 +190,10 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "header_only": lambda p: write_xlsx(p, [["name", "phone"]]),
     "empty": lambda p: write_xlsx(p, []),
     "inline_strings": _write_only,
+    # sheet: auto samples every sheet as a stream either way; the sheet read must match too.
+    "chart_and_summary_first": lambda p: with_chart_first(write_sheets(
+        p, {"Summary": PIVOT, "Leads": [["name", "phone"], ["a", "053-1000001"]]}
+    )),
 }
 
 
