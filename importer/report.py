@@ -57,6 +57,8 @@ import logging
 import marshal
 import os
 import re
+import secrets
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -82,6 +84,7 @@ __all__ = [
     "escape_cell",
     "is_formula_like",
     "read_report_csv",
+    "report_file_mode",
     "summary_to_dict",
     "unescape_cell",
 ]
@@ -277,12 +280,27 @@ def _file_stem(source_name: str) -> str:
     return stem or "report"
 
 
+_TMP_SUFFIX = ".tmp"
 _SUFFIXES = {"csv": ".report.csv", "xlsx": ".report.xlsx", "json": ".summary.json"}
 _FORMAT_ORDER = ("csv", "xlsx", "json")
 
 
+def report_file_mode(report_dir: Path) -> int:
+    """The permission bits of new reports: the folder's, minus execute bits (owner rw always).
+
+    People who may open the folder may open its reports: a group-shared folder
+    (``rwxrwx---``) gets ``rw-rw----`` reports, a private one ``rw-------``.
+    Files are created with this mode, so the umask still applies.
+    """
+    try:
+        folder_mode = stat.S_IMODE(report_dir.stat().st_mode)
+    except OSError:
+        folder_mode = 0o666
+    return (folder_mode & 0o666) | 0o600
+
+
 def _claim_paths(
-    report_dir: Path, stem: str, stamp: str, formats: Iterable[str]
+    report_dir: Path, stem: str, stamp: str, formats: Iterable[str], mode: int
 ) -> dict[str, Path]:
     """Create the report files exclusively, bumping ``-2``, ``-3``... until all are new."""
     wanted = [f for f in _FORMAT_ORDER if f in formats]
@@ -294,7 +312,7 @@ def _claim_paths(
         created: list[Path] = []
         try:
             for path in paths.values():
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
                 created.append(path)
         except FileExistsError:   # lost a race with another run: release and try the next name
             for path in created:
@@ -304,10 +322,22 @@ def _claim_paths(
     raise ConfigError(f"could not find a free report name for {stem!r} in {report_dir}")
 
 
-def _replace_atomically(target: Path, write: Any) -> None:
+def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
+    """Create ``.<target name>.<random>.tmp`` next to ``target`` with ``mode`` (umask applies)."""
+    # Not tempfile.mkstemp: its files are always rw-------, and reports follow the folder.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _attempt in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {target}")
+
+
+def _replace_atomically(target: Path, write: Any, mode: int) -> None:
     """Write via a hidden temporary file in the same folder, then move it over ``target``."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temp(target, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -317,9 +347,9 @@ def _replace_atomically(target: Path, write: Any) -> None:
         raise
 
 
-def _write_json(target: Path, summary: Summary) -> None:
+def _write_json(target: Path, summary: Summary, mode: int) -> None:
     text = json.dumps(summary_to_dict(summary), ensure_ascii=False, indent=2) + "\n"
-    _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")))
+    _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")), mode)
 
 
 _RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
@@ -375,6 +405,7 @@ class ReportWriter:
         self._rtl = rtl
         self._closed = False
         self._paths: dict[str, Path] = {}
+        self._mode = 0o644
         self._csv_fh: IO[str] | None = None
         self._csv: Any = None
         self._spool: IO[bytes] | None = None
@@ -387,7 +418,8 @@ class ReportWriter:
             self.report_dir.mkdir(parents=True, exist_ok=True)
             stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
             stem = _file_stem(source_name)
-            self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats)
+            self._mode = report_file_mode(self.report_dir)
+            self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats, self._mode)
             if "csv" in self.formats:
                 # The BOM lets Excel read Hebrew as UTF-8.  Written by hand: the
                 # "utf-8-sig" codec runs Python code on every write, "utf-8" does not.
@@ -402,7 +434,7 @@ class ReportWriter:
                     dir=self.report_dir, prefix=".spool-"
                 )
             if "json" in self.formats:
-                _write_json(self._paths["json"], self._progress_summary())
+                _write_json(self._paths["json"], self._progress_summary(), self._mode)
         except OSError as exc:
             self._abandon()
             raise ConfigError(
@@ -515,7 +547,7 @@ class ReportWriter:
             if "xlsx" in self._paths:
                 self._write_xlsx(summary)
             if "json" in self._paths:
-                _write_json(self._paths["json"], summary)
+                _write_json(self._paths["json"], summary, self._mode)
         finally:
             self._abandon()
         return dict(self._paths)
@@ -663,7 +695,7 @@ class ReportWriter:
                 status_index=_STATUS_INDEX,
             )
 
-        _replace_atomically(self._paths["xlsx"], write)
+        _replace_atomically(self._paths["xlsx"], write, self._mode)
 
     def _abandon(self) -> None:
         """Release open handles (keeping whatever reached the disk)."""
