@@ -53,6 +53,7 @@ from importer.errors import (
     LockError,
     MappingError,
     SourceError,
+    StorageError,
     UnsafeFileError,
     UnsupportedFormatError,
 )
@@ -681,6 +682,11 @@ class InboxRunner:
                 message = (
                     f"Another lead-importer run holds the import journal ({reason}). The file "
                     "stays in processing/ and is retried by the next run."
+                )
+            elif isinstance(exc, StorageError):
+                message = (
+                    f"{reason} The file stays in processing/ and the next run retries it; "
+                    "nothing needs to be done with the file itself."
                 )
             if self.config.retry_after_seconds:
                 self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds

@@ -22,7 +22,7 @@ from types import TracebackType
 
 import filelock
 
-from importer.errors import ConfigError, LockError
+from importer.errors import ConfigError, LockError, StorageError
 
 __all__ = ["LockOwner", "StateLock"]
 
@@ -89,6 +89,12 @@ class StateLock:
         except filelock.Timeout:
             raise LockError(self._busy_message()) from None
         except OSError as exc:
+            if StorageError.no_room(exc):
+                raise StorageError(
+                    f"the disk is full: cannot create the lock file {self.path} "
+                    f"({exc.strerror or exc})",
+                    folder=self.state_dir,
+                ) from None
             raise ConfigError(
                 f"cannot create the lock file {self.path} ({exc.strerror or exc}); check the "
                 "state directory's permissions or choose another with --state-dir"

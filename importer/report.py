@@ -51,6 +51,7 @@ Secrets
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -69,7 +70,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from importer.errors import ConfigError
+from importer.errors import ConfigError, StorageError
 from importer.redact import redact
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "escape_cell",
     "is_formula_like",
     "read_report_csv",
+    "remove_unfinished",
     "report_file_mode",
     "summary_to_dict",
     "unescape_cell",
@@ -347,6 +349,49 @@ def _replace_atomically(target: Path, write: Any, mode: int) -> None:
         raise
 
 
+def _storage_error(report_dir: Path, exc: OSError) -> StorageError:
+    full = "the disk is full: " if StorageError.no_room(exc) else ""
+    return StorageError(
+        f"{full}cannot write the reports in {report_dir} ({exc.strerror or exc})",
+        folder=report_dir,
+    )
+
+
+def remove_unfinished(paths: Iterable[Path]) -> list[Path]:
+    """Delete what a stopped or killed report writer left: empty reports and temporaries.
+
+    ``paths`` are one writer's reports.  One still empty never received a byte
+    (a workbook is written only at the end), and a hidden
+    ``.<report>.<random>.tmp`` next to it is a workbook or summary whose writer
+    died; neither is of use to anybody.  Reports with content are kept.
+    """
+    removed: list[Path] = []
+    names: dict[Path, set[str]] = {}
+    for path in map(Path, paths):
+        names.setdefault(path.parent, set()).add(path.name)
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                path.unlink()
+                removed.append(path)
+    for folder, wanted in names.items():
+        try:
+            with os.scandir(folder) as entries:
+                temporaries = [
+                    Path(e.path) for e in entries
+                    if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX)
+                    and e.name[1 : -len(_TMP_SUFFIX)].rsplit(".", 1)[0] in wanted
+                    and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:
+            continue
+        for tmp in temporaries:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def _write_json(target: Path, summary: Summary, mode: int) -> None:
     text = json.dumps(summary_to_dict(summary), ensure_ascii=False, indent=2) + "\n"
     _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")), mode)
@@ -437,6 +482,11 @@ class ReportWriter:
                 _write_json(self._paths["json"], self._progress_summary(), self._mode)
         except OSError as exc:
             self._abandon()
+            for path in self._paths.values():   # placeholders: no row was written yet
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            if StorageError.no_room(exc):
+                raise _storage_error(self.report_dir, exc) from None
             raise ConfigError(
                 f"cannot write reports to {self.report_dir}: {exc.strerror or exc}"
             ) from exc
@@ -455,7 +505,10 @@ class ReportWriter:
         if self._header is None:
             if not self._field_keys and row.fields:
                 self._set_fields(list(row.fields))
-            self._start()
+            try:
+                self._start()
+            except OSError as exc:
+                raise _storage_error(self.report_dir, exc) from None
         status = str(row.status)
         error_code = row.error_code
         texts = [
@@ -485,24 +538,32 @@ class ReportWriter:
         if attention:
             self._attention += 1
 
-        if line is not None:
-            self._write_csv_line(line, texts)
+        try:
+            if line is not None:
+                self._write_csv_line(line, texts)
 
-        if self._spool is not None:
-            if self.total <= _WIDTH_SAMPLE_ROWS:
-                widths = self._widths
-                for i, t in enumerate(texts):
-                    widths[i] = max(widths[i], len(t))
-            if self.total > self.xlsx_row_limit:
-                self._limited = True
-            if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
-                # Row number and error code stay numbers in the workbook.
-                record: list[Any] = texts
-                record[2] = row.row
-                record[7] = row.error_code
-                marshal.dump(record, self._spool)
-                if attention:
-                    self._spooled_attention += 1
+            if self._spool is not None:
+                self._spool_row(row, texts, attention)
+        except OSError as exc:
+            raise _storage_error(self.report_dir, exc) from None
+
+    def _spool_row(self, row: RowResult, texts: list[str], attention: bool) -> None:
+        """Keep the row for the workbook, which is built at close."""
+        assert self._spool is not None
+        if self.total <= _WIDTH_SAMPLE_ROWS:
+            widths = self._widths
+            for i, t in enumerate(texts):
+                widths[i] = max(widths[i], len(t))
+        if self.total > self.xlsx_row_limit:
+            self._limited = True
+        if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
+            # Row number and error code stay numbers in the workbook.
+            record: list[Any] = texts
+            record[2] = row.row
+            record[7] = row.error_code
+            marshal.dump(record, self._spool)
+            if attention:
+                self._spooled_attention += 1
 
     def _csv_line(self, texts: list[str]) -> str | None:
         """The row's CSV cells joined by commas (None without a CSV report); redacts ``texts``.
@@ -548,6 +609,8 @@ class ReportWriter:
                 self._write_xlsx(summary)
             if "json" in self._paths:
                 _write_json(self._paths["json"], summary, self._mode)
+        except OSError as exc:
+            raise _storage_error(self.report_dir, exc) from None
         finally:
             self._abandon()
         return dict(self._paths)
@@ -577,8 +640,15 @@ class ReportWriter:
         )
         try:
             self.close(summary)
-        except Exception:   # the original exception matters more; the partial CSV is on disk
-            log.warning("could not finish the interrupted reports", exc_info=True)
+        except Exception as close_exc:
+            # The original exception is what the caller reports; after a full disk, this
+            # failing too is expected and adds nothing.  The rows written stay on disk.
+            quiet = isinstance(exc, StorageError)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "could not finish the interrupted reports in %s (%s)", self.report_dir,
+                    close_exc)
+            log.debug("why the interrupted reports could not be finished", exc_info=True)
+        remove_unfinished(self._paths.values())
 
     # ------------------------------------------------------------- internals
 
@@ -703,8 +773,8 @@ class ReportWriter:
             if fh is not None:
                 try:
                     fh.close()
-                except OSError:
-                    log.warning("could not close a report file", exc_info=True)
+                except OSError:   # only after a failed write, which is reported already
+                    log.debug("could not close a report file", exc_info=True)
         self._csv_fh = None
         self._csv = None
         self._spool = None
