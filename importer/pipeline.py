@@ -117,6 +117,9 @@ class FileOutcome:
     summary: Summary
     reports: dict[str, Path] = field(default_factory=dict)
     exit_code: int = 0
+    # SHA-256 of the file as its run began (the journal's run key): a caller that
+    # hashes the file again afterwards learns whether it changed while it was read.
+    sha256: str = ""
 
 
 @dataclass(slots=True)
@@ -386,26 +389,35 @@ class _Importer:
                 "(see `lead-importer mapping suggest`)."
             )
         self._file_run = None
+        digest = sha256_file(item.path)
         try:
-            if self.journal is None:
-                return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
-            key = RunKey(
-                file_sha256=sha256_file(item.path),
-                mapping_sha256=sha256_text(item.mapping_text),
-                campaign_key=ctx.campaign_key,
-                mode=ctx.mode,
-            )
-            assert self.state_dir is not None
-            # One importer per file+mapping+campaign at a time; other files may run in parallel.
-            with StateLock(
-                self.state_dir,
-                name=key.lock_name,
-                timeout=self.options.lock_timeout,
-                purpose=f"importing {item.path.name}",
-            ):
-                return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
+            outcome = self._run_file_keyed(ctx, item, digest, summary, sync_after=sync_after)
         except StorageError as exc:
             raise self._storage_stop(exc, ctx, item) from None
+        outcome.sha256 = digest
+        return outcome
+
+    def _run_file_keyed(
+        self, ctx: RunContext, item: _Prepared, digest: str, summary: Summary, *, sync_after: bool
+    ) -> FileOutcome:
+        """Run the file under its journal key and lock (when there is a journal)."""
+        if self.journal is None:
+            return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
+        key = RunKey(
+            file_sha256=digest,
+            mapping_sha256=sha256_text(item.mapping_text),
+            campaign_key=ctx.campaign_key,
+            mode=ctx.mode,
+        )
+        assert self.state_dir is not None
+        # One importer per file+mapping+campaign at a time; other files may run in parallel.
+        with StateLock(
+            self.state_dir,
+            name=key.lock_name,
+            timeout=self.options.lock_timeout,
+            purpose=f"importing {item.path.name}",
+        ):
+            return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
 
     def _storage_stop(self, exc: StorageError, ctx: RunContext, item: _Prepared) -> StorageError:
         """The one message for a run stopped by a full disk: what was sent, where, what next."""
