@@ -20,7 +20,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -123,7 +122,7 @@ def small_disk() -> Iterator[Callable[[Path, int], Path]]:
 
     yield mount
     for folder in reversed(mounted):
-        subprocess.run(["umount", str(folder)], check=False, capture_output=True)
+        subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
 
 
 def test_full_report_folder_stops_with_exit_3_and_the_rerun_finishes(
@@ -218,7 +217,7 @@ def test_run_killed_while_writing_the_workbook_leaves_nothing_empty_after_the_re
             if reports.is_dir() and any(
                 p.name.endswith(".tmp") and ".report.xlsx." in p.name for p in reports.iterdir()
             ):
-                proc.send_signal(signal.SIGKILL)  # the workbook is being written
+                proc.kill()  # SIGKILL while the workbook is being written
                 caught = True
                 break
             time.sleep(0.002)
