@@ -218,11 +218,15 @@ def write_pending_csv(pending: PendingCalls, path: Path) -> Path:
     header, rows = pending_csv_table(pending)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a full disk must not leave half a backup behind
+        raise
     return path
 
 

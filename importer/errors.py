@@ -33,10 +33,15 @@ them with ``importer.redact.mask`` or let the client redact them.
     │   └── CampaignDisabledError       campaign disabled (run without --allow-disabled)
     ├── JournalError                    the run journal is corrupt or from a newer version
     ├── LockError                       exit 3: another importer holds the lock
-    └── RunInterruptedError             exit 3: stopped by a signal; state recorded, re-run resumes
+    ├── RunInterruptedError             exit 3: stopped by a signal; state recorded, re-run resumes
+    └── StorageError                    exit 3: a report or the journal could not be written
+                                        (disk full, file too large, I/O error); re-run resumes
 """
 
 from __future__ import annotations
+
+import errno
+from pathlib import Path
 
 __all__ = [
     "AmbiguousWriteError",
@@ -61,6 +66,7 @@ __all__ = [
     "RateLimitedError",
     "RunInterruptedError",
     "SourceError",
+    "StorageError",
     "TransportError",
     "UnsafeFileError",
     "UnsupportedFormatError",
@@ -243,3 +249,33 @@ class RunInterruptedError(ImporterError):
     """The run was stopped (SIGTERM / Ctrl-C) after recording its state; a re-run resumes."""
 
     exit_code = EXIT_API_UNUSABLE
+
+
+# errno values that mean "no room": a full disk, a full quota, a file-size limit.
+_NO_ROOM = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code
+)
+
+
+class StorageError(ImporterError):
+    """A report or the run journal could not be written: disk full, file too large, I/O error.
+
+    Nothing is lost: what was sent is in the journal (or is checked against the
+    campaign by the re-run), so freeing space and running the same command
+    again finishes the job.  ``folder`` is where space is needed; ``pushed``
+    counts the calls this run had added when it stopped (None: not known yet).
+    """
+
+    exit_code = EXIT_API_UNUSABLE
+
+    def __init__(
+        self, message: str, *, folder: Path | None = None, pushed: int | None = None
+    ) -> None:
+        self.folder = folder
+        self.pushed = pushed
+        super().__init__(message)
+
+    @staticmethod
+    def no_room(exc: OSError) -> bool:
+        """Whether an OSError means the disk (or quota, or file-size limit) is full."""
+        return exc.errno in _NO_ROOM

@@ -42,6 +42,8 @@ _WOULD_ADD = Outcome(Status.WOULD_ADD)
 
 # Row states in the journal that mean "this row's number is taken in this run".
 DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
+# Outcomes that put (or changed) a call in the campaign.
+_PUSHED = frozenset({Status.ADDED, Status.UPDATED})
 
 
 @dataclass(slots=True)
@@ -109,14 +111,28 @@ class FileRun:
         # attempt (which may have been applied already), by seq.
         self.replaced = replaced or {}
         self.processed = 0
+        self.pushed = 0  # calls this run added or updated, recorded or not (for a stop message)
         self._in_flight: list[tuple[_Window, Future[dict[int, Outcome]]]] = []
 
     def run(self) -> None:
         """Read, classify, push and report every row; raises RunInterruptedError on cancel."""
+        try:
+            stopped = self._stream(self._new_window())
+        except BaseException:
+            self.pushed += self._unsettled_pushes()
+            raise
+        # A signal that came after the last row was read stops nothing: the run is complete.
+        if stopped:
+            raise RunInterruptedError(
+                f"{self.path.name}: interrupted after {self.processed} row(s); their state is "
+                "recorded. Run the same command again to finish."
+            )
+
+    def _stream(self, window: _Window) -> bool:
+        """Read, dispatch and settle every row; True when a cancel stopped the reading."""
         ctx = self.ctx
         seq = 0
         stopped = False  # the reading stopped before the end of the file
-        window = self._new_window()
         with ThreadPoolExecutor(
             max_workers=max(1, ctx.concurrency), thread_name_prefix="push"
         ) as pool:
@@ -149,12 +165,15 @@ class FileRun:
             finally:
                 for _window, future in self._in_flight:
                     future.cancel()
-        # A signal that came after the last row was read stops nothing: the run is complete.
-        if stopped:
-            raise RunInterruptedError(
-                f"{self.path.name}: interrupted after {self.processed} row(s); their state is "
-                "recorded. Run the same command again to finish."
-            )
+        return stopped
+
+    def _unsettled_pushes(self) -> int:
+        """Calls accepted in chunks that were answered but not settled when the run stopped."""
+        count = 0
+        for _window, future in self._in_flight:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                count += sum(o.status in _PUSHED for o in future.result().values())
+        return count
 
     def _new_window(self) -> _Window:
         window = _Window(chunk_no=self.next_chunk_no)
@@ -304,31 +323,41 @@ class FileRun:
                 if outcome.reason:
                     result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
                 result.error_code = outcome.error_code
-                if outcome.status in {Status.ADDED, Status.UPDATED}:
+                if outcome.status in _PUSHED:
                     added.append((result.phone, result.row, outcome.status.value))
+        self.pushed += len(added)
+        # The journal first: if the report then cannot be written (a full disk), the
+        # re-run knows these rows from the journal instead of asking the campaign.
+        self._record(window, outcomes, added)
+        for _seq, result in window.results:
             self.writer.write(result)
-        journal = self.ctx.journal
-        if journal is not None and outcomes:
-            updates = [
-                (seq, o.status.value, o.reason, o.error_code)
-                for seq, o in outcomes.items()
-                if not (window.unknown and o.status is Status.FAILED)
-            ]
-            if window.unknown:
-                # Leave the chunk "sent": a re-run reconciles it before resending anything.
-                journal.update_rows(self.run_id, updates)
-            else:
-                journal.mark_chunk_done(self.run_id, window.chunk_no, updates)
-            if added:
-                journal.record_history(
-                    self.ctx.campaign_key,
-                    self.ctx.campaign.name,
-                    added,
-                    run_id=self.run_id,
-                    source_file=self.path.name,
-                )
         self.processed += len(window.results)
         self.ctx.progress(self.path.name, self.processed)
+
+    def _record(
+        self, window: _Window, outcomes: dict[int, Outcome], added: list[tuple[str, int, str]]
+    ) -> None:
+        journal = self.ctx.journal
+        if journal is None or not outcomes:
+            return
+        updates = [
+            (seq, o.status.value, o.reason, o.error_code)
+            for seq, o in outcomes.items()
+            if not (window.unknown and o.status is Status.FAILED)
+        ]
+        if window.unknown:
+            # Leave the chunk "sent": a re-run reconciles it before resending anything.
+            journal.update_rows(self.run_id, updates)
+        else:
+            journal.mark_chunk_done(self.run_id, window.chunk_no, updates)
+        if added:
+            journal.record_history(
+                self.ctx.campaign_key,
+                self.ctx.campaign.name,
+                added,
+                run_id=self.run_id,
+                source_file=self.path.name,
+            )
 
 
 def target_to_json(target: CallTarget) -> str:

@@ -17,7 +17,10 @@ Rules that keep a crash or an overlapping run from losing or doubling a file:
   (the import journal makes re-running a file safe);
 * nothing is ever overwritten: a name already taken gets a timestamp suffix;
 * a file whose import failed because the dialer could not be used (exit 3)
-  stays in ``processing/`` and is retried by the next run.
+  stays in ``processing/`` and is retried by the next run;
+* a file that changed while it was imported (a writer that paused longer than
+  ``settle_seconds``) goes back to ``inbox/`` and is imported whole once it
+  has settled; what the partial read sent is then skipped as already pending.
 
 Polling (not file-system events) is deliberate: events miss writes made by
 other machines on SMB/NFS shares.
@@ -53,6 +56,7 @@ from importer.errors import (
     LockError,
     MappingError,
     SourceError,
+    StorageError,
     UnsafeFileError,
     UnsupportedFormatError,
 )
@@ -96,7 +100,7 @@ DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".htm
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
 
 ImportFn = Callable[..., "ImportResult"]
-Outcome = Literal["done", "failed", "retry"]
+Outcome = Literal["done", "failed", "retry", "changed"]
 
 
 # --- what to pick up ----------------------------------------------------------
@@ -213,6 +217,35 @@ def _move(src: Path, folder: Path, *, extra_suffixes: Sequence[str] = ()) -> Pat
     target = unique_target(folder, src.name, extra_suffixes=extra_suffixes)
     src.replace(target)
     return target
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    """(size, mtime) of a file, None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _changed_while_read(path: Path, before: tuple[int, int] | None, sha256: str = "") -> bool:
+    """Whether ``path`` differs from when it was claimed (``before``) and was hashed (``sha256``).
+
+    Size and modification time catch a writer that went on appending; the hash,
+    taken by the import before it read the file, catches a rewrite that kept
+    both (coarse timestamps on some network shares).
+    """
+    from importer.journal_models import sha256_file
+
+    after = _signature(path)
+    if before is None or after is None:
+        return False
+    if after != before:
+        return True
+    try:
+        return bool(sha256) and sha256_file(path) != sha256
+    except OSError:
+        return False
 
 
 # --- explaining failures to people --------------------------------------------
@@ -556,6 +589,7 @@ class InboxRunner:
 
     def _process(self, inbox: Inbox, path: Path, original: str, *, resumed: bool) -> ProcessedFile:
         started = datetime.now(UTC)
+        before = _signature(path)
         try:
             result = self.import_fn(
                 [path], import_options(inbox), self.settings, progress=None, cancel=self.cancel
@@ -563,18 +597,35 @@ class InboxRunner:
         except ImporterError as exc:
             if self.cancel.is_set() or exc.exit_code >= EXIT_API_UNUSABLE:
                 return self._retry(inbox, path, original, exc, resumed=resumed)
+            if _changed_while_read(path, before):  # a half-written file reads as damaged
+                return self._put_back(inbox, path, original, None)
             return self._failed(inbox, path, original, exc, started)
         except Exception as exc:
             log.error("inbox %r: unexpected error while importing %s: %s: %s", inbox.name,
                       original, type(exc).__name__, exc)
             log.debug("traceback of the unexpected error", exc_info=True)
             return self._failed(inbox, path, original, exc, started)
+        return self._imported(inbox, path, original, result, before, started, resumed=resumed)
+
+    def _imported(
+        self,
+        inbox: Inbox,
+        path: Path,
+        original: str,
+        result: ImportResult,
+        before: tuple[int, int] | None,
+        started: datetime,
+        *,
+        resumed: bool,
+    ) -> ProcessedFile:
         if self.cancel.is_set():
             return self._retry(inbox, path, original, None, resumed=True)
         outcome = result.files[0] if result.files else None
         code = max(result.exit_code, outcome.exit_code if outcome else 0)
         if code >= EXIT_API_UNUSABLE:
             return self._retry(inbox, path, original, None, resumed=resumed)
+        if _changed_while_read(path, before, outcome.sha256 if outcome else ""):
+            return self._put_back(inbox, path, original, result)
         if code == EXIT_BAD_INPUT:
             notes = "; ".join(outcome.summary.notes) if outcome else ""
             return self._failed(
@@ -582,6 +633,43 @@ class InboxRunner:
                 started,
             )
         return self._done(inbox, path, original, result, code)
+
+    def _put_back(
+        self, inbox: Inbox, path: Path, original: str, result: ImportResult | None
+    ) -> ProcessedFile:
+        """The file changed while it was imported: back to inbox/, to be imported whole."""
+        try:
+            location = _move(path, inbox.folder("inbox"))
+            where = f"back in {inbox.folder('inbox')}"
+        except OSError as exc:
+            log.error("inbox %r: cannot move %s back to inbox/ (%s)", inbox.name, original, exc)
+            location, where = path, "still in processing/ (it could not be moved back)"
+        outcome = result.files[0] if result is not None and result.files else None
+        counts = outcome.summary.counts if outcome else {}
+        sent = counts.get("added", 0) + counts.get("updated", 0)
+        message = (
+            "The file changed while it was being imported (it was still being written), so "
+            f"the import may have read only part of it. It is {where} and is imported whole "
+            f"once it has stopped changing for {self.config.settle_seconds:g} s."
+        )
+        if sent:
+            message += (
+                f" {sent:,} call(s) from the part that was read were added already; importing "
+                "the whole file skips the numbers already pending in the campaign."
+            )
+        notice = FileNotice(
+            inbox=inbox.name, file=original, outcome="changed", exit_code=0,
+            location=str(location), message=message, campaign=inbox.campaign or "",
+            dry_run=inbox.dry_run, run_id=result.run_id if result is not None else "",
+            reports=dict(outcome.reports) if outcome else {},
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        # No notification: the one about the whole file follows when it is imported.
+        log.warning("inbox %r: %s: %s", inbox.name, original, message, extra=_extra(notice))
+        return ProcessedFile(
+            inbox=inbox.name, name=original, outcome="changed", exit_code=0, location=location,
+            message=message, notice=notice, reports=dict(notice.reports),
+        )
 
     def _done(
         self, inbox: Inbox, path: Path, original: str, result: ImportResult, code: int
@@ -702,6 +790,11 @@ class InboxRunner:
                 message = (
                     f"Busy: {reason} The file stays in processing/ and is retried by the next "
                     "run."
+                )
+            elif isinstance(exc, StorageError):
+                message = (
+                    f"{reason} The file stays in processing/ and the next run retries it; "
+                    "nothing needs to be done with the file itself."
                 )
             if self.config.retry_after_seconds:
                 self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds

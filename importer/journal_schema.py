@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from importer.errors import JournalError
+from importer.errors import ImporterError, JournalError, StorageError
 
 __all__ = [
     "APPLICATION_ID",
@@ -121,6 +121,15 @@ _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_IOERR = 10
 _SQLITE_PERM = 3
+# Extended I/O error codes of writes: a full disk or a file-size limit often shows up as
+# one of these rather than as SQLITE_FULL (SQLite reports FULL only for ENOSPC).
+_SQLITE_IOERR_WRITES = frozenset({
+    _SQLITE_IOERR | (3 << 8),    # IOERR_WRITE
+    _SQLITE_IOERR | (4 << 8),    # IOERR_FSYNC
+    _SQLITE_IOERR | (5 << 8),    # IOERR_DIR_FSYNC
+    _SQLITE_IOERR | (6 << 8),    # IOERR_TRUNCATE
+    _SQLITE_IOERR | (19 << 8),   # IOERR_SHMSIZE
+})
 
 
 def damaged_message(path: Path, detail: str) -> str:
@@ -134,13 +143,21 @@ def damaged_message(path: Path, detail: str) -> str:
     )
 
 
-def translate_error(exc: sqlite3.Error, path: Path) -> JournalError:
-    """Turn an SQLite error into a JournalError that says what to do."""
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+def translate_error(exc: sqlite3.Error, path: Path) -> ImporterError:
+    """Turn an SQLite error into a JournalError (or StorageError) that says what to do."""
+    extended = getattr(exc, "sqlite_errorcode", None) or 0
+    code = extended & 0xFF
     if code in {_SQLITE_CORRUPT, _SQLITE_NOTADB}:
         return JournalError(damaged_message(path, str(exc)))
     if code == _SQLITE_FULL:
-        return JournalError(f"the run journal {path} cannot grow: the disk is full ({exc})")
+        return StorageError(
+            f"the disk is full: the run journal {path} cannot grow ({exc})", folder=path.parent
+        )
+    if extended in _SQLITE_IOERR_WRITES:
+        return StorageError(
+            f"the run journal {path} cannot be written ({exc}): the disk may be full or failing",
+            folder=path.parent,
+        )
     if code in {_SQLITE_BUSY, _SQLITE_LOCKED}:
         return JournalError(
             f"the run journal {path} stayed locked by another process ({exc}); "

@@ -25,7 +25,7 @@ from types import TracebackType
 
 import filelock
 
-from importer.errors import ConfigError, LockError
+from importer.errors import ConfigError, LockError, StorageError
 
 __all__ = [
     "CampaignLock",
@@ -102,6 +102,12 @@ class StateLock:
         except filelock.Timeout:
             raise LockError(self._busy_message(wait)) from None
         except OSError as exc:
+            if StorageError.no_room(exc):
+                raise StorageError(
+                    f"the disk is full: cannot create the lock file {self.path} "
+                    f"({exc.strerror or exc})",
+                    folder=self.state_dir,
+                ) from None
             raise ConfigError(self._unusable_message(exc)) from None
         self._depth = 1
         self._write_owner()

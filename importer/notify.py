@@ -45,7 +45,7 @@ class FileNotice:
 
     inbox: str
     file: str                                # the name as it was dropped
-    outcome: str                             # "done", "failed" or "retry"
+    outcome: str                             # "done", "failed", "retry" or "changed"
     exit_code: int
     location: str                            # where the file is now
     message: str                             # one plain-language sentence or paragraph
@@ -70,6 +70,8 @@ class FileNotice:
             return "FAILED - nothing was imported"
         if self.outcome == "retry":
             return "NOT IMPORTED YET - the dialer could not be reached; will retry"
+        if self.outcome == "changed":
+            return "CHANGED WHILE BEING IMPORTED - will be imported whole once complete"
         if self.already_imported:
             return "already imported earlier - nothing sent now"
         parts = [

@@ -38,8 +38,10 @@ from importer.dialer.retry import RetryPolicy
 from importer.errors import (
     CampaignDisabledError,
     ConfigError,
+    ImporterError,
     LockError,
     RunInterruptedError,
+    StorageError,
 )
 from importer.file_run import (
     DONE_STATUSES,
@@ -57,7 +59,14 @@ from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
-from importer.report import ReportWriter, RowResult, Status, Summary, looks_rtl
+from importer.report import (
+    ReportWriter,
+    RowResult,
+    Status,
+    Summary,
+    looks_rtl,
+    remove_unfinished,
+)
 from importer.sources import open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions
 from importer.upsert import Previous, previous_by_phone
@@ -116,6 +125,9 @@ class FileOutcome:
     summary: Summary
     reports: dict[str, Path] = field(default_factory=dict)
     exit_code: int = 0
+    # SHA-256 of the file as its run began (the journal's run key): a caller that
+    # hashes the file again afterwards learns whether it changed while it was read.
+    sha256: str = ""
 
 
 @dataclass(slots=True)
@@ -184,6 +196,7 @@ class _Importer:
         self.result = ImportResult()
         self.journal: Journal | None = None
         self.state_dir: Path | None = None
+        self._file_run: FileRun | None = None  # the file being streamed, for a stop message
 
     # ---------------------------------------------------------------- phase 1
 
@@ -505,23 +518,73 @@ class _Importer:
                 "No mapping was given: the columns were mapped automatically "
                 "(see `lead-importer mapping suggest`)."
             )
+        self._file_run = None
+        digest = sha256_file(item.path)
+        try:
+            outcome = self._run_file_keyed(ctx, item, digest, summary, sync_after=sync_after)
+        except StorageError as exc:
+            raise self._storage_stop(exc, ctx, item) from None
+        outcome.sha256 = digest
+        return outcome
+
+    def _run_file_keyed(
+        self, ctx: RunContext, item: _Prepared, digest: str, summary: Summary, *, sync_after: bool
+    ) -> FileOutcome:
+        """Run the file under its journal key and lock (when there is a journal)."""
+        if self.journal is None:
+            return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
+        key = RunKey(
+            file_sha256=digest,
+            mapping_sha256=sha256_text(item.mapping_text),
+            campaign_key=ctx.campaign_key,
+            mode=ctx.mode,
+        )
+        assert self.state_dir is not None
+        # One importer per file+mapping+campaign at a time; other files may run in parallel.
+        with StateLock(
+            self.state_dir,
+            name=key.lock_name,
+            timeout=self.options.lock_timeout,
+            purpose=f"importing {item.path.name}",
+        ):
+            return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
+
+    def _storage_stop(self, exc: StorageError, ctx: RunContext, item: _Prepared) -> StorageError:
+        """The one message for a run stopped by a full disk: what was sent, where, what next."""
+        pushed = self._file_run.pushed if self._file_run is not None else 0
+        name, campaign = item.path.name, ctx.campaign.name
+        if self.options.dry_run:
+            sent = "nothing was sent (dry run)"
+        elif pushed:
+            sent = f"this run had added {pushed:,} call(s) from {name} to campaign {campaign!r}"
+        else:
+            sent = f"this run had not added any call from {name} to campaign {campaign!r} yet"
+        earlier = [o for o in self.result.files if not o.summary.already_imported]
+        before = ", ".join(o.path.name for o in earlier)
+        before = f" The file(s) before it were imported completely: {before}." if before else ""
+        where = exc.folder if exc.folder is not None else "the reports and the state directory"
+        pushed += sum(
+            o.summary.counts.get(s, 0) for o in earlier for s in (Status.ADDED, Status.UPDATED)
+        )
+        return StorageError(
+            f"{exc}. The import stopped: {sent}.{before} Free space on the disk that holds "
+            f"{where}, then run the same command again{self._rerun_promise(ctx)}",
+            folder=exc.folder,
+            pushed=pushed,
+        )
+
+    def _rerun_promise(self, ctx: RunContext) -> str:
+        """What running the same command again does about the rows already sent."""
+        if self.options.dry_run:
+            return "."
         if self.journal is not None:
-            key = RunKey(
-                file_sha256=sha256_file(item.path),
-                mapping_sha256=sha256_text(item.mapping_text),
-                campaign_key=ctx.campaign_key,
-                mode=ctx.mode,
-            )
-            assert self.state_dir is not None
-            # One importer per file+mapping+campaign at a time; other files may run in parallel.
-            with StateLock(
-                self.state_dir,
-                name=key.lock_name,
-                timeout=self.options.lock_timeout,
-                purpose=f"importing {item.path.name}",
-            ):
-                return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
-        return self._run_file_locked(ctx, item, None, summary, sync_after=sync_after)
+            return ": it continues where this run stopped and sends no number twice."
+        if ctx.checks.pending is not None:
+            return ": the numbers already pending in the campaign are skipped."
+        return (
+            " with only the rows not yet added: without the run journal and the pending-calls "
+            "check, the added ones would be sent again."
+        )
 
     def _run_file_locked(
         self,
@@ -547,6 +610,7 @@ class _Importer:
             if unfinished is not None:
                 run_id = unfinished.run_id
                 summary.notes.append(f"Resumed unfinished run {run_id}.")
+                self._remove_leftovers(unfinished)
                 done_rows = self._resume_state(run_id, ctx.pusher)
                 replaced = {
                     r.seq: Previous.from_json(r.previous_json)
@@ -565,7 +629,7 @@ class _Importer:
             summary.run_id = run_id
             self.result.run_id = self.result.run_id or run_id
         writer = self._writer(item, summary)
-        file_run = FileRun(
+        file_run = self._file_run = FileRun(
             ctx,
             item.path,
             lambda info: mapping.bind(info, normalizer=item.normalizer),
@@ -578,20 +642,31 @@ class _Importer:
             replaced=replaced,
         )
         limited_before = ctx.client.limiter.stats()
-        with writer:
-            try:
-                file_run.run()
-                if sync_after:
-                    self._sync_remove(ctx, writer, item, summary)
-            except RunInterruptedError as exc:
-                summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
-                summary.notes.append("Interrupted: the rest of the file was not processed.")
-                self._close_report(writer, summary, exit_code=exc.exit_code)
+        try:
+            with writer:
                 if self.journal is not None:
-                    self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
-                raise
-            summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
-            reports = self._close_report(writer, summary)
+                    # Known from the start, so a re-run can clean up after a killed one.
+                    self.journal.set_report_paths(
+                        run_id, {fmt: str(p.absolute()) for fmt, p in writer.paths.items()}
+                    )
+                try:
+                    file_run.run()
+                    if sync_after:
+                        self._sync_remove(ctx, writer, item, summary)
+                except RunInterruptedError as exc:
+                    summary.notes.extend(
+                        _rate_limit_notes(limited_before, ctx.client.limiter.stats())
+                    )
+                    summary.notes.append("Interrupted: the rest of the file was not processed.")
+                    self._close_report(writer, summary, exit_code=exc.exit_code)
+                    if self.journal is not None:
+                        self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
+                    raise
+                summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
+                reports = self._close_report(writer, summary)
+        except StorageError:
+            self._record_stop(run_id, writer)
+            raise
         if self.journal is not None:
             failed = summary.counts.get(Status.FAILED.value, 0)
             self.journal.finish_run(
@@ -610,6 +685,27 @@ class _Importer:
             run_id or "-",
         )
         return FileOutcome(item.path, summary, reports, summary.exit_code or 0)
+
+    def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
+        """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
+        except ImporterError:
+            log.debug("could not mark run %s interrupted", run_id, exc_info=True)
+
+    @staticmethod
+    def _remove_leftovers(run: RunRecord) -> None:
+        """Empty reports and temporary files of a stopped or killed attempt at this run."""
+        removed = remove_unfinished(Path(p) for p in run.report_paths.values())
+        if removed:
+            log.info(
+                "removed %d empty or unfinished report file(s) left by the stopped attempt at "
+                "run %s",
+                len(removed),
+                run.run_id,
+            )
 
     def _writer(self, item: _Prepared, summary: Summary) -> ReportWriter:
         return ReportWriter(
@@ -725,9 +821,16 @@ class _Importer:
             # A dry run is how the user checks what sync would do: show the removals.
             summary.notes.append(f"A real run would refuse: {refusal} (and --yes).")
         if not self.options.dry_run:
-            backup = write_pending_csv(
-                fresh, self.options.report_dir / backup_file_name(ctx.campaign.name)
-            )
+            folder = self.options.report_dir
+            try:
+                backup = write_pending_csv(fresh, folder / backup_file_name(ctx.campaign.name))
+            except OSError as exc:
+                full = "the disk is full: " if StorageError.no_room(exc) else ""
+                raise StorageError(
+                    f"{full}cannot save the pending calls to {folder} before removing any "
+                    f"({exc.strerror or exc})",
+                    folder=folder,
+                ) from None
             self.result.backups.append(backup)
             summary.notes.append(f"Pending calls were saved to {backup} before removing.")
         for done, phone in enumerate(stale, start=1):

@@ -51,12 +51,15 @@ Secrets
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import marshal
 import os
 import re
+import secrets
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,7 +70,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from importer.errors import ConfigError
+from importer.errors import ConfigError, StorageError
 from importer.redact import redact
 
 __all__ = [
@@ -82,6 +85,8 @@ __all__ = [
     "escape_cell",
     "is_formula_like",
     "read_report_csv",
+    "remove_unfinished",
+    "report_file_mode",
     "summary_to_dict",
     "unescape_cell",
 ]
@@ -278,12 +283,27 @@ def _file_stem(source_name: str) -> str:
     return stem or "report"
 
 
+_TMP_SUFFIX = ".tmp"
 _SUFFIXES = {"csv": ".report.csv", "xlsx": ".report.xlsx", "json": ".summary.json"}
 _FORMAT_ORDER = ("csv", "xlsx", "json")
 
 
+def report_file_mode(report_dir: Path) -> int:
+    """The permission bits of new reports: the folder's, minus execute bits (owner rw always).
+
+    People who may open the folder may open its reports: a group-shared folder
+    (``rwxrwx---``) gets ``rw-rw----`` reports, a private one ``rw-------``.
+    Files are created with this mode, so the umask still applies.
+    """
+    try:
+        folder_mode = stat.S_IMODE(report_dir.stat().st_mode)
+    except OSError:
+        folder_mode = 0o666
+    return (folder_mode & 0o666) | 0o600
+
+
 def _claim_paths(
-    report_dir: Path, stem: str, stamp: str, formats: Iterable[str]
+    report_dir: Path, stem: str, stamp: str, formats: Iterable[str], mode: int
 ) -> dict[str, Path]:
     """Create the report files exclusively, bumping ``-2``, ``-3``... until all are new."""
     wanted = [f for f in _FORMAT_ORDER if f in formats]
@@ -295,7 +315,7 @@ def _claim_paths(
         created: list[Path] = []
         try:
             for path in paths.values():
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
                 created.append(path)
         except FileExistsError:   # lost a race with another run: release and try the next name
             for path in created:
@@ -305,10 +325,22 @@ def _claim_paths(
     raise ConfigError(f"could not find a free report name for {stem!r} in {report_dir}")
 
 
-def _replace_atomically(target: Path, write: Any) -> None:
+def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
+    """Create ``.<target name>.<random>.tmp`` next to ``target`` with ``mode`` (umask applies)."""
+    # Not tempfile.mkstemp: its files are always rw-------, and reports follow the folder.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _attempt in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {target}")
+
+
+def _replace_atomically(target: Path, write: Any, mode: int) -> None:
     """Write via a hidden temporary file in the same folder, then move it over ``target``."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temp(target, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -318,9 +350,52 @@ def _replace_atomically(target: Path, write: Any) -> None:
         raise
 
 
-def _write_json(target: Path, summary: Summary) -> None:
+def _storage_error(report_dir: Path, exc: OSError) -> StorageError:
+    full = "the disk is full: " if StorageError.no_room(exc) else ""
+    return StorageError(
+        f"{full}cannot write the reports in {report_dir} ({exc.strerror or exc})",
+        folder=report_dir,
+    )
+
+
+def remove_unfinished(paths: Iterable[Path]) -> list[Path]:
+    """Delete what a stopped or killed report writer left: empty reports and temporaries.
+
+    ``paths`` are one writer's reports.  One still empty never received a byte
+    (a workbook is written only at the end), and a hidden
+    ``.<report>.<random>.tmp`` next to it is a workbook or summary whose writer
+    died; neither is of use to anybody.  Reports with content are kept.
+    """
+    removed: list[Path] = []
+    names: dict[Path, set[str]] = {}
+    for path in map(Path, paths):
+        names.setdefault(path.parent, set()).add(path.name)
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                path.unlink()
+                removed.append(path)
+    for folder, wanted in names.items():
+        try:
+            with os.scandir(folder) as entries:
+                temporaries = [
+                    Path(e.path) for e in entries
+                    if e.name.startswith(".") and e.name.endswith(_TMP_SUFFIX)
+                    and e.name[1 : -len(_TMP_SUFFIX)].rsplit(".", 1)[0] in wanted
+                    and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:
+            continue
+        for tmp in temporaries:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _write_json(target: Path, summary: Summary, mode: int) -> None:
     text = json.dumps(summary_to_dict(summary), ensure_ascii=False, indent=2) + "\n"
-    _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")))
+    _replace_atomically(target, lambda fh: fh.write(text.encode("utf-8")), mode)
 
 
 _RTL_CHARS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
@@ -376,6 +451,7 @@ class ReportWriter:
         self._rtl = rtl
         self._closed = False
         self._paths: dict[str, Path] = {}
+        self._mode = 0o644
         self._csv_fh: IO[str] | None = None
         self._csv: Any = None
         self._spool: IO[bytes] | None = None
@@ -388,7 +464,8 @@ class ReportWriter:
             self.report_dir.mkdir(parents=True, exist_ok=True)
             stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
             stem = _file_stem(source_name)
-            self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats)
+            self._mode = report_file_mode(self.report_dir)
+            self._paths = _claim_paths(self.report_dir, stem, stamp, self.formats, self._mode)
             if "csv" in self.formats:
                 # The BOM lets Excel read Hebrew as UTF-8.  Written by hand: the
                 # "utf-8-sig" codec runs Python code on every write, "utf-8" does not.
@@ -403,9 +480,14 @@ class ReportWriter:
                     dir=self.report_dir, prefix=".spool-"
                 )
             if "json" in self.formats:
-                _write_json(self._paths["json"], self._progress_summary())
+                _write_json(self._paths["json"], self._progress_summary(), self._mode)
         except OSError as exc:
             self._abandon()
+            for path in self._paths.values():   # placeholders: no row was written yet
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            if StorageError.no_room(exc):
+                raise _storage_error(self.report_dir, exc) from None
             raise ConfigError(
                 f"cannot write reports to {self.report_dir}: {exc.strerror or exc}"
             ) from exc
@@ -424,7 +506,10 @@ class ReportWriter:
         if self._header is None:
             if not self._field_keys and row.fields:
                 self._set_fields(list(row.fields))
-            self._start()
+            try:
+                self._start()
+            except OSError as exc:
+                raise _storage_error(self.report_dir, exc) from None
         status = str(row.status)
         error_code = row.error_code
         texts = [
@@ -454,24 +539,32 @@ class ReportWriter:
         if attention:
             self._attention += 1
 
-        if line is not None:
-            self._write_csv_line(line, texts)
+        try:
+            if line is not None:
+                self._write_csv_line(line, texts)
 
-        if self._spool is not None:
-            if self.total <= _WIDTH_SAMPLE_ROWS:
-                widths = self._widths
-                for i, t in enumerate(texts):
-                    widths[i] = max(widths[i], len(t))
-            if self.total > self.xlsx_row_limit:
-                self._limited = True
-            if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
-                # Row number and error code stay numbers in the workbook.
-                record: list[Any] = texts
-                record[2] = row.row
-                record[7] = row.error_code
-                marshal.dump(record, self._spool)
-                if attention:
-                    self._spooled_attention += 1
+            if self._spool is not None:
+                self._spool_row(row, texts, attention)
+        except OSError as exc:
+            raise _storage_error(self.report_dir, exc) from None
+
+    def _spool_row(self, row: RowResult, texts: list[str], attention: bool) -> None:
+        """Keep the row for the workbook, which is built at close."""
+        assert self._spool is not None
+        if self.total <= _WIDTH_SAMPLE_ROWS:
+            widths = self._widths
+            for i, t in enumerate(texts):
+                widths[i] = max(widths[i], len(t))
+        if self.total > self.xlsx_row_limit:
+            self._limited = True
+        if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
+            # Row number and error code stay numbers in the workbook.
+            record: list[Any] = texts
+            record[2] = row.row
+            record[7] = row.error_code
+            marshal.dump(record, self._spool)
+            if attention:
+                self._spooled_attention += 1
 
     def _csv_line(self, texts: list[str]) -> str | None:
         """The row's CSV cells joined by commas (None without a CSV report); redacts ``texts``.
@@ -516,7 +609,9 @@ class ReportWriter:
             if "xlsx" in self._paths:
                 self._write_xlsx(summary)
             if "json" in self._paths:
-                _write_json(self._paths["json"], summary)
+                _write_json(self._paths["json"], summary, self._mode)
+        except OSError as exc:
+            raise _storage_error(self.report_dir, exc) from None
         finally:
             self._abandon()
         return dict(self._paths)
@@ -546,8 +641,15 @@ class ReportWriter:
         )
         try:
             self.close(summary)
-        except Exception:   # the original exception matters more; the partial CSV is on disk
-            log.warning("could not finish the interrupted reports", exc_info=True)
+        except Exception as close_exc:
+            # The original exception is what the caller reports; after a full disk, this
+            # failing too is expected and adds nothing.  The rows written stay on disk.
+            quiet = isinstance(exc, StorageError)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "could not finish the interrupted reports in %s (%s)", self.report_dir,
+                    close_exc)
+            log.debug("why the interrupted reports could not be finished", exc_info=True)
+        remove_unfinished(self._paths.values())
 
     # ------------------------------------------------------------- internals
 
@@ -664,7 +766,7 @@ class ReportWriter:
                 status_index=_STATUS_INDEX,
             )
 
-        _replace_atomically(self._paths["xlsx"], write)
+        _replace_atomically(self._paths["xlsx"], write, self._mode)
 
     def _abandon(self) -> None:
         """Release open handles (keeping whatever reached the disk)."""
@@ -672,8 +774,8 @@ class ReportWriter:
             if fh is not None:
                 try:
                     fh.close()
-                except OSError:
-                    log.warning("could not close a report file", exc_info=True)
+                except OSError:   # only after a failed write, which is reported already
+                    log.debug("could not close a report file", exc_info=True)
         self._csv_fh = None
         self._csv = None
         self._spool = None

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,22 @@ def child_env(api_url: str, account_code: str = "demo", **extra: str) -> dict[st
     return env
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+def _child_setup(umask: int | None, file_size_limit: int | None) -> Callable[[], None]:
+    """What the child does before exec: the memory cap, and a umask or file-size cap if asked.
+
+    With a file-size cap a write past it fails with EFBIG, as on a full disk;
+    SIGXFSZ, which would kill the process instead, is ignored (exec keeps that).
+    """
+
+    def setup() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+        if umask is not None:
+            os.umask(umask)
+        if file_size_limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return setup
 
 
 def run_importer(
@@ -80,8 +95,12 @@ def run_importer(
     *,
     cwd: Path | None = None,
     timeout: float = TIMEOUT_S,
+    umask: int | None = None,
+    file_size_limit: int | None = None,
 ) -> Completed:
     """Run ``python -m importer ARGS``; kill it after ``timeout`` seconds.
+
+    ``umask`` and ``file_size_limit`` (bytes, ``RLIMIT_FSIZE``) apply to the child only.
 
     ``os.wait4`` gives this child's own peak RSS (``RUSAGE_CHILDREN`` would
     mix all children of the test process).
@@ -96,7 +115,8 @@ def run_importer(
             stderr=err,
             env=dict(env),
             cwd=cwd,
-            preexec_fn=_limit_memory,  # noqa: PLW1509 - only setrlimit runs before exec
+            # Only setrlimit, umask and signal run before exec.
+            preexec_fn=_child_setup(umask, file_size_limit),  # noqa: PLW1509
         )
         killed = threading.Event()
 
