@@ -70,9 +70,9 @@ _TECHNICAL = {"adid", "adsetid", "campaignid", "formid", "adgroupid", "isorganic
               "gclid", "creativeid", "assetgroupid", "callinserted", "apiversion",
               "googlekey", "leadstage", "retailerid", "inboxurl", "vehicle"}
 _TEMPERATURE = {"hot": 10, "warm": 5, "cold": 1, "חם": 10, "פושר": 5, "קר": 1}
-# Headers of common CRM exports and lead forms → the CustomData name agents see. Hebrew:
-# Priority, Fireberry (Powerlink), Rav-Messer, monday.com boards, Facebook forms; English:
-# HubSpot, Salesforce, Zoho, Google and Facebook lead forms, WordPress forms (your-email).
+# Headers of common CRM exports and lead forms → the CustomData name agents see: the usual
+# Hebrew CRM and lead-form headers; the standard lead/contact fields of HubSpot, Salesforce
+# and Zoho; Google and Facebook lead forms; WordPress forms (your-email).
 # Keys are normalised headers (normalize_header); any other header gets custom_data_key's
 # name (Hebrew transliterated).
 _KNOWN_KEYS = {
