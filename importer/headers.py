@@ -100,19 +100,92 @@ def closest_headers(alias: str, headers: Sequence[str], limit: int = 3) -> list[
 
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+# A Hebrew word: letters, with gershayim inside (דוא"ל) and a geresh inside or after (ג'ק, מס').
+_WORD = re.compile(
+    r"[A-Za-z0-9]+|[\u05d0-\u05ea](?:[\u05d0-\u05ea]|['\"\u05f3\u05f4](?=[\u05d0-\u05ea]))*"
+    r"['\u05f3]?"
+)
+_GERESH = "'\u05f3"
+_VOWEL_LETTERS = "\u05d5\u05d9"  # ו and י, which stand for vowels inside a word
+# Consonants read the same wherever they stand; the rest are spelled in _hebrew_letter.
+_CONSONANTS = {
+    "ג": "g", "ד": "d", "ז": "z", "ח": "ch", "ט": "t", "ך": "ch", "ל": "l", "מ": "m",
+    "ם": "m", "נ": "n", "ן": "n", "ס": "s", "ף": "f", "צ": "tz", "ץ": "tz", "ק": "k",
+    "ר": "r", "ש": "sh", "ת": "t",
+}
+_WITH_GERESH = {"ג": "j", "ז": "zh", "צ": "ch", "ץ": "ch"}
+_MAX_WORDS_CHARS = 40  # of a transliterated key, after "var_"
+
+
+def _hebrew_letter(word: str, i: int) -> str:
+    """One letter of an unpointed Hebrew word in Latin letters, by where it stands."""
+    ch, first = word[i], i == 0
+    # "\0" stands for the word's edges, so that it is never "in" a string of letters.
+    after = word[i + 1] if i + 1 < len(word) else "\0"
+    before = word[i - 1] if i else "\0"
+    if after in _GERESH and ch in _WITH_GERESH:
+        return _WITH_GERESH[ch]
+    if ch in "אע":
+        return "" if after in _VOWEL_LETTERS else "a"   # אי, עו: the vowel letter speaks
+    if ch == "ו":
+        if first or after == "ו":
+            return "v"
+        return "" if before == "ו" else "u"
+    if ch == "י":
+        if after == "י":
+            return "y"
+        if before == "י":
+            return ""
+        return "y" if first else "i"
+    if ch == "ה":
+        return "a" if after == "\0" and not first else "h"
+    if ch in "בכפ":
+        hard, soft = {"ב": ("b", "v"), "כ": ("k", "ch"), "פ": ("p", "f")}[ch]
+        return hard if first else soft
+    return _CONSONANTS.get(ch, "")
+
+
+def _hebrew_word(word: str) -> str:
+    """``תחום`` → ``tchum``: consonants as read, ו and י as the vowels they usually are."""
+    letters = "".join(ch for ch in word if "\u05d0" <= ch <= "\u05ea" or ch in _GERESH)
+    return "".join(_hebrew_letter(letters, i) for i in range(len(letters)))
+
+
+def _latin_words(text: str) -> list[str]:
+    """Words of a header in ASCII: accents dropped, Hebrew transliterated, the rest left out."""
+    folded = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if unicodedata.category(ch) != "Mn"
+    )
+    words: list[str] = []
+    for word in _WORD.findall(folded):
+        latin = word if word.isascii() else _hebrew_word(word)
+        if latin:
+            words.append(latin[:1].upper() + latin[1:])
+    return words
 
 
 def custom_data_key(header: str, index: int) -> str:
     """An ASCII ``var_`` key for a column: ``"Lead Source"`` → ``var_LeadSource``.
 
-    Headers without Latin letters (Hebrew, say) become ``var_Col<n>`` (1-based):
-    custom-data keys travel as URL parameters and screen-pop variables, where
-    plain ASCII is the safe choice.
+    Custom-data keys travel as URL parameters and screen-pop variables, where plain
+    ASCII is the safe choice.  Hebrew headers are transliterated (``תחום עיסוק`` →
+    ``var_TchumIsuk``), accents are dropped (``Téléphone`` → ``var_Telephone``); a
+    header with nothing left (only another script or punctuation) becomes
+    ``var_Col<n>`` (1-based).
     """
     text = unicodedata.normalize("NFKC", header).strip()
-    if text.lower().startswith("var_") and len(text) > 4 and text.isascii():
-        return "var_" + re.sub(r"\W+", "_", text[4:]).strip("_")
-    words = _ASCII_WORD.findall(text)
-    if not words or not text.isascii():
-        return f"var_Col{index + 1}"
-    return "var_" + "".join(w[:1].upper() + w[1:] for w in words)
+    if text.isascii():
+        if text.lower().startswith("var_") and len(text) > 4:
+            return "var_" + re.sub(r"\W+", "_", text[4:]).strip("_")
+        words = _ASCII_WORD.findall(text)
+        if not words:
+            return f"var_Col{index + 1}"
+        return "var_" + "".join(w[:1].upper() + w[1:] for w in words)
+    if text[:4].lower() == "var_":
+        text = text[4:]
+    key = ""
+    for word in _latin_words(text):
+        if key and len(key) + len(word) > _MAX_WORDS_CHARS:
+            break  # a long question as a header: its first words name it well enough
+        key += word
+    return f"var_{key[:_MAX_WORDS_CHARS]}" if key else f"var_Col{index + 1}"

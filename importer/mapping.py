@@ -91,6 +91,34 @@ def _cell(cells: Sequence[str], index: int) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
+# Excel's marks that keep a cell as text, which reach a CSV as part of the value: an
+# apostrophe before a number ('0501234567, '18094000049, '01/07/2026) and a formula that
+# returns a text (="0501234567"). Only these exact forms: "'s" or "'=x" are left alone (the
+# apostrophe before = + - @ is unescape_formulas' business). See docs/mapping.md.
+_TEXT_APOSTROPHE = re.compile(r"'(\d[\d \-./:,]*)")
+_TEXT_FORMULA = re.compile(r'="((?:[^"]|"")*)"')
+_MARK_START = frozenset("'=")
+
+
+def _excel_text(value: str) -> str:
+    """A stripped cell without Excel's text mark, if it has one."""
+    formula = _TEXT_FORMULA.fullmatch(value)
+    if formula is not None:
+        return formula.group(1).replace('""', '"').strip()
+    apostrophe = _TEXT_APOSTROPHE.fullmatch(value)
+    return apostrophe.group(1).strip() if apostrophe is not None else value
+
+
+def _value(cell: str) -> str:
+    """A cell's text as sent: stripped, without Excel's text mark."""
+    value = cell.strip()
+    return _excel_text(value) if value[:1] in _MARK_START else value
+
+
+def _value_at(cells: Sequence[str], index: int) -> str:
+    return _value(cells[index]) if index < len(cells) else ""
+
+
 class _Text:
     """Where a text value comes from: columns (first non-empty wins), a constant or a template."""
 
@@ -145,7 +173,7 @@ class _Text:
 
 def _first(cells: Sequence[str], indexes: list[int]) -> tuple[str, int | None]:
     for index in indexes:
-        value = _cell(cells, index)
+        value = _value_at(cells, index)
         if value:
             return value, index
     return "", None
@@ -502,7 +530,12 @@ class BoundMapping:
             originate, fields["OriginateTime"] = self._originate_field(row, cells, notes)
         custom: dict[str, str] = {}
         for key, column, fn in self._custom_steps:
-            value = cells[column].strip() if fn is None else fn(cells, notes)
+            if fn is None:
+                value = cells[column].strip()
+                if value[:1] in _MARK_START:
+                    value = _excel_text(value)
+            else:
+                value = fn(cells, notes)
             fields[key] = value
             if value:
                 custom[key] = value
@@ -713,11 +746,11 @@ def _column_getter(indexes: list[int]) -> Callable[[Sequence[str]], str]:
         return lambda cells: ""
     if len(indexes) == 1:
         only = indexes[0]
-        return lambda cells: cells[only].strip()
+        return lambda cells: _value(cells[only])
 
     def first(cells: Sequence[str]) -> str:
         for index in indexes:
-            value = cells[index].strip()
+            value = _value(cells[index])
             if value:
                 return value
         return ""
@@ -740,7 +773,7 @@ def _value_getter(text: _Text) -> Callable[[Sequence[str]], str]:
         pick = itemgetter(*(p[0] for p in placeholders))
 
         def render_stripped(raw: tuple[str, ...]) -> str:
-            return text.render_values(tuple(v.strip() for v in raw))
+            return text.render_values(tuple(_value(v) for v in raw))
 
         render_raw = _per_value(render_stripped)
 

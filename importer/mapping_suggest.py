@@ -21,7 +21,13 @@ from importer.errors import MappingError
 from importer.headers import custom_data_key, normalize_value
 from importer.mapping_dates import parse_time_of_day, parse_when
 from importer.mapping_schema import parse_mapping, read_yaml
-from importer.phone_columns import NATIONAL_ID, ColumnProfile, phone_columns, profile_columns
+from importer.phone_columns import (
+    CALLER_ID,
+    NATIONAL_ID,
+    ColumnProfile,
+    phone_columns,
+    profile_columns,
+)
 from importer.plain_text import escape_controls, quoted
 from importer.sources import open_source, open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
@@ -32,38 +38,99 @@ __all__ = ["ColumnProfile", "profile_columns", "suggest_mapping"]
 _MAX_CUSTOM = 15
 
 _FULL_NAME = {"fullname", "name", "customername", "contactname", "leadname", "שםמלא", "שם",
-              "שםלקוח", "שםהלקוח", "שםושםמשפחה", "שםמלאשלהלקוח", "username"}
-_FIRST_NAME = {"firstname", "givenname", "first", "שםפרטי", "פרטי"}
-_LAST_NAME = {"lastname", "surname", "familyname", "last", "שםמשפחה", "משפחה"}
+              "שםלקוח", "שםהלקוח", "שםושםמשפחה", "שםמלאשלהלקוח", "username", "yourname",
+              "yourfullname", "clientname", "שמך", "שמךהמלא", "שםהפונה", "שםמלאשלך"}
+# A bare "name" beside a family-name column (and no first-name column) is the first name.
+_BARE_NAME = {"שם", "name"}
+_FIRST_NAME = {"firstname", "givenname", "first", "שםפרטי", "פרטי", "yourfirstname"}
+_LAST_NAME = {"lastname", "surname", "familyname", "last", "שםמשפחה", "משפחה",
+              "yourlastname"}
 _LEAD_ID = {"id", "leadid", "מזהה", "מזההליד", "מספרליד", "מסליד", "leadnumber", "recordid",
-            "מספרפנייה", "מזההפנייה", "customerid", "מספרלקוח"}
+            "מספרפנייה", "מזההפנייה"}
 _SOURCE = {"source", "leadsource", "utmsource", "מקור", "מקורליד", "מקורהליד", "מקורהגעה"}
 _PRIORITY = {"priority", "priorety", "עדיפות"}
-_CALLER_ID = {"callerid", "מספרמזוהה", "מספריוצא"}
+_CALLER_ID = CALLER_ID
+# Call-back columns: these headers, or any header holding one of _CALLBACK_WORDS; either way
+# only when most of the sampled cells are dates (times alone: _CALLBACK_TIME).
 _CALLBACK = {"originatetime", "callback", "callbackdate", "callbacktime", "callat", "calltime",
              "callon", "מועדשיחה", "מועדחזרה", "תאריךחזרה", "זמןחזרה", "תאריךלחזרה", "חזרה",
-             "לחזורב", "מועדלחזרה"}
-_CALLBACK_TIME = {"callbacktime", "calltime", "שעתחזרה", "שעהלחזרה", "שעה", "time"}
+             "לחזורב", "מועדלחזרה", "מועדחיוג", "זמןחיוג", "תאריךחיוג", "שעתחיוג", "calldate",
+             "scheduledcall", "nextcall", "followupdate", "מועדהתקשרות"}
+_CALLBACK_WORDS = ("חיוג", "לחזור", "callback", "calltime", "calldate", "nextcall", "followup")
+# ... but never the time of a call already made ("תאריך חיוג אחרון", "Last call date").
+_PAST_WORDS = ("אחרון", "אחרונה", "קודם", "קודמת", "ראשון", "last", "previous", "prev", "first")
+_CALLBACK_TIME = {"callbacktime", "calltime", "שעתחזרה", "שעהלחזרה", "שעה", "time", "שעתחיוג",
+                  "זמןחיוג"}
+# A plain date column, taken as the call-back day only beside a call-back time of day.
+_PLAIN_DATE = {"תאריך", "date", "יום", "day"}
 _TECHNICAL = {"adid", "adsetid", "campaignid", "formid", "adgroupid", "isorganic", "istest",
               "gclid", "creativeid", "assetgroupid", "callinserted", "apiversion",
               "googlekey", "leadstage", "retailerid", "inboxurl", "vehicle"}
 _TEMPERATURE = {"hot": 10, "warm": 5, "cold": 1, "חם": 10, "פושר": 5, "קר": 1}
+# Headers of common CRM exports and lead forms → the CustomData name agents see: the usual
+# Hebrew CRM and lead-form headers; the standard lead/contact fields of HubSpot, Salesforce
+# and Zoho; Google and Facebook lead forms; WordPress forms (your-email).
+# Keys are normalised headers (normalize_header); any other header gets custom_data_key's
+# name (Hebrew transliterated).
 _KNOWN_KEYS = {
     "email": "Email", "useremail": "Email", "emailaddress": "Email", "אימייל": "Email",
-    "דואל": "Email", "מייל": "Email", "דואראלקטרוני": "Email",
-    "city": "City", "עיר": "City", "יישוב": "City", "ישוב": "City",
-    "address": "Address", "כתובת": "Address",
+    "דואל": "Email", "מייל": "Email", "דואראלקטרוני": "Email", "youremail": "Email",
+    "primaryemail": "Email", "mail": "Email", "emailaddresses": "Email",
+    "city": "City", "עיר": "City", "יישוב": "City", "ישוב": "City", "town": "City",
+    "address": "Address", "כתובת": "Address", "כתובתמלאה": "Address",
+    "street": "Street", "streetaddress": "Street", "רחוב": "Street", "כתובתרחוב": "Street",
+    "מספרבית": "HouseNumber", "מסבית": "HouseNumber", "housenumber": "HouseNumber",
+    "state": "State", "stateregion": "State", "stateprovince": "State", "province": "State",
+    "region": "Region", "area": "Region", "territory": "Region", "אזור": "Region",
+    "איזור": "Region", "מחוז": "Region",
+    "country": "Country", "countryregion": "Country", "מדינה": "Country", "ארץ": "Country",
     "notes": "Notes", "note": "Notes", "comments": "Notes", "הערות": "Notes", "הערה": "Notes",
-    "status": "Status", "סטטוס": "Status", "leadstatus": "Status",
+    "description": "Notes", "תיאור": "Notes", "message": "Message", "yourmessage": "Message",
+    "הודעה": "Message", "subject": "Subject", "yoursubject": "Subject", "נושא": "Subject",
+    "נושאפנייה": "Subject", "סיבתפנייה": "Subject",
+    "status": "Status", "סטטוס": "Status", "leadstatus": "Status", "מצב": "Status",
+    "stage": "Stage", "lifecyclestage": "Stage", "dealstage": "Stage", "שלב": "Stage",
+    "שלבמכירה": "Stage", "rating": "Rating", "דירוג": "Rating",
     "campaign": "Campaign", "campaignname": "Campaign", "קמפיין": "Campaign",
     "formname": "Form", "adname": "Ad", "adsetname": "AdSet", "adgroup": "AdGroup",
     "adgroupname": "AdGroup", "platform": "Platform",
+    "channel": "Channel", "ערוץ": "Channel", "ערוץפנייה": "Channel", "ערוץהגעה": "Channel",
     "createdtime": "LeadTime", "leadsubmittime": "LeadTime", "submittime": "LeadTime",
+    "createdate": "LeadTime", "createddate": "LeadTime", "createdat": "LeadTime",
+    "creationdate": "LeadTime", "datecreated": "LeadTime", "נוצרב": "LeadTime",
     "תאריךיצירה": "LeadTime", "תאריךכניסה": "LeadTime", "תאריך": "LeadDate",
     "תאריךפנייה": "LeadDate", "date": "LeadDate", "leaddate": "LeadDate",
-    "company": "Company", "companyname": "Company", "חברה": "Company",
+    "updatedat": "UpdatedAt", "lastmodified": "UpdatedAt", "lastmodifieddate": "UpdatedAt",
+    "modifiedtime": "UpdatedAt", "lastupdated": "UpdatedAt", "תאריךעדכון": "UpdatedAt",
+    "עודכןב": "UpdatedAt", "תאריךשינוי": "UpdatedAt", "עדכוןאחרון": "UpdatedAt",
+    "customerid": "CustomerId", "customernumber": "CustomerId", "clientid": "CustomerId",
+    "clientnumber": "CustomerId", "accountnumber": "CustomerId", "מספרלקוח": "CustomerId",
+    "מסלקוח": "CustomerId", "מזההלקוח": "CustomerId", "קודלקוח": "CustomerId",
+    "מספרהלקוח": "CustomerId",
+    "company": "Company", "companyname": "Company", "חברה": "Company", "שםחברה": "Company",
+    "שםהחברה": "Company", "שםעסק": "Company", "שםהעסק": "Company", "עסק": "Company",
+    "accountname": "Company", "organization": "Company", "ארגון": "Company",
+    "contactperson": "ContactName", "אישקשר": "ContactName", "שםאישקשר": "ContactName",
+    "title": "JobTitle", "jobtitle": "JobTitle", "position": "JobTitle", "role": "JobTitle",
+    "designation": "JobTitle", "תפקיד": "JobTitle",
+    "department": "Department", "מחלקה": "Department",
+    "branch": "Branch", "סניף": "Branch", "שםסניף": "Branch",
+    "industry": "Industry", "ענף": "Industry",
+    "website": "Website", "websiteurl": "Website", "url": "Website", "אתר": "Website",
+    "אתראינטרנט": "Website", "כתובתאתר": "Website",
+    "fax": "Fax", "faxnumber": "Fax", "פקס": "Fax",
+    "gender": "Gender", "sex": "Gender", "מין": "Gender", "מגדר": "Gender",
+    "language": "Language", "preferredlanguage": "Language", "שפה": "Language",
+    "budget": "Budget", "תקציב": "Budget", "amount": "Amount", "סכום": "Amount",
+    "סכוםעסקה": "Amount", "price": "Price", "מחיר": "Price",
+    "rooms": "Rooms", "numberofrooms": "Rooms", "bedrooms": "Rooms", "מספרחדרים": "Rooms",
+    "מסחדרים": "Rooms", "חדרים": "Rooms",
+    "owner": "Owner", "leadowner": "Owner", "contactowner": "Owner", "hubspotowner": "Owner",
+    "recordowner": "Owner", "assignedto": "Owner", "בעלים": "Owner", "אחראי": "Owner",
     "product": "Product", "מוצר": "Product", "תחוםעניין": "Interest", "interest": "Interest",
-    "agent": "Agent", "נציג": "Agent", "נציגמטפל": "Agent", "age": "Age", "גיל": "Age",
+    "agent": "Agent", "נציג": "Agent", "נציגמטפל": "Agent", "סוכן": "Agent", "שםנציג": "Agent",
+    "שםסוכן": "Agent", "סוכןמטפל": "Agent", "מטפל": "Agent", "salesrep": "Agent",
+    "age": "Age", "גיל": "Age",
     "postalcode": "PostalCode", "zip": "PostalCode", "zipcode": "PostalCode",
     "כתובתאימייל": "Email", "כתובתמייל": "Email", "כתובתדואל": "Email",
     "עירמגורים": "City", "מקוםמגורים": "City", "עניין": "Interest",
@@ -357,21 +424,9 @@ def _template_safe(*headers: str) -> bool:
 def _fields(profiles: list[ColumnProfile], used: set[int]) -> tuple[dict[str, object], list[str]]:
     out: dict[str, object] = {}
     notes: list[str] = []
-    first = _find(profiles, _FIRST_NAME, used)
-    last = _find(profiles, _LAST_NAME, used)
-    full = _find(profiles, _FULL_NAME, used)
-    if first and last and _template_safe(first.header, last.header):
-        used |= {first.index, last.index}
-        name = _FlowMap(template="{" + first.header + "} {" + last.header + "}")
-        if full:
-            used.add(full.index)
-            name["columns_fallback"] = _Flow([full.header])
+    name = _customer_name(profiles, used)
+    if name is not None:
         out["CustomerName"] = name
-    elif full or first:
-        chosen = full or first
-        assert chosen is not None
-        used.add(chosen.index)
-        out["CustomerName"] = chosen.header
 
     priority = _find(profiles, _PRIORITY, used)
     if priority and priority.share(lambda v: re.fullmatch(r"-?\d+(\.0+)?", v)) >= 0.8:
@@ -397,19 +452,76 @@ def _fields(profiles: list[ColumnProfile], used: set[int]) -> tuple[dict[str, ob
         out["CallerID"] = caller.header
         notes.append("CallerID: the number the lead sees")
 
-    when = _find(profiles, _CALLBACK, used)
-    if when and when.share(_is_date) >= 0.6:
-        used.add(when.index)
-        notes.append("OriginateTime: when to call back")
-        clock = _find(profiles, _CALLBACK_TIME, used)
-        if clock and clock.share(_is_time) >= 0.6 and when.share(_has_clock) < 0.5:
-            used.add(clock.index)
-            out["OriginateTime"] = _FlowMap(
-                date_column=when.header, time_column=clock.header, timezone="Asia/Jerusalem"
-            )
-        else:
-            out["OriginateTime"] = _FlowMap(column=when.header, timezone="Asia/Jerusalem")
+    originate = _originate_time(profiles, used, notes)
+    if originate is not None:
+        out["OriginateTime"] = originate
     return out, notes
+
+
+def _customer_name(profiles: list[ColumnProfile], used: set[int]) -> object | None:
+    """CustomerName: a full-name column, or first and family name joined by a template."""
+    first = _find(profiles, _FIRST_NAME, used)
+    last = _find(profiles, _LAST_NAME, used)
+    if first is None and last is not None:
+        # "שם" + "שם משפחה": the bare name column holds the first name.
+        first = _find(profiles, _BARE_NAME, used)
+    taken = used | ({first.index} if first else set())
+    full = _find(profiles, _FULL_NAME, taken)
+    if first and last and _template_safe(first.header, last.header):
+        used |= {first.index, last.index}
+        name = _FlowMap(template="{" + first.header + "} {" + last.header + "}")
+        if full:
+            used.add(full.index)
+            name["columns_fallback"] = _Flow([full.header])
+        return name
+    chosen = full or first
+    if chosen is None:
+        return None
+    used.add(chosen.index)
+    return chosen.header
+
+
+def _callback_header(key: str) -> bool:
+    """Whether a normalised header names a time to call back (not one of a past call)."""
+    if any(w in key for w in _PAST_WORDS):
+        return False
+    return key in _CALLBACK or any(w in key for w in _CALLBACK_WORDS)
+
+
+def _originate_time(
+    profiles: list[ColumnProfile], used: set[int], notes: list[str]
+) -> object | None:
+    """OriginateTime from a call-back date column, with a time-of-day column if there is one."""
+    free = [p for p in profiles if p.index not in used and p.filled]
+    dates = [p for p in free if _callback_header(p.key) and p.share(_is_date) >= 0.6]
+    clocks = [
+        p for p in free
+        if (p.key in _CALLBACK_TIME or _callback_header(p.key))
+        and p not in dates and p.share(_is_time) >= 0.6
+    ]
+    when = dates[0] if dates else None
+    note = "OriginateTime: when to call back"
+    if when is None and any(_callback_header(p.key) for p in clocks):
+        # "תאריך" + "שעת חיוג": the only date beside a call-back time is its day.
+        when = next(
+            (p for p in free if p.key in _PLAIN_DATE and p.share(_is_date) >= 0.6
+             and p.share(_has_clock) < 0.5),
+            None,
+        )
+        clocks = [p for p in clocks if _callback_header(p.key)]
+        if when is not None:
+            note += f" (check that {quoted(when.header)} is the call-back day)"
+    if when is None:
+        return None
+    used.add(when.index)
+    notes.append(note)
+    clock = clocks[0] if clocks else None
+    if clock is not None and when.share(_has_clock) < 0.5:
+        used.add(clock.index)
+        return _FlowMap(
+            date_column=when.header, time_column=clock.header, timezone="Asia/Jerusalem"
+        )
+    return _FlowMap(column=when.header, timezone="Asia/Jerusalem")
 
 
 def _is_date(value: str) -> bool:
@@ -438,14 +550,25 @@ def _custom_data(
     profiles: list[ColumnProfile], used: set[int], kind: str
 ) -> tuple[dict[str, object], bool]:
     out: dict[str, object] = {}
-    taken: set[str] = set()
     copy = kind == "voicenter" or any(p.header.lower().startswith("var_") for p in profiles)
+    # The keys copy_columns will give the var_* columns: a suggested key equal to one of them
+    # would make the binder skip that column.
+    taken = {
+        custom_data_key(p.header, p.index).casefold()
+        for p in profiles
+        if copy and p.header.lower().startswith("var_")
+    }
 
     def add(key: str, spec: object) -> None:
-        if key.casefold() in taken or len(taken) >= _MAX_CUSTOM:
+        if len(out) >= _MAX_CUSTOM:
             return
-        taken.add(key.casefold())
-        out[key] = spec
+        unique, n = key, 1
+        while unique.casefold() in taken:
+            # Two columns with one name (an "Email" and an "אימייל"): both reach the agent.
+            n += 1
+            unique = f"{key}{n}"
+        taken.add(unique.casefold())
+        out[unique] = spec
 
     lead_id = _find(profiles, _LEAD_ID, used)
     if lead_id and lead_id.filled:

@@ -16,14 +16,27 @@ from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES
 from importer.phones import PhoneNormalizer, PhonePolicy
 from importer.sources.model import SourceInfo, SourceRow
 
-__all__ = ["NATIONAL_ID", "ColumnProfile", "has_word", "phone_columns", "profile_columns"]
+__all__ = [
+    "CALLER_ID",
+    "NATIONAL_ID",
+    "ColumnProfile",
+    "has_word",
+    "phone_columns",
+    "profile_columns",
+]
 
 PHONE_SHARE = 0.6           # share of non-empty cells that must be phone numbers
 
 _PHONE_WORDS = ("phone", "mobile", "cell", "tel", "טלפון", "נייד", "סלולרי", "פלאפון", "טל")
 _MOBILE_WORDS = ("mobile", "cell", "נייד", "סלולר", "פלאפון")
 NATIONAL_ID = {"תז", "תעודתזהות", "מספרזהות", "idnumber", "nationalid", "ssn", "passport"}
-_NOT_PHONE = ("id", "zip", "postal", "מיקוד", "code", "מזהה", "date", "time", "תאריך", "sum")
+# Numbers that can look like phone numbers (a customer number 18094000049 is a valid +1 809
+# number) in columns whose header says what they are.
+_NOT_PHONE = ("id", "zip", "postal", "מיקוד", "code", "מזהה", "date", "time", "תאריך", "sum",
+              "customer", "client", "account", "order", "invoice", "לקוח", "הזמנה", "חשבון",
+              "fax", "פקס")
+# The number the lead sees, never the one dialled.
+CALLER_ID = {"callerid", "מספרמזוהה", "מספריוצא"}
 
 
 @dataclass(slots=True)
@@ -97,7 +110,7 @@ def phone_columns(
     picked: list[ColumnProfile] = []
     named_only: list[ColumnProfile] = []
     for prof in profiles:
-        if prof.key in NATIONAL_ID:
+        if prof.key in NATIONAL_ID or prof.key in CALLER_ID:
             continue
         named = has_word(prof.key, _PHONE_WORDS) and not has_word(prof.key, ("id", "מזהה"))
         by_content = prof.phone_share >= PHONE_SHARE and not (

@@ -694,3 +694,40 @@ def test_values_linked_from_another_workbook_are_noted_in_the_summary(
     assert any(n.startswith(note) and "may be out of date" in n for n in notes), notes
     code = emulator_env.demo.campaigns["Hot leads"]
     assert sorted(emulator_env.pending_phones(code)) == sorted(e164(x)[1:] for x in (a, b, c))
+
+
+def test_a_suggested_mapping_sends_clean_values_under_readable_keys(
+    emulator_env: EmulatorServer, workdir: Path
+) -> None:
+    """`mapping suggest` then `import`: the split name joined, the call-back time, readable
+    CustomData keys, and Excel's text marks ('…, ="…") gone from every value (#12.8)."""
+    a, b = valid_mobiles(2)
+    source = write_csv(
+        workdir / "leads.csv",
+        [
+            ['="0501234567"', "לוי", a, "'18094000049", '="0722776772"', "01/07/2030 09:00",
+             'נדל"ן'],
+            ["Dana's", "O'Neil", f"'{b}", "'2", "", "", "'s"],
+        ],
+        header=["שם", "שם משפחה", "טלפון", "מס' לקוח", "מספר מזוהה", "מועד חיוג", "תחום עיסוק"],
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["mapping", "suggest", str(source), "--output", str(workdir / "mapping.yaml"), "--force"],
+    )
+    assert result.exit_code == 0, result.stderr
+    exit_code, _out, err = run_cli(workdir, str(source))
+    assert exit_code == 0, err
+    code = emulator_env.demo.campaigns["Hot leads"]
+    calls = {c.phone: c for c in client_for(emulator_env).get_campaign_pending_calls(code).calls}
+    first, second = calls[e164(a)[1:]], calls[e164(b)[1:]]
+    assert first.customer_name == "0501234567 לוי"
+    assert first.caller_id == "972722776772"
+    assert first.originate_time is not None
+    data = dict(first.custom_data or {})
+    data.pop("var_ImportRef")
+    assert data == {"var_CustomerId": "18094000049", "var_TchumIsuk": 'נדל"ן'}
+    assert second.customer_name == "Dana's O'Neil"
+    data = dict(second.custom_data or {})
+    data.pop("var_ImportRef")
+    assert data == {"var_CustomerId": "2", "var_TchumIsuk": "'s"}

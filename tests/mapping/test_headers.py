@@ -43,7 +43,28 @@ def test_custom_data_keys_are_ascii() -> None:
     assert custom_data_key("Lead Source", 0) == "var_LeadSource"
     assert custom_data_key("campaign_name", 3) == "var_CampaignName"
     assert custom_data_key("var_LeadID", 2) == "var_LeadID"
-    assert custom_data_key("מתי נוח לך שנחזור?", 6) == "var_Col7"
+    assert custom_data_key("Имя", 6) == "var_Col7"       # nothing Latin or Hebrew left
+    assert custom_data_key("#", 0) == "var_Col1"
+
+
+def test_hebrew_headers_are_transliterated_into_readable_keys() -> None:
+    """Consonants as read, ו and י as the vowels they usually stand for, geresh kept."""
+    assert custom_data_key("תחום עיסוק", 0) == "var_TchumIsuk"
+    assert custom_data_key("מתי נוח לך שנחזור?", 6) == "var_MtiNuchLchShnchzur"
+    assert custom_data_key("מועד חיוג", 0) == "var_MuadChiug"
+    assert custom_data_key("ערוץ", 0) == "var_Arutz"
+    assert custom_data_key("מחלקה 2", 0) == "var_Mchlka2"
+    assert custom_data_key("צ'ק ג'וב", 0) == "var_ChkJuv"
+    assert custom_data_key('דוא"ל', 0) == "var_Dual"
+    assert custom_data_key("שֵׁם פְּרָטִי", 0) == custom_data_key("שם פרטי", 0) == "var_ShmPrti"
+    assert custom_data_key("var_מקור", 0) == "var_Mkur"
+    assert custom_data_key("Téléphone fixe", 0) == "var_TelephoneFixe"
+    # A long question keeps its first words, whole, within 40 letters.
+    key = custom_data_key("מה התקציב שלך לרכישת דירה בשנה הקרובה, ומתי תרצה לעבור?", 0)
+    assert key == "var_MaHtktzivShlchLrchishtDiraBshnaHkruva"
+    for header in ("תחום עיסוק", "מס' לקוח", "Téléphone", "שם 2"):
+        key = custom_data_key(header, 0)
+        assert key.isascii() and key[4:].isalnum(), key
 
 
 def test_mapping_binds_through_header_variants() -> None:

@@ -296,3 +296,72 @@ def test_copy_columns_leave_the_import_reference_to_the_run() -> None:
     assert bound.field_names == ["var_City"]
     mapped = bound.map_row(row(MOBILE, "20261101-old-7", "חיפה"))
     assert mapped.target is not None and mapped.target.custom_data == {"var_City": "חיפה"}
+
+
+ARTEFACTS = """
+phone: [p]
+fields:
+  CustomerName: name
+  Priority: {column: score}
+  CallerID: cid
+  OriginateTime: {column: at}
+custom_data:
+  var_Customer: customer
+  var_Label: {template: "{customer}/{branch}"}
+  var_Status: {column: status, map: {"1": open}}
+copy_columns: ["*note*"]
+"""
+ARTEFACT_COLUMNS = ("p", "name", "score", "cid", "at", "customer", "branch", "status", "note")
+
+
+def test_excel_text_marks_are_removed_from_every_value_sent() -> None:
+    """'0501 and ="0501" are Excel keeping a number as text: never part of the value."""
+    mapped = map_one(
+        ARTEFACTS,
+        ARTEFACT_COLUMNS,
+        (f"'{MOBILE}", '="0523456789"', "'7", f'="{VOIP}"', "'01/07/2026 09:00",
+         "'18094000049", ' ="12" ', '="1"', " '03-6123456 "),
+    )
+    assert mapped.problem is None and mapped.target is not None
+    target = mapped.target
+    assert (target.target, target.customer_name, target.priority, target.caller_id) == (
+        MOBILE_E164[1:], "0523456789", 7, VOIP_DIGITS
+    )
+    assert target.originate_time is not None
+    assert target.custom_data == {
+        "var_Customer": "18094000049",
+        "var_Label": "18094000049/12",
+        "var_Status": "open",
+        "var_Note": "03-6123456",
+    }
+    assert mapped.fields["OriginateTime"].startswith("2026-07-01T09:00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["'s", "it's", "'Dana'", "'90s", "'12'", "'+972523456789", "'=x", "''0523456789",
+     '="a" & "b"', '=A1', "'"],
+)
+def test_an_apostrophe_or_equals_sign_that_is_no_excel_mark_is_kept(text: str) -> None:
+    """Only the exact forms are Excel's; "'+972…" and "'=x" are unescape_formulas' business."""
+    mapped = map_one(ARTEFACTS, ARTEFACT_COLUMNS, (MOBILE, text, "", "", "", text, "", "", text))
+    assert mapped.target is not None
+    assert mapped.target.customer_name == text
+    assert mapped.target.custom_data is not None
+    assert mapped.target.custom_data["var_Customer"] == text
+    assert mapped.target.custom_data["var_Note"] == text
+
+
+def test_a_quote_inside_an_excel_text_formula_is_kept_once() -> None:
+    mapped = map_one(ARTEFACTS, ARTEFACT_COLUMNS, (MOBILE, '="Dana ""D"" Levi"', *[""] * 7))
+    assert mapped.target is not None and mapped.target.customer_name == 'Dana "D" Levi'
+
+
+def test_unescape_formulas_then_excel_marks() -> None:
+    """This tool's export writes '="0523456789" for a value ="0523456789": both marks go."""
+    text = ARTEFACTS.replace("phone: [p]", "source: {unescape_formulas: true}\nphone: [p]")
+    mapped = map_one(text, ARTEFACT_COLUMNS, (MOBILE, "'=\"0523456789\"", *[""] * 3, "'+1", "",
+                                              "", "'0523"))
+    assert mapped.target is not None and mapped.target.customer_name == "0523456789"
+    assert mapped.target.custom_data == {"var_Customer": "+1", "var_Label": "+1",
+                                         "var_Note": "0523"}

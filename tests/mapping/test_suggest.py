@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from importer.errors import MappingError
-from importer.mapping import parse_mapping, suggest_mapping
+from importer.mapping import Mapping, parse_mapping, suggest_mapping
+from importer.mapping_schema import TextSpec
 from importer.sources import open_source
 from tests.mapping._helpers import LANDLINE, LANDLINE_E164, MOBILE, MOBILE_2, MOBILE_E164, NOW
 
@@ -234,3 +235,158 @@ def test_a_pending_export_suggestion_reads_numbers_abroad_back(tmp_path: Path) -
     assert "name: Voicenter pending calls export" in text
     assert "digits_are_international: true" in text and "unescape_formulas: true" in text
     assert phones == ["+4930901820", MOBILE_E164, "+4930901821"]
+
+
+# --- the fields agents see: names, call-back times, CustomData keys (issue #12.8) -----------
+
+def suggested(tmp_path: Path, header: list[str], *rows: list[str]) -> Mapping:
+    """The suggestion for a CSV of these rows, parsed and bound to the file."""
+    path = write_csv(tmp_path / "leads.csv", [header, *rows])
+    mapping = parse_mapping(suggest_mapping(path), "suggested.yaml")
+    with open_source(path, mapping.source_options()) as source:
+        mapping.bind(source.info)
+    return mapping
+
+
+def name_spec(mapping: Mapping) -> TextSpec:
+    assert mapping.fields.CustomerName is not None
+    return mapping.fields.CustomerName
+
+
+@pytest.mark.parametrize("header", ["your-name", "full name", "Full Name", "שם מלא", "שם"])
+def test_a_full_name_column_is_the_customer_name(tmp_path: Path, header: str) -> None:
+    mapping = suggested(tmp_path, [header, "phone", "your-email"], ["דנה לוי", MOBILE, "a@b.co"])
+    assert name_spec(mapping).column == [header]
+    assert mapping.custom_data["var_Email"].column == ["your-email"]
+    assert header not in [s.column[0] for s in mapping.custom_data.values() if s.column]
+
+
+@pytest.mark.parametrize(("first", "last"), [("שם", "שם משפחה"), ("Name", "Last Name"),
+                                             ("שם פרטי", "משפחה"), ("First Name", "Surname")])
+def test_a_split_name_is_joined_by_a_template(tmp_path: Path, first: str, last: str) -> None:
+    mapping = suggested(tmp_path, [first, last, "טלפון"], ["דנה", "לוי", MOBILE])
+    spec = name_spec(mapping)
+    assert spec.template == "{" + first + "} {" + last + "}"
+    assert spec.columns_fallback is None
+    assert mapping.custom_data == {}            # neither half is shown twice
+
+
+def test_a_real_full_name_beside_a_split_name_is_the_fallback(tmp_path: Path) -> None:
+    mapping = suggested(
+        tmp_path, ["שם", "שם משפחה", "שם מלא", "טלפון"], ["דנה", "לוי", "דנה לוי", MOBILE]
+    )
+    spec = name_spec(mapping)
+    assert spec.template == "{שם} {שם משפחה}"
+    assert spec.columns_fallback == ["שם מלא"]
+    mapping = suggested(
+        tmp_path, ["שם פרטי", "שם משפחה", "שם", "טלפון"], ["דנה", "לוי", "דנה לוי", MOBILE]
+    )
+    assert name_spec(mapping).template == "{שם פרטי} {שם משפחה}"
+    assert name_spec(mapping).columns_fallback == ["שם"]
+
+
+def test_a_name_header_with_braces_is_not_put_in_a_template(tmp_path: Path) -> None:
+    """A template cannot name a header with braces: the name column alone is used."""
+    mapping = suggested(tmp_path, ["{שם}", "שם משפחה", "טלפון"], ["דנה", "לוי", MOBILE])
+    assert name_spec(mapping).template is None
+    assert name_spec(mapping).column == ["{שם}"]
+
+
+CALL_AT = "01/07/2026 09:00"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["מועד חיוג", "call time", "callback", "Call Back", "callback date", "זמן חיוג", "לחזור ב",
+     "מועד חזרה", "Next call", "תאריך חיוג מבוקש"],
+)
+def test_a_call_back_column_is_the_originate_time(tmp_path: Path, header: str) -> None:
+    mapping = suggested(tmp_path, ["שם", "טלפון", header], ["דנה", MOBILE, CALL_AT])
+    spec = mapping.fields.OriginateTime
+    assert spec is not None and spec.column == [header]
+    assert spec.timezone == "Asia/Jerusalem"
+
+
+@pytest.mark.parametrize(
+    ("day", "clock"),
+    [("תאריך חיוג", "שעת חיוג"), ("callback date", "call time"), ("תאריך", "שעת חיוג"),
+     ("Date", "Callback time"), ("מועד חזרה", "שעה")],
+)
+def test_a_call_back_day_and_time_of_day_are_combined(
+    tmp_path: Path, day: str, clock: str
+) -> None:
+    mapping = suggested(
+        tmp_path, ["שם", "טלפון", day, clock], ["דנה", MOBILE, "01/07/2026", "09:30"]
+    )
+    spec = mapping.fields.OriginateTime
+    assert spec is not None
+    assert (spec.date_column, spec.time_column) == ([day], [clock])
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("מועד חיוג", "בבוקר"), ("callback", "yes"), ("תאריך חיוג אחרון", CALL_AT),
+     ("Last call time", CALL_AT), ("תאריך", CALL_AT), ("שעת חיוג", "09:30")],
+)
+def test_no_originate_time_without_call_back_dates(tmp_path: Path, header: str, value: str) -> None:
+    """The cells must be dates, and of a call to make: not words, nor a call already made."""
+    mapping = suggested(tmp_path, ["שם", "טלפון", header], ["דנה", MOBILE, value])
+    assert mapping.fields.OriginateTime is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "keys"),
+    [
+        (["מס' לקוח", "מזהה ליד", "סניף", "תפקיד", "מחלקה", "שם חברה", "איש קשר", "מין", "שפה",
+          "ערוץ", "תקציב", "סכום", "מספר חדרים"],
+         ["var_CustomerId", "var_LeadID", "var_Branch", "var_JobTitle", "var_Department",
+          "var_Company", "var_ContactName", "var_Gender", "var_Language", "var_Channel",
+          "var_Budget", "var_Amount", "var_Rooms"]),
+        (["רחוב", "אזור", "מדינה", "אתר", "פקס", "נציג", "סוכן", "תאריך עדכון", "תחום עיסוק",
+          "ענף", "בעלים"],
+         ["var_Street", "var_Region", "var_Country", "var_Website", "var_Fax", "var_Agent",
+          "var_Agent2", "var_UpdatedAt", "var_TchumIsuk", "var_Industry", "var_Owner"]),
+        (["Lead Owner", "Industry", "Title", "Job Title", "Country/Region", "State/Province",
+          "Street Address", "Website URL", "Budget", "Customer ID", "Lead ID", "Fax"],
+         ["var_Owner", "var_Industry", "var_JobTitle", "var_JobTitle2", "var_Country",
+          "var_State", "var_Street", "var_Website", "var_Budget", "var_CustomerId",
+          "var_LeadID", "var_Fax"]),
+    ],
+)
+def test_crm_headers_get_readable_custom_data_keys(
+    tmp_path: Path, headers: list[str], keys: list[str]
+) -> None:
+    # A customer number Excel kept as text (also a valid +1 809 number) and a fax number:
+    # neither is taken for the phone column.
+    special = {"var_CustomerId": "'18094000049", "var_Fax": LANDLINE}
+    values = [special.get(key, f"v{i}") for i, key in enumerate(keys)]
+    mapping = suggested(tmp_path, ["שם", "טלפון", *headers], ["דנה", MOBILE, *values])
+    assert mapping.phone.columns == ["טלפון"]       # not the customer number, not the fax
+    by_column = {spec.column[0]: key for key, spec in mapping.custom_data.items() if spec.column}
+    assert [by_column[h] for h in headers] == keys
+    for key in mapping.custom_data:
+        assert key.startswith("var_") and key[4:].isascii() and key[4:].isalnum()
+    folded = [k.casefold() for k in mapping.custom_data]
+    assert len(folded) == len(set(folded))
+
+
+def test_two_columns_with_one_name_both_reach_the_agent(tmp_path: Path) -> None:
+    mapping = suggested(
+        tmp_path, ["שם", "טלפון", "Email", "אימייל"], ["דנה", MOBILE, "a@b", "c@d"]
+    )
+    assert {k: s.column for k, s in mapping.custom_data.items()} == {
+        "var_Email": ["Email"], "var_Email2": ["אימייל"]
+    }
+    # A var_email column is copied under its own name: the suggested key must differ from it,
+    # or the binder would leave the copied column out.
+    path = write_csv(
+        tmp_path / "var.csv", [["שם", "טלפון", "Email", "var_email"], ["דנה", MOBILE, "a", "b"]]
+    )
+    mapping = parse_mapping(suggest_mapping(path), "suggested.yaml")
+    assert {k: s.column for k, s in mapping.custom_data.items()} == {"var_Email2": ["Email"]}
+    with open_source(path, mapping.source_options()) as source:
+        bound = mapping.bind(source.info)
+        (row,) = source.rows()
+        target = bound.map_row(row).target
+    assert target is not None
+    assert target.custom_data == {"var_Email2": "a", "var_email": "b"}
