@@ -262,6 +262,27 @@ def _check_mapping(inbox: Inbox) -> tuple[Check, Mapping | None]:
     return _ok("mapping", f"{path} is valid", inbox.name), mapping
 
 
+def _mapping_needs(inbox: Inbox, mapping: Mapping, settings: Settings) -> list[Check]:
+    """What a valid mapping asks of the set-up that would otherwise fail every file."""
+    checks = []
+    if mapping.dedupe.pending_scope == "account" and not settings.account_code:
+        checks.append(_fail(
+            "mapping", f"{inbox.mapping_path}: `dedupe: pending_scope: account` checks every "
+            "campaign of the account, which needs VOICENTER_ACCOUNT_CODE",
+            _ACCOUNT_FIX, EXIT_BAD_INPUT, inbox=inbox.name, key="scope-needs-account-code",
+        ))
+    if inbox.mode is None and mapping.mode == "sync" and not mapping.sync_confirm \
+            and not inbox.dry_run:
+        checks.append(_fail(
+            "mapping", f"{inbox.mapping_path} asks for `mode: sync`, which removes pending "
+            "calls missing from each file, and nobody confirmed it",
+            "Confirm it with `mode: sync` for this inbox in inbox.yaml (or `sync_confirm: "
+            "true` in the mapping), or choose another mode.",
+            EXIT_BAD_INPUT, inbox=inbox.name, key="sync-unconfirmed",
+        ))
+    return checks
+
+
 def _wanted_campaign(
     inbox: Inbox, mapping: Mapping | None, settings: Settings
 ) -> tuple[str | None, str]:
@@ -295,8 +316,8 @@ def _check_campaign(
     if not wanted:
         return _fail(
             "campaign", "no campaign is named for this inbox",
-            f"Add `campaign: NAME` to the inbox {inbox.name!r} in inbox.yaml (or a `campaign:` "
-            "line to its mapping).",
+            f"Add `campaign: NAME` to the inbox {inbox.name!r} in inbox.yaml (or set "
+            "VOICENTER_CAMPAIGN, or add a `campaign:` line to its mapping file).",
             EXIT_BAD_INPUT, inbox=inbox.name, key="campaign-missing",
         )
     key = f"{source}:{wanted}"
@@ -329,6 +350,8 @@ def check_inbox(inbox: Inbox, settings: Settings, client: DialerClient) -> list[
     """Folders, mapping and campaign of one inbox."""
     mapping_check, mapping = _check_mapping(inbox)
     checks = [_check_folders(inbox), mapping_check]
+    if mapping is not None:
+        checks += _mapping_needs(inbox, mapping, settings)
     if mapping_check.level == "fail" and inbox.campaign is None:
         # the mapping may be what names the campaign
         checks.append(Check("campaign", "skip", "not checked: the mapping cannot be read",

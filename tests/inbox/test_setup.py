@@ -219,6 +219,28 @@ def test_a_wrong_campaign_in_the_mapping_keeps_the_files(
     assert names(root / "done") == ["leads.csv"]
 
 
+def test_an_unconfirmed_sync_in_the_mapping_keeps_the_files(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    env = env_for(emulator, tmp_path)
+    root = tmp_path / "leads"
+    mapping = yaml.safe_load((REPO / "mappings" / "generic-english.yaml").read_text("utf-8"))
+    mapping["mode"] = "sync"
+    (tmp_path / "leads.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    config = init(root, env, mapping=str(tmp_path / "leads.yaml"))
+    drop_leads(root, "leads.csv", il_mobiles(2))
+    result = run(["inbox", "run", "--config", str(config), "--once"], env)
+    assert result.returncode == 2, result.stderr
+    assert "asks for `mode: sync`" in result.stdout and "Confirm it with" in result.stdout
+    assert names(root / "inbox") == ["leads.csv"]
+    assert names(root / "failed") == []
+
+    edit(config, mode="sync")  # writing it in inbox.yaml is the consent
+    fixed = run(["inbox", "run", "--config", str(config), "--once"], env)
+    assert fixed.returncode == 0, fixed.stderr
+    assert names(root / "done") == ["leads.csv"]
+
+
 def test_a_broken_mapping_file_keeps_the_files(emulator: EmulatorServer, tmp_path: Path) -> None:
     env = env_for(emulator, tmp_path)
     root = tmp_path / "leads"
@@ -461,6 +483,12 @@ def test_check_finds_each_set_up_mistake(emulator: EmulatorServer, tmp_path: Pat
     (tmp_path / "broken.yaml").write_text("name: x\nphone: {columns: [Mobile]}\nfeilds: {}\n")
     edit(config, mapping=str(tmp_path / "broken.yaml"))
     fails(env, 2, "inbox 'leads': mapping: ", "feilds", "mapping check")
+    mapping = yaml.safe_load((REPO / "mappings" / "generic-english.yaml").read_text("utf-8"))
+    mapping["dedupe"]["pending_scope"] = "account"
+    (tmp_path / "scope.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    edit(config, mapping=str(tmp_path / "scope.yaml"))
+    assert check(config, env).returncode == 0
+    fails(no_code, 2, "pending_scope: account` checks every campaign", "VOICENTER_ACCOUNT_CODE")
     edit(config, mapping="auto")
 
     (root / "processing").rmdir()
