@@ -346,13 +346,12 @@ def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
     return what, how
 
 
-def _error_text(
-    exc: BaseException, inbox: Inbox, original: str, location: Path, when: datetime
-) -> str:
-    what, how = explain_error(exc, inbox)
-    nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
-    lines = [
-        "lead-importer could not import this file.",
+def _note_head(
+    headline: str, inbox: Inbox, original: str, location: Path, when: datetime
+) -> list[str]:
+    """The first lines of a failure note: what, where and when, then the problem's heading."""
+    return [
+        headline,
         "",
         f"File:      {original}",
         f"Inbox:     {inbox.name}",
@@ -361,6 +360,16 @@ def _error_text(
         "",
         "What is wrong",
         "-------------",
+    ]
+
+
+def _error_text(
+    exc: BaseException, inbox: Inbox, original: str, location: Path, when: datetime
+) -> str:
+    what, how = explain_error(exc, inbox)
+    nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
+    lines = [
+        *_note_head("lead-importer could not import this file.", inbox, original, location, when),
         what,
         "",
         "How to fix it",
@@ -453,18 +462,8 @@ def _rows_error_text(
     reports: dict[str, Path], when: datetime, *, already: bool,
 ) -> str:
     what, how = _rows_explained(summary_counts, inbox)
-    lines = [
-        "lead-importer could not import this file: none of its rows could be added.",
-        "",
-        f"File:      {original}",
-        f"Inbox:     {inbox.name}",
-        f"When:      {when:%Y-%m-%d %H:%M:%S} UTC",
-        f"Moved to:  {location}",
-        "",
-        "What is wrong",
-        "-------------",
-        what,
-    ]
+    headline = "lead-importer could not import this file: none of its rows could be added."
+    lines = [*_note_head(headline, inbox, original, location, when), what]
     if already:
         lines.append("(This same file was imported before; these are that import's counts.)")
     lines += ["", "How to fix it", "-------------", how]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 from pathlib import Path
 
@@ -84,6 +85,15 @@ def _as_json(result: OnceResult) -> dict[str, object]:
     }
 
 
+_config_option = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The inbox.yaml describing the drop folders.",
+)
+
+
 def register(group: click.Group) -> None:
     """Add the ``inbox`` command group to the CLI."""
 
@@ -107,16 +117,11 @@ def register(group: click.Group) -> None:
         for name in ("inbox", "processing", "done", "failed", "reports"):
             click.echo(f"  {directory / name}")
         click.echo("Staff save files into the inbox folder. Check the settings, then run:")
-        click.echo(f"  lead-importer inbox run --config {config_path} --once")
+        click.echo("  " + shlex.join(["lead-importer", "inbox", "run", "--config",
+                                      str(config_path), "--once"]))
 
     @inbox.command("run")
-    @click.option(
-        "--config",
-        "config_path",
-        required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The inbox.yaml describing the drop folders.",
-    )
+    @_config_option
     @click.option("--once", is_flag=True, help="Process what is there and exit (for cron).")
     @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
     @click.option(
@@ -187,13 +192,7 @@ def register(group: click.Group) -> None:
         raise SystemExit(EXIT_OK)
 
     @inbox.command("check")
-    @click.option(
-        "--config",
-        "config_path",
-        required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The inbox.yaml describing the drop folders.",
-    )
+    @_config_option
     @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
     @click.option("--json", "as_json", is_flag=True, help="Print the checks as one JSON object.")
     def check_cmd(*, config_path: Path, api_url: str | None, as_json: bool) -> None:
