@@ -37,9 +37,12 @@ def _ensure_venv(extra: str) -> None:
 
 
 def test(args: list[str]) -> int:
-    """Install the test extra and run pytest."""
+    """Install the test extra and run pytest, on every core unless ``-n`` is given."""
     _ensure_venv("test")
-    return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, check=False).returncode
+    # Every test has its own emulator, folders and ports, so they run side by side.
+    parallel = [] if any(a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "auto"]
+    command = [str(PY), "-m", "pytest", *parallel, *args]
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
 def demo(args: list[str]) -> int:
