@@ -32,7 +32,7 @@ class _Loader(yaml.SafeLoader):
     """YAML without the surprises: ``yes``/``no``/``on``/``off``, ``0722776772`` and dates stay
     text, and repeated keys are reported instead of silently overwritten."""
 
-    duplicate_problems: list[str]
+    duplicates: list[tuple[int, str]]   # (line, problem)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -66,10 +66,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
         except TypeError:
             continue
         if hashable:
-            loader.duplicate_problems.append(
-                f"line {key_node.start_mark.line + 1}: key {key!r} appears twice "
-                "(the second one would silently win)"
-            )
+            line = key_node.start_mark.line + 1
+            problem = f"line {line}: key {key!r} appears twice (the second one would silently win)"
+            loader.duplicates.append((line, problem))
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -100,7 +99,7 @@ def _key_lines(node: yaml.Node | None) -> dict[str, int]:
 def parse_yaml(text: str, *, plain_text: bool = False) -> ParsedYaml:
     """Read YAML without 1.1 surprises; ``plain_text``: every unquoted value stays text too."""
     loader = (_TextLoader if plain_text else _Loader)(text)
-    loader.duplicate_problems = []
+    loader.duplicates = []
     try:
         node = loader.get_single_node()
         lines = _key_lines(node)
@@ -113,7 +112,9 @@ def parse_yaml(text: str, *, plain_text: bool = False) -> ParsedYaml:
         return ParsedYaml(None, [f"not valid YAML: {exc}"])
     finally:
         loader.dispose()
-    return ParsedYaml(data, list(loader.duplicate_problems), lines)
+    # Keys are checked level by level; the reader wants them in the order of the file.
+    problems = [text for _, text in sorted(loader.duplicates, key=lambda item: item[0])]
+    return ParsedYaml(data, problems, lines)
 
 
 def read_yaml(
