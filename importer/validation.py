@@ -46,8 +46,11 @@ def did_you_mean(word: str, allowed: Iterable[str]) -> str | None:
 
 
 def unknown_key(where: str, key: str, allowed: Sequence[str], hint: str | None = None) -> str:
-    """``where: unknown key 'x'`` with the hint, else a "did you mean", else the allowed keys."""
-    text = f"{where}: unknown key {key!r}"
+    """``where: unknown key 'x'`` with the hint, else a "did you mean", else the allowed keys.
+
+    ``where`` may be empty when the sentence already says where (a line number).
+    """
+    text = f"{where}: unknown key {key!r}" if where else f"unknown key {key!r}"
     close = did_you_mean(key, allowed)
     if hint:
         text += f" — {hint}"
@@ -110,8 +113,10 @@ def sentences(
     out: list[str] = []
     for err in sorted(exc.errors(include_url=False), key=position):
         loc = _field_path(err["loc"])
+        line = key_lines.get(str(loc[0])) if key_lines and loc else None
         if err["type"] == "extra_forbidden":
-            place = where(loc[:-1], data) or "top level"
+            # "line 3: unknown key 'x'" is clear enough for a top-level key
+            place = where(loc[:-1], data) or ("" if line is not None else "top level")
             key = str(loc[-1])
             hint = key_hint(key, place) if key_hint else None
             text = unknown_key(place, key, _allowed_keys(_model_at(root, loc[:-1])), hint)
@@ -119,7 +124,6 @@ def sentences(
             place = where(loc, data)
             message = _message(err, loc, required_hint, secret)
             text = f"{place}: {message}" if place else message
-        line = key_lines.get(str(loc[0])) if key_lines and loc else None
         out.append(f"line {line}: {text}" if line is not None else text)
     return list(dict.fromkeys(out))
 
