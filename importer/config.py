@@ -126,19 +126,23 @@ def _yaml_settings(text: str) -> _Read:
     by_name = {name: name for name in _FIELDS} | {var.lower(): name for name, var in _ENV.items()}
     values: dict[str, Any] = {}
     lines: dict[str, int] = {}
+    seen: set[str] = set()
     problems: list[str] = []
     for key, value in data.items():
         written = str(key)
         # Unknown keys keep their spelling, so the model refuses them by the name written.
         name = by_name.get(written.lower(), written)
-        line = parsed.key_lines.get(written, 0)
-        if name in lines:
+        line = parsed.key_lines.get(written)
+        if name in seen:
+            # Spelled differently (api_url, VOICENTER_API_URL): the loader saw two keys.
             problems.append(
                 f"line {line}: {written!r} sets {name} again (first on line {lines[name]}); "
                 "the second one would silently win"
             )
             continue
-        lines[name] = line
+        seen.add(name)
+        if line is not None:
+            lines[name] = line
         if value is not None:       # an empty value means "not set", as in the environment
             values[name] = value
     return values, lines, problems
