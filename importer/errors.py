@@ -10,7 +10,8 @@ them with ``importer.redact.mask`` or let the client redact them.
 
     ImporterError                       exit 2 unless stated
     ├── ConfigError                     bad flags, environment or config file
-    │   ├── MappingError                bad mapping file (``problems`` lists all)
+    │   ├── ConfigFileError             bad settings file or inbox.yaml (``problems`` lists all)
+    │   │   └── MappingError            bad mapping file
     │   └── CampaignNotFoundError       no campaign with that name or code
     ├── SourceError                     a file cannot be read (file, row, column)
     │   ├── UnsupportedFormatError      not a format we read (or binary named .csv)
@@ -51,6 +52,7 @@ __all__ = [
     "CampaignDisabledError",
     "CampaignNotFoundError",
     "ConfigError",
+    "ConfigFileError",
     "DialerConnectionError",
     "DialerError",
     "DialerTimeoutError",
@@ -88,14 +90,30 @@ class ConfigError(ImporterError):
     """Bad flags, environment variables or configuration file."""
 
 
-class MappingError(ConfigError):
-    """A mapping file is invalid; ``problems`` holds every problem found."""
+class ConfigFileError(ConfigError):
+    """A file people write (settings, inbox.yaml, a mapping) is invalid; ``problems`` lists all.
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    ``what`` names the kind of file in the message ("the inbox configuration has 2 problem(s)").
+    """
+
+    what = "configuration file"
+
+    def __init__(self, source: str, problems: list[str], *, what: str | None = None) -> None:
         self.source = source
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: the mapping has {len(self.problems)} problem(s):\n{lines}")
+        super().__init__(
+            f"{source}: the {what or self.what} has {len(self.problems)} problem(s):\n{lines}"
+        )
+
+
+class MappingError(ConfigFileError):
+    """A mapping file is invalid; ``problems`` holds every problem found."""
+
+    what = "mapping"
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(source, problems)
 
 
 class CampaignNotFoundError(ConfigError):

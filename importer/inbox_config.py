@@ -9,11 +9,9 @@ problem listed at once.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import shlex
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +26,10 @@ from pydantic import (
     model_validator,
 )
 
-from importer.errors import ConfigError
+from importer.errors import ConfigError, ConfigFileError
 from importer.plain_text import escape_controls
+from importer.validation import as_text, numbered, sentences
+from importer.yaml_loader import read_yaml
 
 __all__ = [
     "AUTO",
@@ -50,6 +50,8 @@ ReportFormat = Literal["csv", "xlsx", "json"]
 _ALL_FORMATS: tuple[ReportFormat, ...] = ("csv", "xlsx", "json")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEYS = {"password", "pass", "passwd", "smtp_password", "token", "secret"}
+# Values that may hold a secret are never repeated in an error ("Authorization: Bearer ...").
+_SECRET_VALUES = ("headers",)
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -170,9 +172,7 @@ class Inbox(_Model):
     @classmethod
     def _text(cls, value: Any) -> Any:
         # a campaign called 2024 is still a name
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
+        return as_text(value)
 
     @field_validator("report_formats", mode="before")
     @classmethod
@@ -247,75 +247,22 @@ class InboxConfig(_Model):
         return self
 
 
-# --- error formatting -------------------------------------------------------
+# --- loading and error sentences ---------------------------------------------
 
-_MODEL_BY_PARENT: dict[str, type[BaseModel]] = {
-    "": InboxConfig,
-    "inboxes": Inbox,
-    "notify": Notify,
-    "email": EmailNotify,
-    "webhook": WebhookNotify,
-}
+_WHAT = "inbox configuration"
 
 
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
+def _key_hint(key: str, where: str) -> str | None:
+    if key.lower() in _SECRET_KEYS:
+        return (
+            f"never put a password or token in this file: remove {key!r} and "
+            "set password_env: SOME_VARIABLE_NAME (and that environment variable)"
+        )
+    return None
 
 
-def _where(loc: tuple[int | str, ...], data: Any) -> str:
-    parts: list[str] = []
-    node: Any = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item + 1}]"
-            if isinstance(node, list) and item < len(node):
-                node = node[item]
-                if isinstance(node, dict) and isinstance(node.get("name"), str):
-                    label = f"[{item + 1}] ({node['name']})"
-            if parts:
-                parts[-1] += label
-            else:
-                parts.append(label)
-            continue
-        parts.append(str(item))
-        node = node.get(item) if isinstance(node, dict) else None
-    return ".".join(parts) if parts else "(top level)"
-
-
-def _problem(err: Mapping[str, Any], data: Any) -> str:
-    loc: tuple[int | str, ...] = tuple(err["loc"])
-    # pydantic appends the literal/union branch to loc for some errors; keep the field path
-    loc = tuple(x for x in loc if not (isinstance(x, str) and x.startswith(("function-", "lax-"))))
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        parent = next((str(x) for x in reversed(loc[:-1]) if isinstance(x, str)), "")
-        model = _MODEL_BY_PARENT.get(parent, InboxConfig)
-        where = _where(loc[:-1], data)
-        prefix = f"{where}: " if loc[:-1] else ""
-        if key.lower() in _SECRET_KEYS:
-            return (
-                f"{prefix}never put a password or token in this file: remove {key!r} and "
-                "set password_env: SOME_VARIABLE_NAME (and that environment variable)"
-            )
-        known = _known_keys(model)
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-        return f"{prefix}unknown key {key!r}{hint}"
-    if kind == "missing":
-        return f"{_where(loc, data)}: this key is required"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        message = f"must be one of {expected} (got {err.get('input')!r})"
-    return f"{_where(loc, data)}: {message}"
-
-
-def _fail(source: str, problems: list[str]) -> ConfigError:
-    lines = "\n".join(f"  - {p}" for p in problems)
-    return ConfigError(
-        f"{source}: the inbox configuration has {len(problems)} problem(s):\n{lines}"
-    )
+def _fail(source: str, problems: list[str]) -> ConfigFileError:
+    return ConfigFileError(source, problems, what=_WHAT)
 
 
 def parse_inbox_config(data: Any, *, base_dir: Path, source: str = "inbox.yaml") -> InboxConfig:
@@ -325,7 +272,9 @@ def parse_inbox_config(data: Any, *, base_dir: Path, source: str = "inbox.yaml")
     try:
         return InboxConfig.model_validate(data, context={"base": base_dir})
     except ValidationError as exc:
-        problems = list(dict.fromkeys(_problem(e, data) for e in exc.errors()))
+        problems = sentences(
+            exc, InboxConfig, data, where=numbered, key_hint=_key_hint, secret=_SECRET_VALUES
+        )
         raise _fail(source, problems) from None
 
 
@@ -339,13 +288,7 @@ def load_inbox_config(path: Path) -> InboxConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the inbox configuration ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(text, str(path), error=_fail)
     return parse_inbox_config(data, base_dir=path.resolve().parent, source=str(path))
 
 

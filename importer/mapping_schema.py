@@ -10,14 +10,12 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
-import types
 import zoneinfo
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import phonenumbers
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,8 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from importer import yaml_loader
 from importer.errors import MappingError
 from importer.sources.model import SourceInfo, SourceOptions
+from importer.validation import as_text, sentences
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,18 +114,9 @@ def _aliases(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
-    """Numbers written without quotes in YAML are still text values."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
 def _text_keys(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(_text(k)) if k is not None else "": v for k, v in value.items()}
+        return {str(as_text(k)) if k is not None else "": v for k, v in value.items()}
     return value
 
 
@@ -173,7 +164,7 @@ class TextSpec(_Spec):
     @field_validator("value", "default", mode="before")
     @classmethod
     def _value_text(cls, value: Any) -> Any:
-        return _text(value)
+        return as_text(value)
 
     @field_validator("columns_fallback", mode="before")
     @classmethod
@@ -185,7 +176,7 @@ class TextSpec(_Spec):
     def _map_text(cls, value: Any) -> Any:
         value = _text_keys(value)
         if isinstance(value, dict):
-            return {k: _text(v) for k, v in value.items()}
+            return {k: as_text(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")
@@ -253,7 +244,7 @@ class OriginateTimeSpec(_Spec):
     @field_validator("value", mode="before")
     @classmethod
     def _value_text(cls, value: Any) -> Any:
-        return _text(value)
+        return as_text(value)
 
     @field_validator("timezone")
     @classmethod
@@ -531,7 +522,7 @@ class Mapping(BaseModel):
     @field_validator("campaign", mode="before")
     @classmethod
     def _campaign_text(cls, value: Any) -> Any:
-        return _text(value)
+        return as_text(value)
 
     @field_validator("copy_columns", mode="before")
     @classmethod
@@ -616,63 +607,9 @@ class Mapping(BaseModel):
 # --- YAML loading ---------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML without the surprises: ``yes``/``no``/``on``/``off`` stay text, ``0722776772`` and
-    dates stay text, and repeated keys are reported instead of silently overwritten."""
-
-    duplicate_problems: list[str]
-
-
-_DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"}
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789")
-)
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hashable = key in seen
-        except TypeError:
-            continue
-        if hashable:
-            loader.duplicate_problems.append(
-                f"line {key_node.start_mark.line + 1}: key {key!r} appears twice "
-                "(the second one would silently win)"
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
 def read_yaml(text: str, source_name: str) -> Any:
-    """YAML as mapping files are read: no 1.1 surprises, repeated keys refused."""
-    loader = _Loader(text)
-    loader.duplicate_problems = []
-    try:
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise MappingError(source_name, [f"{where}not valid YAML: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise MappingError(source_name, [f"not valid YAML: {exc}"]) from None
-    finally:
-        loader.dispose()
-    if loader.duplicate_problems:
-        raise MappingError(source_name, loader.duplicate_problems)
-    return data
+    """YAML as mapping files are read: no 1.1 surprises, repeated keys refused (MappingError)."""
+    return yaml_loader.read_yaml(text, source_name, error=MappingError)
 
 
 def parse_mapping(text: str, source_name: str = "<stdin>") -> Mapping:
@@ -687,7 +624,7 @@ def parse_mapping(text: str, source_name: str = "<stdin>") -> Mapping:
     try:
         return Mapping.model_validate(data)
     except ValidationError as exc:
-        raise MappingError(source_name, _problems(exc, list(data))) from None
+        raise MappingError(source_name, _problems(exc, data)) from None
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -707,33 +644,15 @@ def load_mapping(path: Path | str) -> Mapping:
 # --- turning pydantic errors into plain sentences ---------------------------------------------
 
 
-def _problems(exc: ValidationError, order: list[Any]) -> list[str]:
+def _problems(exc: ValidationError, data: dict[Any, Any]) -> list[str]:
     """Plain sentences, in the order of the top-level keys in the file."""
-    keys = [str(k) for k in order]
+    return sentences(exc, Mapping, data, key_hint=_key_hint, required_hint=_required_hint)
 
-    def position(err: Any) -> int:
-        first = str(err["loc"][0]) if err["loc"] else ""
-        return keys.index(first) if first in keys else len(keys)
 
-    out: list[str] = []
-    for err in sorted(exc.errors(include_url=False), key=position):
-        loc = tuple(str(p) for p in err["loc"])
-        kind = err["type"]
-        where = ".".join(loc)
-        if kind == "extra_forbidden":
-            out.append(_unknown_key(loc))
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        if kind == "missing":
-            msg = "is required" + _required_hint(loc)
-        elif kind in {"model_type", "dict_type", "model_attributes_type"}:
-            msg = "should be a set of 'key: value' lines"
-        elif kind == "list_type":
-            msg = "should be a list, e.g. [a, b]"
-        elif kind != "value_error" and isinstance(err.get("input"), str | int | float | bool):
-            msg = f"{msg} (got {err['input']!r})"
-        out.append(f"{where}: {msg}" if where else msg)
-    return out
+def _key_hint(key: str, where: str) -> str | None:
+    if key in _HINTED_KEYS_ALLOWED.get(where, ()):
+        return None
+    return _KEY_HINTS.get(re.sub(r"[^a-z]", "", key.casefold()))
 
 
 def _required_hint(loc: tuple[str, ...]) -> str:
@@ -742,47 +661,3 @@ def _required_hint(loc: tuple[str, ...]) -> str:
     if loc == ("phone", "columns"):
         return " (e.g. 'columns: [טלפון נייד, phone]')"
     return ""
-
-
-def _unknown_key(loc: tuple[str, ...]) -> str:
-    key, parent = loc[-1], loc[:-1]
-    model = _model_at(parent)
-    allowed = list(model.model_fields) if model else []
-    where = ".".join(parent) or "top level"
-    text = f"{where}: unknown key {key!r}"
-    folded = {a.casefold(): a for a in allowed}
-    close = difflib.get_close_matches(key.casefold(), list(folded), n=1, cutoff=0.6)
-    hint = _KEY_HINTS.get(re.sub(r"[^a-z]", "", key.casefold()))
-    if hint and key not in _HINTED_KEYS_ALLOWED.get(where, ()):
-        text += f" — {hint}"
-    elif close:
-        text += f" — did you mean {folded[close[0]]!r}?"
-    elif allowed:
-        text += f" (allowed here: {', '.join(allowed)})"
-    return text
-
-
-def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
-    current: Any = Mapping
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(part)
-            if info is None:
-                return None
-            current = info.annotation
-        elif get_origin(current) is dict:
-            current = get_args(current)[1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    origin = get_origin(annotation)
-    if origin is Union or origin is types.UnionType:
-        for arg in get_args(annotation):
-            if (isinstance(arg, type) and issubclass(arg, BaseModel)) or get_origin(arg) is dict:
-                return arg
-    return annotation

@@ -6,7 +6,6 @@ import contextlib
 import json
 import socket
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -221,7 +220,7 @@ def test_account_code_added_to_bodies_when_configured(
     settings: Settings, server: EmulatorServer, hot: str, callbacks: str
 ) -> None:
     server.clear_request_log()
-    with DialerClient(replace(settings, send_account_code=True)) as c:
+    with DialerClient(settings.model_copy(update={"send_account_code": True})) as c:
         c.add_calls_bulk(hot, [CallTarget(P1)])
         c.stop_campaign(hot)
         # reads too: "every request body", as the option promises
@@ -295,7 +294,7 @@ def test_read_timeout_vs_ambiguous_write(
     settings: Settings, server: EmulatorServer, hot: str
 ) -> None:
     server.set_faults(FaultConfig(latency_ms=400))
-    slow = replace(settings, read_timeout=0.1)
+    slow = settings.model_copy(update={"read_timeout": 0.1})
     with DialerClient(slow, retry=RetryPolicy(max_attempts=2, initial_wait=0.01)) as c:
         with pytest.raises(DialerTimeoutError, match="no answer"):
             c.get_campaign_details(hot)

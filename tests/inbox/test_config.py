@@ -54,16 +54,17 @@ inboxes:
     )
     assert message.startswith("inbox.yaml: the inbox configuration has 10 problem(s):")
     for expected in [
-        "unknown key 'settle_secnds' (did you mean 'settle_seconds'?)",
-        "poll_seconds: Input should be greater than 0",
+        "top level: unknown key 'settle_secnds' — did you mean 'settle_seconds'?",
+        "poll_seconds: Input should be greater than 0 (got 0)",
         f"inboxes[1] (Facebook).mapping: mapping file not found: {tmp_path / 'nope.yaml'}",
-        "inboxes[1] (Facebook).mode: must be one of 'append', 'upsert' or 'sync' (got 'apend')",
-        "report_formats[2]: must be one of 'csv', 'xlsx' or 'json' (got 'pdf')",
+        "inboxes[1] (Facebook).mode: Input should be 'append', 'upsert' or 'sync' (got 'apend')",
+        "report_formats[2]: Input should be 'csv', 'xlsx' or 'json' (got 'pdf')",
         "notify.email.to: not an e-mail address: bob",
-        "never put a password or token in this file: remove 'password'",
-        "notify.email: unknown key 'prot' (did you mean 'port'?)",
+        "notify.email: unknown key 'password' — never put a password or token in this file: "
+        "remove 'password'",
+        "notify.email: unknown key 'prot' — did you mean 'port'?",
         "notify.webhook.url: must start with http:// or https://",
-        "inboxes[2].name: this key is required",
+        "inboxes[2].name: is required",
     ]:
         assert expected in message
     assert "hunter2" not in message
@@ -104,10 +105,60 @@ def test_duplicate_inboxes_are_refused(tmp_path: Path) -> None:
     assert "two inboxes share the folder" in message
 
 
+def test_a_repeated_key_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """A key written twice used to keep its second value silently; now the run stops."""
+    from click.testing import CliRunner
+
+    from importer.cli import cli
+
+    config = tmp_path / "inbox.yaml"
+    config.write_text(
+        "poll_seconds: 5\n"
+        "inboxes:\n"
+        "  - name: FB\n"
+        "    campaign: Hot leads\n"
+        "    dry_run: true\n"
+        "    campaign: Callbacks\n"
+        "poll_seconds: 1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_inbox_config(config)
+    assert str(info.value) == (
+        f"{config}: the inbox configuration has 2 problem(s):\n"
+        "  - line 6: key 'campaign' appears twice (the second one would silently win)\n"
+        "  - line 7: key 'poll_seconds' appears twice (the second one would silently win)"
+    )
+    result = CliRunner().invoke(cli, ["inbox", "run", "--config", str(config), "--once"])
+    assert result.exit_code == 2, result.output
+    assert "line 6: key 'campaign' appears twice" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_yes_no_and_leading_zeros_are_read_like_mappings(tmp_path: Path) -> None:
+    """YAML 1.1 read `no` as false and 0123 as the number 83; names and campaigns stay text."""
+    config = tmp_path / "inbox.yaml"
+    config.write_text(
+        "inboxes:\n"
+        "  - name: No\n"
+        "    path: a\n"
+        "    campaign: 0123\n"
+        "    dry_run: yes\n"
+        "  - name: 2024\n"
+        "    path: b\n"
+        "    campaign: off\n"
+        "    dry_run: no\n",
+        encoding="utf-8",
+    )
+    first, second = load_inbox_config(config).inboxes
+    assert (first.name, first.campaign, first.dry_run) == ("No", "0123", True)
+    assert (second.name, second.campaign, second.dry_run) == ("2024", "off", False)
+
+
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "inbox.yaml"
     bad.write_text("inboxes: [\n  - name: x\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not valid YAML at line"):
+    with pytest.raises(ConfigError, match=r"line 2, column 3: not valid YAML"):
         load_inbox_config(bad)
     with pytest.raises(ConfigError, match="inbox init"):
         load_inbox_config(tmp_path / "nothing.yaml")
