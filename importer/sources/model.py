@@ -51,6 +51,9 @@ class SourceInfo:
     header_row: int = 1                  # 1-based, as the user sees it
     columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The header row's cells as read (``columns`` are cleaned and made unique): a data
+    # row equal to them is the header repeated, not a lead.
+    header_cells: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
