@@ -23,7 +23,8 @@ from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy, build_retrying
 from importer.errors import ApiError, DialerError, RunInterruptedError
 from importer.journal import Journal, JournalRow
-from importer.mapping import BoundMapping, with_custom_data
+from importer.mapping import BoundMapping, MappedRow, with_custom_data
+from importer.not_leads import sort_rows
 from importer.push import ChunkPusher, Outcome, Planned, retryable_write
 from importer.report import ReportWriter, RowResult, Status
 from importer.sources import open_sources
@@ -117,11 +118,16 @@ class FileRun:
                 for source in open_sources(self.path, self.source_options):
                     with source:
                         bound = self.bind(source.info)
-                        for row in source.rows():
+                        rows = sort_rows(
+                            source.rows(blank_rows=True),
+                            bound.map_row,
+                            source.info.header_cells,
+                        )
+                        for row, mapped, not_a_lead in rows:
                             if ctx.cancel.is_set():
                                 stopped = True
                                 break
-                            self._classify(row, seq, bound, window)
+                            self._classify(row, mapped, not_a_lead, seq, window)
                             seq += 1
                             if window.sendable() >= ctx.chunk_size:
                                 self._dispatch(window, pool)
@@ -150,9 +156,23 @@ class FileRun:
         self.next_chunk_no += 1
         return window
 
-    def _classify(self, row: SourceRow, seq: int, bound: BoundMapping, window: _Window) -> None:
+    def _classify(
+        self,
+        row: SourceRow,
+        mapped: MappedRow,
+        not_a_lead: str | None,
+        seq: int,
+        window: _Window,
+    ) -> None:
         ctx = self.ctx
-        mapped = bound.map_row(row)
+        if not_a_lead is not None:
+            # A title, header, footer or blank row: its mapped fields would only show
+            # defaults and constants as if it were a lead; the reason says what it is.
+            window.results.append((seq, RowResult(
+                row.file, row.sheet, row.row, mapped.phone_raw, "", Status.NOT_A_LEAD,
+                not_a_lead, None, ctx.campaign.name, {},
+            )))
+            return
         phone = mapped.phone
         e164 = (phone.e164 or "") if mapped.problem is None else ""
         reason = mapped.reason
