@@ -20,7 +20,9 @@ only when it has one of these shapes:
 * **repeated header**: every cell equals the header row's cell above it, compared the
   way headers are matched (case, spaces, punctuation and niqqud ignored);
 * **group title**: a single non-empty cell, in the first or second column, holding a
-  letter, and the very next row is a repeated header or a row with a phone;
+  letter, and the very next row is a repeated header -- or a row with a phone, when the
+  title itself comes right after a blank row or another row that is not a lead (a lone
+  name between leads is a lead whose phone is missing);
 * **report footer**: the first non-empty cell, in the first or second column, is a known
   footer line, and nothing but blank rows and other footer lines follows it to the end
   of the sheet.
@@ -101,6 +103,7 @@ class _Sorter:
         self.header = tuple(_header_key(c) for c in header_cells)
         self.held: list[tuple[SourceRow, MappedRow, int]] = []
         self.holding = _OTHER  # _TITLE or _FOOTER while rows are held
+        self.last_break = -1   # the last row found not to be a lead (blank, header, ...)
 
     def see(self, row: SourceRow, mapped: MappedRow) -> Iterator[Sorted]:
         """Sort one row: yield it, and any rows it decides, once their fate is known."""
@@ -111,22 +114,40 @@ class _Sorter:
             ):
                 self.held.append((row, mapped, kind))
                 return
-            yield from self._release(title=kind in (_HEADER, _LEAD), footer=False)
+            yield from self._release(title=self._title_confirmed(kind), footer=False)
         if kind in (_TITLE, _FOOTER):
             self.held.append((row, mapped, kind))
             self.holding = kind
             return
-        yield row, mapped, self._reason(row, kind)
+        yield self._out(row, mapped, kind)
 
     def finish(self) -> Iterator[Sorted]:
         """The end of the sheet: held footer lines are footers; a held title is not one."""
         yield from self._release(title=False, footer=True)
 
+    def _title_confirmed(self, following: int) -> bool:
+        """Whether the held one-cell row is a group title, seeing the row after it.
+
+        The header again after it (monday.com) settles it.  A lead after it does only when
+        the row starts a section (right after a blank row, a repeated header, ...): a lone
+        name among leads is more likely a lead whose phone is missing, which must stay a
+        problem someone sees.
+        """
+        if following == _HEADER:
+            return True
+        return following == _LEAD and self.last_break == self.held[0][0].row - 1
+
     def _release(self, *, title: bool, footer: bool) -> Iterator[Sorted]:
         held, self.held = self.held, []
         for row, mapped, kind in held:
             confirmed = (kind == _TITLE and title) or (kind == _FOOTER and footer)
-            yield row, mapped, self._reason(row, kind if confirmed or kind == _BLANK else _OTHER)
+            yield self._out(row, mapped, kind if confirmed or kind == _BLANK else _OTHER)
+
+    def _out(self, row: SourceRow, mapped: MappedRow, kind: int) -> Sorted:
+        reason = self._reason(row, kind)
+        if reason is not None:
+            self.last_break = row.row
+        return row, mapped, reason
 
     @staticmethod
     def _reason(row: SourceRow, kind: int) -> str | None:
