@@ -21,7 +21,7 @@ from importer.dedupe import DedupeChecks
 from importer.dialer.client import DialerClient
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy, build_retrying
-from importer.errors import ApiError, DialerError, RunInterruptedError
+from importer.errors import ApiError, DialerError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.not_leads import sort_rows
@@ -31,6 +31,7 @@ from importer.sources import open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 
 __all__ = [
+    "DoneRow",
     "FileRun",
     "RunContext",
     "idempotent_call",
@@ -43,6 +44,9 @@ _WOULD_UPDATE = Outcome(Status.WOULD_ADD, "dry run: already pending, would be up
 
 # Row states in the journal that mean "this row's number is taken in this run".
 DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
+
+#: A row an earlier attempt of a resumed run settled: (status, reason, error_code, sheet, row).
+DoneRow = tuple[str, str, int | None, str | None, int]
 
 
 @dataclass(slots=True)
@@ -90,7 +94,7 @@ class FileRun:
         run_id: str,
         ref_key: str | None,
         writer: ReportWriter,
-        done_rows: dict[int, tuple[str, str, int | None]],
+        done_rows: dict[int, DoneRow],
         first_chunk_no: int,
     ) -> None:
         self.ctx = ctx
@@ -165,6 +169,8 @@ class FileRun:
         window: _Window,
     ) -> None:
         ctx = self.ctx
+        if self.done_rows:
+            self._check_resumed(seq, row)
         if not_a_lead is not None:
             # A title, header, footer or blank row: its mapped fields would only show
             # defaults and constants as if it were a lead; the reason says what it is.
@@ -191,7 +197,7 @@ class FileRun:
         previous = self.done_rows.get(seq) if self.done_rows else None
         if previous is not None:
             # A resumed run: this row was settled by an earlier attempt.
-            status, reason, code = previous
+            status, reason, code = previous[:3]
             ctx.checks.mark_seen(e164)
             result.status = Status(status)
             result.reason = "; ".join(filter(None, [result.reason, reason]))
@@ -210,6 +216,26 @@ class FileRun:
             result.reason = f"{reason}; {why}" if reason and why else reason or why
         else:
             window.planned.append(Planned(seq, e164, target, ref))
+
+    def _check_resumed(self, seq: int, row: SourceRow) -> None:
+        """Refuse to resume when the journal's rows do not line up with the file's.
+
+        Settled rows are found again by their place in the file; if an earlier version
+        numbered the rows otherwise (before blank rows were listed, say), a row would take
+        another row's "added" and never be sent.
+        """
+        done = self.done_rows.get(seq)
+        if done is None or (done[3], done[4]) == (row.sheet, row.row):
+            return
+        sheet = f"sheet {row.sheet!r}, " if row.sheet else ""
+        raise JournalError(
+            f"{self.path.name}: the unfinished run {self.run_id} cannot be resumed: the "
+            f"journal's row {seq + 1} is the file's {sheet}row {done[4]}, but it is now read "
+            f"as row {row.row} (the run was probably started by an earlier version of "
+            "lead-importer). Nothing from that row on was sent. Finish the run with the version "
+            "that started it, or import the file with another --state-dir: numbers already "
+            "pending in the campaign are then skipped (duplicate_pending)."
+        )
 
     def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
         """Record the window in the journal, then send its chunk (nothing for a dry run)."""
