@@ -21,9 +21,10 @@ from importer.dedupe import DedupeChecks
 from importer.dialer.client import DialerClient
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy, build_retrying
-from importer.errors import ApiError, DialerError, RunInterruptedError
+from importer.errors import ApiError, DialerError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
+from importer.not_leads import sort_rows
 from importer.push import ChunkPusher, Outcome, Planned, retryable_write
 from importer.report import ReportWriter, RowResult, Status
 from importer.sources import open_sources
@@ -31,6 +32,7 @@ from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 from importer.upsert import Previous, UpdatePlan, plan_update
 
 __all__ = [
+    "DoneRow",
     "FileRun",
     "RunContext",
     "idempotent_call",
@@ -44,6 +46,9 @@ _WOULD_ADD = Outcome(Status.WOULD_ADD)
 DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
 # Outcomes that put (or changed) a call in the campaign.
 _PUSHED = frozenset({Status.ADDED, Status.UPDATED})
+
+#: A row an earlier attempt of a resumed run settled: (status, reason, error_code, sheet, row).
+DoneRow = tuple[str, str, int | None, str | None, int]
 
 
 @dataclass(slots=True)
@@ -94,7 +99,7 @@ class FileRun:
         run_id: str,
         ref_key: str | None,
         writer: ReportWriter,
-        done_rows: dict[int, tuple[str, str, int | None]],
+        done_rows: dict[int, DoneRow],
         first_chunk_no: int,
         replaced: dict[int, Previous] | None = None,
     ) -> None:
@@ -140,11 +145,16 @@ class FileRun:
                 for source in open_sources(self.path, self.source_options):
                     with source:
                         bound = self.bind(source.info)
-                        for row in source.rows():
+                        rows = sort_rows(
+                            source.rows(blank_rows=True),
+                            bound.map_row,
+                            source.info.header_cells,
+                        )
+                        for row, mapped, not_a_lead in rows:
                             if ctx.cancel.is_set():
                                 stopped = True
                                 break
-                            self._classify(row, seq, bound, window)
+                            self._classify(row, mapped, not_a_lead, seq, bound, window)
                             seq += 1
                             if window.sendable() >= ctx.chunk_size:
                                 self._dispatch(window, pool)
@@ -180,9 +190,26 @@ class FileRun:
         self.next_chunk_no += 1
         return window
 
-    def _classify(self, row: SourceRow, seq: int, bound: BoundMapping, window: _Window) -> None:
+    def _classify(
+        self,
+        row: SourceRow,
+        mapped: MappedRow,
+        not_a_lead: str | None,
+        seq: int,
+        bound: BoundMapping,
+        window: _Window,
+    ) -> None:
         ctx = self.ctx
-        mapped = bound.map_row(row)
+        if self.done_rows:
+            self._check_resumed(seq, row)
+        if not_a_lead is not None:
+            # A title, header, footer or blank row: its mapped fields would only show
+            # defaults and constants as if it were a lead; the reason says what it is.
+            window.results.append((seq, RowResult(
+                row.file, row.sheet, row.row, mapped.phone_raw, "", Status.NOT_A_LEAD,
+                not_a_lead, None, ctx.campaign.name, {},
+            )))
+            return
         phone = mapped.phone
         e164 = (phone.e164 or "") if mapped.problem is None else ""
         reason = mapped.reason
@@ -201,7 +228,7 @@ class FileRun:
         previous = self.done_rows.get(seq) if self.done_rows else None
         if previous is not None:
             # A resumed run: this row was settled by an earlier attempt.
-            status, reason, code = previous
+            status, reason, code = previous[:3]
             ctx.checks.mark_seen(e164)
             result.status = Status(status)
             result.reason = "; ".join(filter(None, [result.reason, reason]))
@@ -249,6 +276,26 @@ class FileRun:
         window.updates.append(planned)
         window.plans[planned.seq] = plan
         return Status.UPDATED, ""
+
+    def _check_resumed(self, seq: int, row: SourceRow) -> None:
+        """Refuse to resume when the journal's rows do not line up with the file's.
+
+        Settled rows are found again by their place in the file; if an earlier version
+        numbered the rows otherwise (before blank rows were listed, say), a row would take
+        another row's "added" and never be sent.
+        """
+        done = self.done_rows.get(seq)
+        if done is None or (done[3], done[4]) == (row.sheet, row.row):
+            return
+        sheet = f"sheet {row.sheet!r}, " if row.sheet else ""
+        raise JournalError(
+            f"{self.path.name}: the unfinished run {self.run_id} cannot be resumed: the "
+            f"journal's row {seq + 1} is the file's {sheet}row {done[4]}, but it is now read "
+            f"as row {row.row} (the run was probably started by an earlier version of "
+            "lead-importer). Nothing from that row on was sent. Finish the run with the version "
+            "that started it, or import the file with another --state-dir: numbers already "
+            "pending in the campaign are then skipped (duplicate_pending)."
+        )
 
     def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
         """Record the window in the journal, then send its chunk (nothing for a dry run)."""

@@ -31,6 +31,7 @@ import requests
 
 from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
 from importer.redact import redact
+from importer.report import Status
 
 __all__ = [
     "FileNotice",
@@ -44,6 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_NOT_A_LEAD = Status.NOT_A_LEAD.value
 
 
 class NotifyError(Exception):
@@ -101,9 +103,13 @@ class FileNotice:
         parts = [
             f"{n} {status}"
             for status, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            if n
+            if n and status != _NOT_A_LEAD
         ]
         text = ", ".join(parts) if parts else f"{self.total_rows} rows"
+        not_leads = self.counts.get(_NOT_A_LEAD, 0)
+        if not_leads:
+            # Said apart and last: titles, headers and blank rows are not problems.
+            text += f"; {not_leads} {_NOT_A_LEAD}"
         if self.exit_code == 1:
             text += " - some rows were not accepted, see the report"
         return ("dry run: " if self.dry_run else "") + text
@@ -147,7 +153,18 @@ class FileNotice:
         if self.counts:
             lines.append("")
             lines.append("Rows by status:")
-            lines.extend(f"  {status:<20} {n}" for status, n in sorted(self.counts.items()) if n)
+            lines.extend(
+                f"  {status:<20} {n}"
+                for status, n in sorted(self.counts.items())
+                if n and status != _NOT_A_LEAD
+            )
+            not_leads = self.counts.get(_NOT_A_LEAD, 0)
+            if not_leads:
+                lines.extend([
+                    "",
+                    f"Not leads: {not_leads} row(s) were group titles, repeated headers, report "
+                    "footers or blank rows (status not_a_lead); nothing to do about them.",
+                ])
         lines.extend(["", self.message])
         if self.reports:
             lines.append("")

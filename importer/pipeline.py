@@ -45,6 +45,7 @@ from importer.errors import (
 )
 from importer.file_run import (
     DONE_STATUSES,
+    DoneRow,
     FileRun,
     RunContext,
     remove_one,
@@ -597,7 +598,7 @@ class _Importer:
     ) -> FileOutcome:
         mapping = item.mapping
         run_id = ""
-        done_rows: dict[int, tuple[str, str, int | None]] = {}
+        done_rows: dict[int, DoneRow] = {}
         replaced: dict[int, Previous] = {}
         first_chunk = 0
         if self.journal is not None and key is not None:
@@ -750,9 +751,7 @@ class _Importer:
             reports = self._close_report(writer, summary, exit_code=0)
         return FileOutcome(item.path, summary, reports, 0)
 
-    def _resume_state(
-        self, run_id: str, pusher: ChunkPusher
-    ) -> dict[int, tuple[str, str, int | None]]:
+    def _resume_state(self, run_id: str, pusher: ChunkPusher) -> dict[int, DoneRow]:
         """Settle chunks whose outcome is unknown, then return the rows already settled."""
         assert self.journal is not None
         for chunk in self.journal.unknown_chunks(run_id):
@@ -786,7 +785,7 @@ class _Importer:
                 + again,
             )
         return {
-            r.seq: (r.status, r.reason, r.error_code)
+            r.seq: (r.status, r.reason, r.error_code, r.sheet, r.row)
             for r in self.journal.rows_with_status(run_id, sorted(DONE_STATUSES))
         }
 

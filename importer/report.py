@@ -35,8 +35,8 @@ Formula injection (OWASP "CSV Injection", CWE-1236)
 Big files
     When a file has more than ``xlsx_row_limit`` rows, the Rows sheet lists
     only the rows that need attention -- every status except ``added``,
-    ``updated``, ``would_add`` and ``would_update`` -- (at most ``xlsx_row_limit`` of them) and
-    the Summary sheet says so; the CSV always has every row.
+    ``updated``, ``would_add``, ``would_update`` and ``not_a_lead`` -- (at most
+    ``xlsx_row_limit`` of them) and the Summary sheet says so; the CSV always has every row.
 
 Interrupted runs
     Used as a context manager, an exception still closes every report with
@@ -111,6 +111,9 @@ class Status(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     REMOVED = "removed"
+    # A group title, repeated header, report footer or blank row inside the data: counted
+    # apart from the leads, never a problem (not_leads.py says which rows).
+    NOT_A_LEAD = "not_a_lead"
 
 
 BASE_COLUMNS: tuple[str, ...] = (
@@ -131,8 +134,10 @@ REPORT_FORMATS: frozenset[str] = frozenset({"csv", "xlsx", "json"})
 SUCCESS_STATUSES: frozenset[str] = frozenset(
     {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value}
 )
+#: Statuses a big workbook's Rows sheet leaves out: nothing to do about these rows.
+QUIET_STATUSES: frozenset[str] = SUCCESS_STATUSES | {Status.NOT_A_LEAD.value}
 #: Every other status: the rows a big workbook's Rows sheet keeps.
-ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - SUCCESS_STATUSES
+ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - QUIET_STATUSES
 
 
 @dataclass(slots=True)
@@ -535,7 +540,7 @@ class ReportWriter:
             self.counts[status] += 1
         except KeyError:
             self.counts[status] = 1
-        attention = status not in SUCCESS_STATUSES
+        attention = status not in QUIET_STATUSES
         if attention:
             self._attention += 1
 
@@ -729,7 +734,8 @@ class ReportWriter:
             listed = f"lists only the {shown:,} rows that were not added"
         return (
             f"This file had {self.total:,} rows; to keep the workbook usable, the Rows sheet "
-            f"{listed} (added, updated, would_add and would_update rows are left out). {where}."
+            f"{listed} (added, updated, would_add, would_update and not_a_lead rows are left "
+            f"out). {where}."
         )
 
     def _spooled_records(self) -> Iterator[list[Any]]:
@@ -745,7 +751,7 @@ class ReportWriter:
                 record: list[Any] = marshal.load(spool)  # noqa: S302
             except EOFError:
                 return
-            if limited and record[_STATUS_INDEX] in SUCCESS_STATUSES:
+            if limited and record[_STATUS_INDEX] in QUIET_STATUSES:
                 continue
             yield record
 

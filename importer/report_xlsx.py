@@ -36,8 +36,9 @@ from importer.report import _XLSX_FIRST, Status, Summary, is_formula_like
 __all__ = ["STATUS_COLOURS", "STATUS_MEANINGS", "build_workbook", "xlsx_text"]
 
 #: Subtle fills: green = in the campaign, grey = duplicate, yellow = skipped
-#: for a stated reason, red = refused or undelivered, blue = removed.
+#: for a stated reason, red = refused or undelivered, blue = removed, lilac = not a lead.
 _GREEN, _GREY, _YELLOW, _RED, _BLUE = "E2EFDA", "EDEDED", "FFF2CC", "F8D7DA", "DDEBF7"
+_LILAC = "EAE4F2"
 STATUS_COLOURS: dict[str, str] = {
     Status.ADDED: _GREEN,
     Status.UPDATED: _GREEN,
@@ -53,6 +54,7 @@ STATUS_COLOURS: dict[str, str] = {
     Status.REJECTED: _RED,
     Status.FAILED: _RED,
     Status.REMOVED: _BLUE,
+    Status.NOT_A_LEAD: _LILAC,
 }
 
 STATUS_MEANINGS: dict[str, str] = {
@@ -70,6 +72,8 @@ STATUS_MEANINGS: dict[str, str] = {
     Status.REJECTED: "refused by the API (see reason and error_code)",
     Status.FAILED: "not delivered after retries; a re-run retries it",
     Status.REMOVED: "sync mode: removed, no longer in the source",
+    Status.NOT_A_LEAD: "a group title, repeated header, report footer or blank row inside "
+    "the data: not a lead, not a problem",
 }
 
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -233,13 +237,20 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     table_top = 3 + len(facts) + 1   # 1-based row of the table header
     ws.append([cell("Status", "D9E1F2", bold=True), cell("Rows", "D9E1F2", bold=True),
                cell("Meaning", "D9E1F2", bold=True)])
-    statuses = [s.value for s in Status]
-    extra = sorted(k for k in summary.counts if k not in statuses)
+    # The leads' statuses (the chart's data), then the rows that are not leads, apart.
+    statuses = [s.value for s in Status if s is not Status.NOT_A_LEAD]
+    extra = sorted(k for k in summary.counts if k not in statuses and k != Status.NOT_A_LEAD)
     for status in [*statuses, *extra]:
         fill = STATUS_COLOURS.get(status)
         ws.append([cell(status, fill), cell(int(summary.counts.get(status, 0)), fill),
                    cell(STATUS_MEANINGS.get(status, ""), fill)])
     n_status = len(statuses) + len(extra)
+    not_leads = int(summary.counts.get(Status.NOT_A_LEAD, 0))
+    ws.append([cell("Leads", bold=True), cell(summary.total_rows - not_leads, bold=True),
+               cell("rows that are leads: the statuses above")])
+    fill = STATUS_COLOURS[Status.NOT_A_LEAD]
+    ws.append([cell(Status.NOT_A_LEAD.value, fill), cell(not_leads, fill),
+               cell(STATUS_MEANINGS[Status.NOT_A_LEAD], fill)])
     ws.append([cell("Total", bold=True), cell(summary.total_rows, bold=True)])
     ws.append([])
 

@@ -138,8 +138,7 @@ def _print_summary(result: ImportResult) -> None:
     for outcome in result.files:
         summary = outcome.summary
         name = escape_controls(summary.source_file)  # one file, one line, read as written
-        counts = {k: v for k, v in summary.counts.items() if v}
-        parts = ", ".join(f"{v:,} {k}" for k, v in counts.items()) or "no rows"
+        parts = _count_parts(summary.counts)
         if summary.already_imported:
             click.echo(
                 f"{name}: already imported, nothing sent now (run "
@@ -165,6 +164,17 @@ def _print_summary(result: ImportResult) -> None:
             "run the same command again to retry the undelivered ones.",
             err=True,
         )
+
+
+def _count_parts(counts: dict[str, int]) -> str:
+    """``"12 added, 1 missing_phone; 3 not_a_lead"``: rows that are not leads come apart."""
+    apart = counts.get(Status.NOT_A_LEAD.value, 0)
+    leads = ", ".join(
+        f"{v:,} {k}" for k, v in counts.items() if v and k != Status.NOT_A_LEAD.value
+    )
+    if not apart:
+        return leads or "no rows"
+    return "; ".join(filter(None, [leads, f"{apart:,} not_a_lead"]))
 
 
 def _result_to_json(result: ImportResult) -> dict[str, Any]:

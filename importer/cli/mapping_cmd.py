@@ -10,13 +10,14 @@ import click
 
 from importer.cli._common import echo_json, fail, sheet_option
 from importer.errors import EXIT_BAD_INPUT, ImporterError
-from importer.mapping import MappedRow, Mapping, load_mapping, suggest_mapping
+from importer.mapping import Mapping, load_mapping, suggest_mapping
+from importer.not_leads import sort_rows
 from importer.sources import SourceOptions, open_sources, require_phone_sheet
 
 __all__ = ["register"]
 
 _PROBLEM_STATUSES = ("missing_phone", "invalid_phone", "type_rejected")
-
+_NOT_A_LEAD = "not_a_lead"
 
 
 @click.group("mapping")
@@ -119,9 +120,14 @@ def _dry_map(mapping: Mapping, path: Path, show: int) -> dict[str, Any]:
                 "phone_columns": [bound.headers[i] for i in bound.phone_columns],
                 "field_names": bound.field_names,
             })
-            for row in source.rows():
-                mapped: MappedRow = bound.map_row(row)
+            rows = sort_rows(
+                source.rows(blank_rows=True), bound.map_row, source.info.header_cells
+            )
+            for row, mapped, not_a_lead in rows:
                 counts["rows"] += 1
+                if not_a_lead is not None:  # counted apart, never listed as a problem
+                    counts[_NOT_A_LEAD] += 1
+                    continue
                 status = mapped.problem.value if mapped.problem else "usable"
                 counts[status] += 1
                 if mapped.reason and mapped.problem is None:
@@ -137,7 +143,9 @@ def _dry_map(mapping: Mapping, path: Path, show: int) -> dict[str, Any]:
     return {
         "file": str(path),
         "sheets": sheets,
-        "counts": {k: counts.get(k, 0) for k in ("rows", "usable", *_PROBLEM_STATUSES)},
+        "counts": {
+            k: counts.get(k, 0) for k in ("rows", "usable", *_PROBLEM_STATUSES, _NOT_A_LEAD)
+        },
         "rows_with_notes": noted_rows,
         "problems": problems,
         "notes": notes,
@@ -161,10 +169,16 @@ def _print(result: dict[str, Any]) -> None:
             f"phone column(s): {', '.join(sheet['phone_columns'])}"
         )
     counts = result["counts"]
+    not_leads = ""
+    if counts[_NOT_A_LEAD]:
+        not_leads = (
+            f"; {counts[_NOT_A_LEAD]} not a lead (group titles, repeated headers, report "
+            "footers, blank rows)"
+        )
     click.echo(
         f"  {counts['rows']} rows: {counts['usable']} usable, "
         f"{counts['missing_phone']} missing phone, {counts['invalid_phone']} invalid phone, "
-        f"{counts['type_rejected']} phone type not allowed"
+        f"{counts['type_rejected']} phone type not allowed{not_leads}"
     )
     if result["rows_with_notes"]:
         click.echo(

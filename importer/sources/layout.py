@@ -7,7 +7,10 @@ turns the raw rows after it into ``SourceRow`` objects aligned with the header.
 
 Rules (documented for users in ``inspect``'s help and the README):
 
-* Blank rows are skipped everywhere and never yielded; row numbers stay true.
+* Blank rows are skipped and never yielded (row numbers stay true), except that
+  ``shape_rows(blank_rows=True)`` yields those between the header and the last
+  non-blank row -- including rows a reader leaves out -- so every row of the
+  table appears exactly once; blank rows after the last data row never appear.
 * Header row: the first of the first 20 non-blank rows that has at least two filled
   cells, at least half as many filled cells as the widest of the first 50 rows, and
   no more numeric than text cells.  A file whose rows all have one cell has its
@@ -56,6 +59,7 @@ class Layout:
     first: int                      # index in raw cells of the first column
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
+    header_cells: tuple[str, ...] = ()   # the header row's cells under ``columns``, as read
 
 
 def _clean_name(text: str) -> str:
@@ -157,7 +161,10 @@ def detect_layout(
             f"header found on row {head[0]}; skipped {len(above)} row(s) above it "
             f"(title or notes: row {shown})"
         )
-    return Layout(header_row=head[0], first=first, columns=columns, warnings=warnings)
+    cells = tuple(head_cells[i] if i < len(head_cells) else "" for i in range(first, last + 1))
+    return Layout(
+        header_row=head[0], first=first, columns=columns, warnings=warnings, header_cells=cells
+    )
 
 
 def _span(header: list[str], data: list[RawRow]) -> tuple[int, int]:
@@ -190,12 +197,19 @@ def shape_rows(
     sheet: str | None,
     col0: int = 0,
     report_missing: bool = False,
+    blank_rows: bool = False,
 ) -> Iterator[SourceRow]:
-    """Yield the non-blank data rows after the header, aligned with its columns."""
+    """Yield the data rows after the header, aligned with its columns.
+
+    Blank rows are left out, unless ``blank_rows``: then the blank rows between the header
+    and the last non-blank row are yielded too, with every cell empty (a row missing from
+    the reader's numbering is one of them); blank rows after the last data row never are.
+    """
     first = layout.first
     ncols = len(layout.columns)
     header_row = layout.header_row
     fast = first == 0
+    expected = header_row + 1  # the row after the last one yielded
     for row, cells, numeric, line in raw_rows:
         if row <= header_row:
             continue
@@ -204,11 +218,26 @@ def shape_rows(
             # The common case, kept lean: a full-width row of a table starting at column A.
             head = cells[0] if n else ""
             if (head and not head.isspace()) or "".join(cells).strip():
+                if blank_rows and row > expected:
+                    yield from _blank_rows(expected, row, file, sheet, ncols)
+                expected = row + 1
                 yield SourceRow(file, sheet, row, tuple(cells), numeric, (), line)
             continue
         if is_blank(cells):
             continue
+        if blank_rows and row > expected:
+            yield from _blank_rows(expected, row, file, sheet, ncols)
+        expected = row + 1
         yield _ragged(cells, numeric, row, line, layout, file, sheet, col0, report_missing)
+
+
+def _blank_rows(
+    start: int, stop: int, file: str, sheet: str | None, ncols: int
+) -> Iterator[SourceRow]:
+    """Rows ``start`` to ``stop - 1``, all blank (their physical line is not known)."""
+    cells = ("",) * ncols
+    for row in range(start, stop):
+        yield SourceRow(file, sheet, row, cells, _NO_NUMERIC, (), None)
 
 
 def _ragged(

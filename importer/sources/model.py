@@ -87,6 +87,9 @@ class SourceInfo:
     warnings: list[str] = field(default_factory=list)
     # Filled when ``sheet: auto`` chose among several sheets: each one's phone-likeness.
     sheet_scan: list[SheetScan] = field(default_factory=list)
+    # The header row's cells as read (``columns`` are cleaned and made unique): a data
+    # row equal to them is the header repeated, not a lead.
+    header_cells: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

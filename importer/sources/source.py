@@ -88,8 +88,12 @@ class Source:
         self._index = index
         self._closed = False
 
-    def rows(self) -> Iterator[SourceRow]:
-        """Stream the data rows in file order (each call starts from the top)."""
+    def rows(self, *, blank_rows: bool = False) -> Iterator[SourceRow]:
+        """Stream the data rows in file order (each call starts from the top).
+
+        With ``blank_rows`` the blank rows inside the data come too (all cells empty),
+        so that every row from the header to the last data row is yielded once.
+        """
         sheet = self.info.sheet
         return shape_rows(
             self._tables.raw_rows(self._index),
@@ -98,6 +102,7 @@ class Source:
             sheet=sheet,
             col0=self._tables.col0(self._index),
             report_missing=self.info.format in ("csv", "tsv"),
+            blank_rows=blank_rows,
         )
 
     def close(self) -> None:
@@ -280,6 +285,7 @@ def _build(shared: _Shared, info: SourceInfo, index: int | None, options: Source
         columns=list(layout.columns),
         warnings=warnings + layout.warnings,
         sheet_scan=list(info.sheet_scan),
+        header_cells=list(layout.header_cells),
     )
     shared.acquire()
     return Source(shared, sheet_info, layout, index or 0)

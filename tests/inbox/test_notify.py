@@ -77,6 +77,28 @@ def test_summary_email_with_the_xlsx_report_attached(
     assert attachment.get_content()[:2] == b"PK"
 
 
+def test_rows_that_are_not_leads_are_told_apart_not_as_problems(
+    smtp_server: tuple[SmtpSink, int], tmp_path: Path
+) -> None:
+    sink, port = smtp_server
+    from importer.inbox_config import Notify
+
+    notice = _notice(tmp_path, total_rows=8, counts={"added": 4, "missing_phone": 1,
+                                                     "not_a_lead": 3})
+    assert not notice.is_problem
+    problems_only = Notify(email=_email(port, send="problems"))
+    assert send_notifications(problems_only, notice) == [] and sink.messages == []
+    assert send_notifications(Notify(email=_email(port)), notice) == []
+    [msg] = sink.messages
+    assert msg["Subject"] == "[lead-importer] לידים.xlsx: 4 added, 1 missing_phone; 3 not_a_lead"
+    body = msg.get_body(("plain",))
+    assert body is not None
+    text = body.get_content().replace("\r\n", "\n")
+    by_status = text.split("Rows by status:\n", 1)[1].split("\n\n", 1)[0]
+    assert by_status.splitlines() == ["  added                4", "  missing_phone        1"]
+    assert "Not leads: 3 row(s) were group titles, repeated headers, report footers" in text
+
+
 def test_email_login_takes_the_password_from_the_environment(
     smtp_server: tuple[SmtpSink, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -97,6 +97,7 @@ def test_check_json(tmp_path: Path) -> None:
         "missing_phone": 1,
         "invalid_phone": 1,
         "type_rejected": 0,
+        "not_a_lead": 0,
     }
     assert len(data["problems"]) == 1
     assert data["problems"][0]["row"] == 7 and data["problems"][0]["status"] == "invalid_phone"
