@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from importer.errors import ConfigError
+from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
 
 __all__ = [
     "AUTO",
@@ -44,8 +45,6 @@ __all__ = [
 ]
 
 AUTO = "auto"
-ReportFormat = Literal["csv", "xlsx", "json"]
-_ALL_FORMATS: tuple[ReportFormat, ...] = ("csv", "xlsx", "json")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEYS = {"password", "pass", "passwd", "smtp_password", "token", "secret"}
 
@@ -154,7 +153,7 @@ class Inbox(_Model):
     mode: Literal["append", "upsert", "sync"] | None = None   # None: the mapping's, else append
     dry_run: bool = False
     report_formats: list[ReportFormat] = Field(
-        default_factory=lambda: list(_ALL_FORMATS), min_length=1
+        default_factory=lambda: list(REPORT_FORMAT_NAMES), min_length=1
     )
     reports: Path | None = None              # default: <path>/reports
     notify: Notify = Field(default_factory=Notify)
@@ -175,9 +174,7 @@ class Inbox(_Model):
     @field_validator("report_formats", mode="before")
     @classmethod
     def _split_formats(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [v.strip().lower() for v in value.split(",") if v.strip()]
-        return value
+        return split_report_formats(value) if isinstance(value, str) else value
 
     @field_validator("mapping")
     @classmethod

@@ -60,6 +60,7 @@ from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import (
+    REPORT_FORMATS,
     ReportWriter,
     RowResult,
     Status,
@@ -88,7 +89,7 @@ class ImportOptions:
     campaign: str | None = None  # name or code; None = mapping's, then settings'
     mapping_path: Path | None = None  # None = suggest a mapping from each file
     report_dir: Path = Path("reports")
-    report_formats: frozenset[str] = frozenset({"csv", "xlsx", "json"})
+    report_formats: frozenset[str] = REPORT_FORMATS
     mode: Mode | None = None  # None = the mapping's mode, else append
     dry_run: bool = False
     chunk_size: int = 3000

@@ -12,14 +12,16 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from importer.config import Settings, load_settings
-from importer.errors import EXIT_API_UNUSABLE, ImporterError
+from importer.errors import EXIT_API_UNUSABLE, ConfigError, ImporterError
 from importer.redact import install_log_redaction, redact
+from importer.report import REPORT_FORMAT_NAMES, parse_report_formats
 
 __all__ = [
     "ImporterGroup",
     "api_options",
     "echo_json",
     "fail",
+    "report_format_option",
     "run_cli",
     "settings_from",
     "sheet_option",
@@ -116,6 +118,26 @@ def api_options(func: F) -> F:
         "--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL)."
     )(func)
     return func
+
+
+def _report_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
+    try:
+        return parse_report_formats(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--report-format") from None
+
+
+def report_format_option(func: F) -> F:
+    """``--report-format csv,xlsx,json``: the command receives ``report_formats``, a frozenset."""
+    names = ",".join(REPORT_FORMAT_NAMES)
+    return click.option(
+        "--report-format",
+        "report_formats",
+        default=names,
+        show_default=True,
+        callback=_report_formats,
+        help=f"Comma-separated subset of {names}.",
+    )(func)
 
 
 def settings_from(config_file: Path | None, api_url: str | None, **extra: Any) -> Settings:
