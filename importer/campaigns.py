@@ -101,7 +101,9 @@ def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str 
     """
     value = (name_or_code or "").strip()
     if not value:
-        raise ConfigError("no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)")
+        raise ConfigError(
+            "no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)"
+        ).with_hint("")
     if _CODE_LIKE.fullmatch(value) and not account_code:
         register_secret(value)
     if account_code:

@@ -36,10 +36,13 @@ from importer.dialer.models import Campaign, PendingCall
 from importer.dialer.ratelimit import LimiterStats
 from importer.dialer.retry import RetryPolicy
 from importer.errors import (
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
     CampaignDisabledError,
     ConfigError,
     ImporterError,
     LockError,
+    MappingError,
     RunInterruptedError,
     StorageError,
 )
@@ -125,7 +128,7 @@ class FileOutcome:
     path: Path
     summary: Summary
     reports: dict[str, Path] = field(default_factory=dict)
-    exit_code: int = 0
+    exit_code: int = EXIT_OK
     # SHA-256 of the file as its run began (the journal's run key): a caller that
     # hashes the file again afterwards learns whether it changed while it was read.
     sha256: str = ""
@@ -137,7 +140,7 @@ class ImportResult:
 
     files: list[FileOutcome] = field(default_factory=list)
     run_id: str = ""
-    exit_code: int = 0  # 0, or 1 when rows were rejected or failed
+    exit_code: int = EXIT_OK  # or EXIT_ROWS_FAILED when rows were rejected or failed
     backups: list[Path] = field(default_factory=list)
 
 
@@ -203,11 +206,19 @@ class _Importer:
 
     def prepare(self) -> list[_Prepared]:
         """Load the mapping and check that every file opens and binds."""
+        try:
+            return self._prepare()
+        except MappingError as exc:
+            if self.options.mapping_path is None:  # then every mapping was made automatically
+                exc.hint = MappingError.AUTOMATIC_HINT
+            raise
+
+    def _prepare(self) -> list[_Prepared]:
         if not self.paths:
-            raise ConfigError("no input files given")
+            raise ConfigError("no input files given").with_hint("")  # the message says it all
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
-            raise ConfigError(f"file(s) not found: {', '.join(missing)}")
+            raise ConfigError(f"file(s) not found: {', '.join(missing)}").with_hint("")
         base_mapping: Mapping | None = None
         base_text = ""
         if self.options.mapping_path is not None:
@@ -219,7 +230,7 @@ class _Importer:
         base_normalizer = _normalizer(base_mapping) if base_mapping else None
         for path in self.paths:
             if path.is_dir():
-                raise ConfigError(f"{path} is a folder; name the files to import")
+                raise ConfigError(f"{path} is a folder; name the files to import").with_hint("")
             mapping, text, suggested = base_mapping, base_text, False
             if mapping is None:
                 text = suggest_mapping(path, self.options.source_options)
@@ -685,7 +696,7 @@ class _Importer:
             counts or "nothing",
             run_id or "-",
         )
-        return FileOutcome(item.path, summary, reports, summary.exit_code or 0)
+        return FileOutcome(item.path, summary, reports, summary.exit_code or EXIT_OK)
 
     def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
         """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""
@@ -730,7 +741,9 @@ class _Importer:
         summary.finished_at = _now()
         failed = summary.counts.get(Status.FAILED.value, 0)
         rejected = summary.counts.get(Status.REJECTED.value, 0)
-        summary.exit_code = exit_code if exit_code is not None else int(bool(failed or rejected))
+        if exit_code is None:
+            exit_code = EXIT_ROWS_FAILED if failed or rejected else EXIT_OK
+        summary.exit_code = exit_code
         return writer.close(summary)
 
     def _already_imported(
@@ -748,7 +761,7 @@ class _Importer:
         with writer:
             for row in self.journal.regenerate_report_rows(finished.run_id):
                 writer.write(row)
-            reports = self._close_report(writer, summary, exit_code=0)
+            reports = self._close_report(writer, summary, exit_code=EXIT_OK)
         return FileOutcome(item.path, summary, reports, 0)
 
     def _resume_state(
