@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
 from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
 from importer.redact import redact
 
@@ -62,7 +63,7 @@ class FileNotice:
     @property
     def is_problem(self) -> bool:
         """True unless every row was accounted for without API rejections."""
-        return self.exit_code != 0
+        return self.exit_code != EXIT_OK
 
     def headline(self) -> str:
         """A short line such as ``120 added, 3 invalid_phone`` or ``FAILED``."""
@@ -80,7 +81,7 @@ class FileNotice:
             if n
         ]
         text = ", ".join(parts) if parts else f"{self.total_rows} rows"
-        if self.exit_code == 1:
+        if self.exit_code == EXIT_ROWS_FAILED:
             text += " - some rows were not accepted, see the report"
         return ("dry run: " if self.dry_run else "") + text
 

@@ -249,7 +249,10 @@ def pending_cmd(
             echo_json(_pending_json(pending))
         return
     if output is not None:
-        fail("--format table prints to the terminal; use --format csv or json with --output", 2)
+        fail(
+            "--format table prints to the terminal; use --format csv or json with --output",
+            EXIT_BAD_INPUT,
+        )
     name = pending.campaign.name or found.name
     if not pending.calls:
         click.echo(f"No pending calls in {name!r}.")
@@ -433,7 +436,10 @@ def members_cmd(
 ) -> None:
     """List the agents of an agent-dialer campaign, or add/remove one (SIP code)."""
     if action and not (member or "").strip():
-        fail(f"members {action} needs the agent's SIP code: members CAMPAIGN {action} SIPCODE", 2)
+        fail(
+            f"members {action} needs the agent's SIP code: members CAMPAIGN {action} SIPCODE",
+            EXIT_BAD_INPUT,
+        )
     settings, client = _open(config_file, api_url)
     with client:
         found = _resolve(client, settings, campaign)

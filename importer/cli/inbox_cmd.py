@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from importer.cli._common import echo_json, fail, settings_from
-from importer.errors import EXIT_OK
+from importer.errors import EXIT_BAD_INPUT, EXIT_OK
 from importer.inbox import InboxRunner, OnceResult, ProcessedFile, init_inbox, install_stop_signals
 from importer.inbox_config import load_inbox_config, missing_environment
 from importer.logs import configure_logging
@@ -135,7 +135,7 @@ def register(group: click.Group) -> None:
                 click.echo(f"Error: {redact(message)}", err=True)
             raise SystemExit(result.exit_code)
         if as_json:
-            fail("--json needs --once", 2)
+            fail("--json needs --once", EXIT_BAD_INPUT)
 
         def show(processed: ProcessedFile) -> None:
             click.echo(_line(processed))
