@@ -21,6 +21,9 @@ Rules that keep a crash or an overlapping run from losing or doubling a file:
 * a file that changed while it was imported (a writer that paused longer than
   ``settle_seconds``) goes back to ``inbox/`` and is imported whole once it
   has settled; what the partial read sent is then skipped as already pending.
+* set-up problems (configuration, account, campaign, an unreachable dialer) are
+  looked for before an inbox's first file is touched (``importer.inbox_check``):
+  the files stay where they are, and the notice goes out once a day at most.
 
 Polling (not file-system events) is deliberate: events miss writes made by
 other machines on SMB/NFS shares.
@@ -29,7 +32,10 @@ other machines on SMB/NFS shares.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
+import math
 import os
 import signal
 import stat
@@ -46,6 +52,7 @@ from importer.config import Settings
 from importer.errors import (
     EXIT_API_UNUSABLE,
     EXIT_BAD_INPUT,
+    EXIT_ROWS_FAILED,
     ConfigError,
     ImporterError,
     LockError,
@@ -59,24 +66,28 @@ from importer.inbox_config import (
     render_inbox_yaml,
 )
 from importer.locking import StateLock
-from importer.notify import FileNotice, send_notifications
+from importer.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.redact import redact
 
 if TYPE_CHECKING:
-    from importer.pipeline import ImportOptions, ImportResult
+    from importer.inbox_check import Check
+    from importer.pipeline import FileOutcome, ImportOptions, ImportResult
 
 __all__ = [
     "FOLDERS",
     "LOCK_NAME",
+    "SETUP_STATE_NAME",
     "InboxRunner",
     "OnceResult",
     "ProcessedFile",
     "SettleTracker",
+    "SetupProblem",
     "explain_error",
     "ignore_reason",
     "import_options",
     "init_inbox",
     "install_stop_signals",
+    "nothing_added",
     "unique_target",
 ]
 
@@ -90,7 +101,11 @@ IGNORED_SUFFIXES = (
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".htm", ".html")
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
 
+SETUP_STATE_NAME = "lead-importer-setup.json"   # <inbox root>/: the last set-up notice sent
+SETUP_NOTICE_EVERY = 24 * 3600.0        # a lasting set-up problem is told again after a day
+
 ImportFn = Callable[..., "ImportResult"]
+PreflightFn = Callable[[Inbox], "list[Check]"]
 Outcome = Literal["done", "failed", "retry", "changed"]
 
 
@@ -264,13 +279,12 @@ def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
     return redact(str(exc)), redact(exc.hint) or _ASK_IT
 
 
-def _error_text(
-    exc: BaseException, inbox: Inbox, original: str, location: Path, when: datetime
-) -> str:
-    what, how = explain_error(exc, inbox)
-    nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
-    lines = [
-        "lead-importer could not import this file.",
+def _note_head(
+    headline: str, inbox: Inbox, original: str, location: Path, when: datetime
+) -> list[str]:
+    """The first lines of a failure note: what, where and when, then the problem's heading."""
+    return [
+        headline,
         "",
         f"File:      {original}",
         f"Inbox:     {inbox.name}",
@@ -279,6 +293,16 @@ def _error_text(
         "",
         "What is wrong",
         "-------------",
+    ]
+
+
+def _error_text(
+    exc: BaseException, inbox: Inbox, original: str, location: Path, when: datetime
+) -> str:
+    what, how = explain_error(exc, inbox)
+    nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
+    lines = [
+        *_note_head("lead-importer could not import this file.", inbox, original, location, when),
         what,
         "",
         "How to fix it",
@@ -290,6 +314,101 @@ def _error_text(
     if nothing_sent:
         lines.append("Nothing from this file was sent to the dialer.")
     lines.append("(This note and the file stay here for reference; you may delete them.)")
+    return "\n".join(lines) + "\n"
+
+
+# Rows that could be added: sent, updated, would be in a dry run, or already there (pending,
+# imported before, on a do-not-call list). `failed` rows were good but not delivered: dropping
+# the file again retries them, so they do not make a file fail either.
+ADDABLE_STATUSES = frozenset({
+    "added", "updated", "would_add", "would_update",
+    "duplicate_in_batch", "duplicate_pending", "duplicate_history", "suppressed", "failed",
+})
+# What to do about rows that could not be added, in the order the note lists them.
+_ROW_FIXES: dict[str, tuple[str, str]] = {
+    "missing_phone": (
+        "no phone number",
+        "the phone cell of these rows is empty. Check that the phone numbers are in the "
+        "column lead-importer read (the report's phone_raw column shows what it found).",
+    ),
+    "invalid_phone": (
+        "not a valid phone number",
+        "the report's reason column says why for each row (too short, letters, a number "
+        "Excel turned into 9.72E+11, ...). Correct the numbers; write numbers abroad with "
+        "their country code (+44...); in Excel, format the phone column as Text first.",
+    ),
+    "type_rejected": (
+        "a valid number of a type this inbox does not call",
+        "for example toll-free or premium numbers. If they should be called, ask IT to "
+        "allow that type in the mapping (phone.allow_types).",
+    ),
+    "rejected": (
+        "refused by the dialer",
+        "the report's error_code and reason columns give the dialer's reason.",
+    ),
+}
+
+_OTHER_ROWS = {
+    "not_a_lead": " (blank rows, titles, repeated headers or totals: not leads)",
+    "removed": " (pending calls not in the file, removed by `mode: sync`)",
+}
+
+
+def nothing_added(counts: dict[str, int]) -> bool:
+    """True when no row of a file could be added (every lead row was unusable, or none was a lead).
+
+    Rows already pending or imported before count as added: a file whose leads are all in
+    the campaign already is a success with nothing to do.
+    """
+    return not any(counts.get(status, 0) for status in ADDABLE_STATUSES)
+
+
+def _rows_explained(counts: dict[str, int], inbox: Inbox) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for a file none of whose rows could be added."""
+    bad = {s: n for s, n in counts.items() if n and s not in ADDABLE_STATUSES}
+    unusable = sum(n for s, n in bad.items() if s in _ROW_FIXES)
+    parts = [f"{bad[s]} {s} ({_ROW_FIXES[s][0]})" for s in _ROW_FIXES if bad.get(s)]
+    if unusable:
+        what = f"No row of this file could be added: of its {unusable} lead row(s), "
+        what += ", ".join(parts) + "."
+    else:
+        what = "No row of this file could be added: it holds no lead rows."
+    for status, n in sorted(bad.items()):
+        if status not in _ROW_FIXES:
+            what += f" Also {n} {status}" + _OTHER_ROWS.get(status, "") + "."
+    fixes = [f"- {s}: {_ROW_FIXES[s][1]}" for s in _ROW_FIXES if bad.get(s)]
+    if bad.get("missing_phone"):
+        fixes[0] += (
+            " Title the phone column for example 'Phone', 'Mobile' or 'טלפון'."
+            if inbox.mapping_path is None
+            else f" The mapping {inbox.mapping_path} names the phone columns it reads."
+        )
+    if not fixes:
+        fixes = ["- Check that the file holds the leads under a row of column titles, one lead "
+                 "per row, and that you exported the right report or sheet."]
+    how = "\n".join([*fixes, "Then save the corrected file and drop it again."])
+    return what, how
+
+
+def _rows_error_text(
+    inbox: Inbox, original: str, location: Path, summary_counts: dict[str, int],
+    reports: dict[str, Path], when: datetime, *, already: bool,
+) -> str:
+    what, how = _rows_explained(summary_counts, inbox)
+    headline = "lead-importer could not import this file: none of its rows could be added."
+    lines = [*_note_head(headline, inbox, original, location, when), what]
+    if already:
+        lines.append("(This same file was imported before; these are that import's counts.)")
+    lines += ["", "How to fix it", "-------------", how]
+    if reports:
+        lines += ["", "The report lists every row and why it could not be added:"]
+        lines += [f"  {path}" for path in reports.values()]
+    lines += [
+        "",
+        f"The corrected file goes into: {inbox.folder('inbox')}",
+        "No lead from this file was added to the dialer.",
+        "(This note and the file stay here for reference; you may delete them.)",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -312,6 +431,17 @@ class ProcessedFile:
 
 
 @dataclass(slots=True)
+class SetupProblem:
+    """A set-up problem that kept an inbox's files where they were."""
+
+    inbox: str
+    checks: list[Check]                  # the failing checks
+    waiting: list[str]                   # files left in inbox/ (and processing/)
+    exit_code: int                       # 2 configuration, 3 dialer or account
+    notified: bool                       # told now (False: already told within a day)
+
+
+@dataclass(slots=True)
 class OnceResult:
     """The outcome of ``InboxRunner.run_once``."""
 
@@ -319,11 +449,12 @@ class OnceResult:
     locked: list[str] = field(default_factory=list)        # inboxes another run was holding
     still_changing: list[str] = field(default_factory=list)   # files left for a later run
     folder_errors: list[str] = field(default_factory=list)
+    setup_problems: list[SetupProblem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """The worst exit code of the files (2 if an inbox folder could not be read)."""
-        codes = [f.exit_code for f in self.files]
+        """The worst exit code of the files and set-up problems (2 if a folder was unreadable)."""
+        codes = [f.exit_code for f in self.files] + [p.exit_code for p in self.setup_problems]
         if self.folder_errors:
             codes.append(EXIT_BAD_INPUT)
         return max(codes, default=0)
@@ -348,8 +479,20 @@ def import_options(inbox: Inbox) -> ImportOptions:
 # --- the runner ----------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _SetupState:
+    failing: list[Check]
+    until: float                          # monotonic time the result is trusted until
+    told: bool = False                    # recorded in a result (once per check)
+
+
 class InboxRunner:
-    """Processes the inboxes of one configuration, once (cron) or continuously (watch)."""
+    """Processes the inboxes of one configuration, once (cron) or continuously (watch).
+
+    ``preflight_fn`` checks an inbox's set-up before its first file is touched
+    (default: ``importer.inbox_check.preflight``); an ``import_fn`` given without
+    one replaces the whole import stack, that check included.
+    """
 
     def __init__(
         self,
@@ -357,12 +500,18 @@ class InboxRunner:
         settings: Settings,
         *,
         import_fn: ImportFn | None = None,
+        preflight_fn: PreflightFn | None = None,
         stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.settings = settings
+        if preflight_fn is None and import_fn is None:
+            preflight_fn = self._preflight
+        # An import_fn given without a preflight_fn replaces the whole import stack, the
+        # set-up check that belongs to it included (tests of the folder mechanics).
+        self.preflight_fn: PreflightFn | None = preflight_fn
         if import_fn is None:
             from importer.pipeline import run_import
 
@@ -376,6 +525,8 @@ class InboxRunner:
         }
         self._paused_until: dict[str, float] = {}
         self._explained: set[tuple[str, str]] = set()
+        self._setup: dict[str, _SetupState] = {}     # inbox name -> its last set-up check
+        self._setup_ttl = math.inf                   # run_once: one check per inbox per run
 
     # folders and locking
 
@@ -486,6 +637,8 @@ class InboxRunner:
             for path in self._leftovers(inbox):
                 if self.stop.is_set():
                     return []
+                if not self._set_up(inbox, result):
+                    return []
                 log.info("inbox %r: resuming %s left in processing/", inbox.name, path.name)
                 processed = self._process(inbox, path, path.name, resumed=True)
                 result.files.append(processed)
@@ -496,6 +649,8 @@ class InboxRunner:
             for path in ready:
                 if self.stop.is_set():
                     break
+                if not self._set_up(inbox, result):
+                    return []                    # the files stay in inbox/
                 claimed = self._claim(inbox, path)
                 tracker.forget(path.name)
                 if claimed is None:
@@ -505,6 +660,107 @@ class InboxRunner:
                 if processed.outcome == "retry":
                     break                        # the dialer is not usable: stop this inbox
             return changing
+
+    # the set-up, checked before an inbox's first file is touched
+
+    def _preflight(self, inbox: Inbox) -> list[Check]:
+        from importer.inbox_check import preflight
+
+        return preflight(inbox, self.settings)
+
+    def _set_up(self, inbox: Inbox, result: OnceResult) -> bool:
+        """Whether the inbox's files may be imported; checked once per run (watch: per TTL)."""
+        if self.preflight_fn is None:
+            return True
+        state = self._setup.get(inbox.name)
+        now = self._clock()
+        if state is None or now >= state.until:
+            try:
+                checks = [c for c in self.preflight_fn(inbox) if c.level == "fail"]
+            except Exception:                    # a bug in the check must not hold files back
+                log.exception("inbox %r: the set-up check failed; importing without it",
+                              inbox.name)
+                checks = []
+            state = self._setup[inbox.name] = _SetupState(checks, now + self._setup_ttl)
+            if not checks:
+                self._setup_fixed(inbox)
+        if not state.failing:
+            return True
+        if not state.told:
+            state.told = True
+            result.setup_problems.append(self._setup_problem(inbox, state.failing))
+        return False
+
+    def _waiting(self, inbox: Inbox) -> list[str]:
+        names: list[str] = []
+        for folder in ("processing", "inbox"):
+            with contextlib.suppress(OSError), os.scandir(inbox.folder(folder)) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        if ignore_reason(entry.name, entry.stat(follow_symlinks=False)) is None:
+                            names.append(entry.name)
+        return sorted(names)
+
+    def _setup_problem(self, inbox: Inbox, checks: list[Check]) -> SetupProblem:
+        waiting = self._waiting(inbox)
+        code = max(c.exit_code for c in checks)
+        notice = SetupNotice(
+            inbox=inbox.name,
+            exit_code=code,
+            problems=[(c.subject, c.found, c.fix) for c in checks],
+            waiting=waiting,
+            location=str(inbox.folder("inbox")),
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        fingerprint = hashlib.sha256(
+            json.dumps(sorted([c.where, c.key, c.exit_code] for c in checks)).encode()
+        ).hexdigest()
+        told_at = self._setup_told_at(inbox, fingerprint)
+        problems = " | ".join(f"{c.subject}: {c.found} Fix: {c.fix}" for c in checks)
+        extra = {"inbox": inbox.name, "outcome": "setup", "exit_code": code,
+                 "waiting": len(waiting)}
+        if told_at is None:
+            log.error("inbox %r: set-up problem; %d file(s) left where they are, nothing "
+                      "imported: %s", inbox.name, len(waiting), problems, extra=extra)
+            if not self._notify(inbox, notice):
+                self._remember_setup_notice(inbox, fingerprint)
+        else:
+            # Once a day is enough: cron mails every warning it sees on stderr.
+            log.info("inbox %r: the set-up problem told at %s lasts; %d file(s) wait: %s",
+                     inbox.name, told_at, len(waiting), problems, extra=extra)
+        if self._setup_ttl != math.inf and self.config.retry_after_seconds:
+            self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds
+        return SetupProblem(inbox.name, checks, waiting, code, notified=told_at is None)
+
+    def _setup_told_at(self, inbox: Inbox, fingerprint: str) -> str | None:
+        """When this same problem was last told (None: tell it now)."""
+        try:
+            data = json.loads((inbox.path / SETUP_STATE_NAME).read_text(encoding="utf-8"))
+            told = datetime.fromisoformat(data["told_at"])
+            same = data["problem"] == fingerprint
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        age = (datetime.now(UTC) - told).total_seconds()
+        return told.isoformat(timespec="seconds") if same and 0 <= age < SETUP_NOTICE_EVERY \
+            else None
+
+    def _remember_setup_notice(self, inbox: Inbox, fingerprint: str) -> None:
+        state = {"problem": fingerprint, "told_at": datetime.now(UTC).isoformat()}
+        path = inbox.path / SETUP_STATE_NAME
+        temp = path.with_name(f".{SETUP_STATE_NAME}.{os.getpid()}.tmp")
+        try:
+            temp.write_text(json.dumps(state), encoding="utf-8")
+            temp.replace(path)
+        except OSError as exc:
+            log.warning("inbox %r: cannot record that the set-up problem was told (%s); it "
+                        "will be told again at the next run", inbox.name, exc)
+
+    def _setup_fixed(self, inbox: Inbox) -> None:
+        path = inbox.path / SETUP_STATE_NAME
+        with contextlib.suppress(OSError):
+            if path.exists():
+                path.unlink()
+                log.info("inbox %r: the set-up problem is fixed", inbox.name)
 
     def _claim(self, inbox: Inbox, path: Path) -> Path | None:
         try:
@@ -608,6 +864,8 @@ class InboxRunner:
         self, inbox: Inbox, path: Path, original: str, result: ImportResult, code: int
     ) -> ProcessedFile:
         outcome = result.files[0] if result.files else None
+        if outcome is not None and nothing_added(outcome.summary.counts):
+            return self._nothing_added(inbox, path, original, result, outcome)
         try:
             location = _move(path, inbox.folder("done"))
         except OSError as exc:
@@ -658,6 +916,49 @@ class InboxRunner:
         return ProcessedFile(
             inbox=inbox.name, name=original, outcome="done", exit_code=code, location=location,
             message=notice.headline(), notice=notice, reports=reports,
+        )
+
+    def _nothing_added(
+        self, inbox: Inbox, path: Path, original: str, result: ImportResult,
+        outcome: FileOutcome,
+    ) -> ProcessedFile:
+        """No row could be added: failed/ with the reports and a note (exit 1, rows' fault)."""
+        summary, reports = outcome.summary, dict(outcome.reports)
+        failed_dir = inbox.folder("failed")
+        try:
+            location = _move(path, failed_dir, extra_suffixes=(".error.txt",))
+        except OSError as exc:
+            log.error("inbox %r: cannot move %s to failed/ (%s)", inbox.name, original, exc)
+            location = path
+        error_file = location.with_name(location.name + ".error.txt")
+        if location.parent != failed_dir:
+            error_file = failed_dir / unique_target(failed_dir, original + ".error.txt").name
+        text = _rows_error_text(
+            inbox, original, location, summary.counts, reports, datetime.now(UTC),
+            already=summary.already_imported,
+        )
+        try:
+            with error_file.open("x", encoding="utf-8-sig") as fh:
+                fh.write(redact(text))
+        except OSError as exc:
+            log.error("inbox %r: cannot write %s (%s)", inbox.name, error_file, exc)
+        what, _ = _rows_explained(summary.counts, inbox)
+        notice = FileNotice(
+            inbox=inbox.name, file=original, outcome="failed", exit_code=EXIT_ROWS_FAILED,
+            location=str(location), message=f"{what} See {error_file.name} and the report.",
+            campaign=summary.campaign or inbox.campaign or "", dry_run=inbox.dry_run,
+            run_id=result.run_id, total_rows=summary.total_rows, counts=dict(summary.counts),
+            reports=reports, error_file=error_file,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            already_imported=summary.already_imported,
+        )
+        log.warning("inbox %r: %s -> %s: %s", inbox.name, original, _rel(inbox, location), what,
+                    extra=_extra(notice))
+        self._notify(inbox, notice)
+        return ProcessedFile(
+            inbox=inbox.name, name=original, outcome="failed", exit_code=EXIT_ROWS_FAILED,
+            location=location, message=what, notice=notice, error_file=error_file,
+            reports=reports,
         )
 
     def _failed(
@@ -745,11 +1046,13 @@ class InboxRunner:
             location=path, message=message, notice=notice,
         )
 
-    def _notify(self, inbox: Inbox, notice: FileNotice) -> None:
+    def _notify(self, inbox: Inbox, notice: Notice) -> list[str]:
+        """Send the inbox's notifications; the channels that failed."""
         try:
-            send_notifications(inbox.notify, notice)
+            return send_notifications(inbox.notify, notice)
         except Exception:                        # a notification must never stop the inbox
-            log.exception("inbox %r: notification about %s failed", inbox.name, notice.file)
+            log.exception("inbox %r: notification about %s failed", inbox.name, notice.about)
+            return ["notify"]
 
     # the two ways to run
 
@@ -773,6 +1076,7 @@ class InboxRunner:
         a file that keeps changing is left for a later run.
         """
         self.prepare()
+        self._setup, self._setup_ttl = {}, math.inf   # the set-up is checked afresh per run
         # observe afresh, as a new cron process would
         self._trackers = {
             i.name: SettleTracker(self.config.settle_seconds, clock=self._clock)
@@ -804,6 +1108,8 @@ class InboxRunner:
     def watch(self, on_file: Callable[[ProcessedFile], None] | None = None) -> OnceResult:
         """Poll the inboxes until ``stop`` is set; a bad file never stops the loop."""
         self.prepare()
+        # a watcher checks the set-up again after retry_after_seconds (the fix may be made)
+        self._setup_ttl = self.config.retry_after_seconds
         total = OnceResult()
         log.info("watching %d inbox(es) every %gs", len(self.config.inboxes),
                  self.config.poll_seconds)

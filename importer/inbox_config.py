@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from pydantic import (
 )
 
 from importer.errors import ConfigError
+from importer.plain_text import escape_controls
 from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
 
 __all__ = [
@@ -366,8 +368,8 @@ def expand_env(value: str) -> str:
 
 _INIT_TEMPLATE = """\
 # lead-importer drop folder - created by `lead-importer inbox init`.
-# Run it:   lead-importer inbox run --config {config_path} --once   (cron / timer)
-#      or:  lead-importer inbox run --config {config_path}          (keeps watching)
+# Run it:   {run_once}   (cron / timer)
+#      or:  {run_watch}   (keeps watching)
 # Relative paths below are relative to the folder holding this file.
 # Every key is explained in examples/inbox.yaml of the lead-importer repository.
 
@@ -401,9 +403,13 @@ inboxes:
 
 
 def _yaml_scalar(value: str) -> str:
-    return yaml.safe_dump(value, allow_unicode=True, default_style=None).removesuffix(
-        "\n...\n"
-    ).strip()
+    """One line written by PyYAML: plain when it can be, else double-quoted with escapes."""
+    for style in (None, '"'):
+        text: str = yaml.safe_dump(value, default_style=style, allow_unicode=True, width=1_000_000)
+        text = text.removesuffix("...\n").strip()
+        if (value.isprintable() and "\n" not in text) or style:
+            return text
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str) -> str:
@@ -415,9 +421,19 @@ def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_p
             "    # campaign: Hot leads  # the campaign NAME; default: the mapping's, then "
             "$VOICENTER_CAMPAIGN"
         )
-    return _INIT_TEMPLATE.format(
+    run = ["lead-importer", "inbox", "run", "--config", config_path]
+    text = _INIT_TEMPLATE.format(
         name=_yaml_scalar(name),
         campaign_line=campaign_line,
         mapping=_yaml_scalar(mapping),
-        config_path=config_path,
+        run_once=escape_controls(shlex.join([*run, "--once"])),
+        run_watch=escape_controls(shlex.join(run)),
     )
+    # The values went into a template: prove the file holds exactly them and nothing else.
+    expected = {"name": name, "path": ".", "mapping": mapping, "dry_run": False}
+    if campaign:
+        expected["campaign"] = campaign
+    written = yaml.safe_load(text)["inboxes"][0]
+    if {k: written.get(k) for k in expected} != expected or len(written) != len(expected) + 1:
+        raise ConfigError("inbox init: the folder name cannot be written safely into inbox.yaml")
+    return text

@@ -1,5 +1,9 @@
 """Notifications after each drop-folder file: a summary e-mail and/or a webhook.
 
+Besides one notice per file (:class:`FileNotice`) there is one per set-up problem
+(:class:`SetupNotice`): a mistake in the configuration or the account that keeps an
+inbox's files waiting, sent once a day at most while it lasts (see ``importer.inbox``).
+
 Failing to notify is logged and never stops the import: the files, the reports
 and the error files in the folders are the record; notifications are a courtesy.
 Each notification is tried once (a retry storm against a mail relay or a chat
@@ -29,7 +33,14 @@ from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
 from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
 from importer.redact import redact
 
-__all__ = ["FileNotice", "send_email", "send_notifications", "send_webhook"]
+__all__ = [
+    "FileNotice",
+    "Notice",
+    "SetupNotice",
+    "send_email",
+    "send_notifications",
+    "send_webhook",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,19 @@ class FileNotice:
     def is_problem(self) -> bool:
         """True unless every row was accounted for without API rejections."""
         return self.exit_code != EXIT_OK
+
+    @property
+    def about(self) -> str:
+        """What the notice is about, for log lines."""
+        return self.file
+
+    def subject(self) -> str:
+        """The e-mail subject, without the configured prefix."""
+        return f"{self.file}: {self.headline()}"
+
+    def attachments(self) -> list[Path]:
+        """The error note, for any e-mail; the XLSX report is attached only when configured."""
+        return [self.error_file] if self.error_file is not None else []
 
     def headline(self) -> str:
         """A short line such as ``120 added, 3 invalid_phone`` or ``FAILED``."""
@@ -135,15 +159,106 @@ class FileNotice:
         return redact("\n".join(lines) + "\n")
 
 
+@dataclass(slots=True)
+class SetupNotice:
+    """A set-up problem that keeps an inbox's files waiting, as told to people and webhooks."""
+
+    inbox: str
+    exit_code: int                           # 2 configuration, 3 dialer or account
+    problems: list[tuple[str, str, str]]     # (what was checked, what is wrong, how to fix it)
+    waiting: list[str]                       # the files left where they are
+    location: str                            # the inbox/ folder
+    finished_at: str = ""
+    outcome: str = "setup"
+    reports: dict[str, Path] = field(default_factory=dict)   # none: nothing was imported
+
+    @property
+    def is_problem(self) -> bool:
+        """Always: a set-up problem is worth telling even with ``send: problems``."""
+        return True
+
+    @property
+    def about(self) -> str:
+        """What the notice is about, for log lines."""
+        return f"the set-up of inbox {self.inbox!r}"
+
+    def headline(self) -> str:
+        """``SET-UP PROBLEM - 2 file(s) waiting, nothing imported``."""
+        return f"SET-UP PROBLEM - {len(self.waiting)} file(s) waiting, nothing imported"
+
+    def subject(self) -> str:
+        """The e-mail subject, without the configured prefix."""
+        return f"inbox {self.inbox}: {self.headline()}"
+
+    def attachments(self) -> list[Path]:
+        """Nothing to attach: no file was read."""
+        return []
+
+    def as_json(self) -> dict[str, Any]:
+        """The webhook payload; no account or campaign codes."""
+        data = {
+            "event": "lead-importer.setup",
+            "inbox": self.inbox,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "headline": self.headline(),
+            "message": self.message(),
+            "problems": [
+                {"check": check, "problem": what, "fix": how}
+                for check, what, how in self.problems
+            ],
+            "waiting": list(self.waiting),
+            "location": self.location,
+            "finished_at": self.finished_at,
+        }
+        result: dict[str, Any] = json.loads(redact(json.dumps(data, ensure_ascii=False)))
+        return result
+
+    def message(self) -> str:
+        """One paragraph: nothing is wrong with the files, this is what to change."""
+        fixes = " ".join(dict.fromkeys(how for _, _, how in self.problems if how))
+        return (
+            "This is a set-up problem, not a problem with the files: they stay where they "
+            f"are and the next run after the fix imports them. {fixes}"
+        ).strip()
+
+    def body(self) -> str:
+        """The plain-text body of the e-mail."""
+        lines = [
+            f"Inbox:     {self.inbox}",
+            f"Result:    {self.headline()}",
+        ]
+        lines.append(f"Waiting:   {self.location}")
+        lines.extend(f"  {name}" for name in self.waiting)
+        lines.extend([
+            "",
+            "This is a set-up problem, not a problem with the files: they stay where they are,",
+            "nobody needs to drop them again, and the next run after the fix imports them.",
+        ])
+        for check, what, how in self.problems:
+            lines.extend(["", f"What is wrong ({check})", what])
+            if how:
+                lines.extend(["How to fix it", how])
+        lines.extend([
+            "",
+            "`lead-importer inbox check --config inbox.yaml` checks the whole set-up. This notice "
+            "is sent again after a day if the problem lasts, at once if it changes.",
+        ])
+        return redact("\n".join(lines) + "\n")
+
+
+Notice = FileNotice | SetupNotice
+
+
 def _host_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}"
 
 
-def build_email(config: EmailNotify, notice: FileNotice) -> EmailMessage:
+def build_email(config: EmailNotify, notice: Notice) -> EmailMessage:
     """The summary e-mail, with the XLSX report attached when there is one."""
     msg = EmailMessage()
-    msg["Subject"] = redact(f"{config.subject_prefix} {notice.file}: {notice.headline()}".strip())
+    msg["Subject"] = redact(f"{config.subject_prefix} {notice.subject()}".strip())
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=True)
@@ -153,8 +268,7 @@ def build_email(config: EmailNotify, notice: FileNotice) -> EmailMessage:
     xlsx = notice.reports.get("xlsx")
     if config.attach_report and xlsx is not None and xlsx.is_file():
         attachments.append(xlsx)
-    if notice.error_file is not None and notice.error_file.is_file():
-        attachments.append(notice.error_file)
+    attachments.extend(path for path in notice.attachments() if path.is_file())
     for path in attachments:
         ctype = _XLSX if path.suffix == ".xlsx" else mimetypes.guess_type(path.name)[0]
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
@@ -164,7 +278,7 @@ def build_email(config: EmailNotify, notice: FileNotice) -> EmailMessage:
     return msg
 
 
-def send_email(config: EmailNotify, notice: FileNotice) -> None:
+def send_email(config: EmailNotify, notice: Notice) -> None:
     """Send the summary e-mail; raises NotifyError on any failure."""
     password: str | None = None
     if config.password_env:
@@ -195,7 +309,7 @@ def send_email(config: EmailNotify, notice: FileNotice) -> None:
         raise NotifyError(f"{type(exc).__name__}: {exc}") from None
 
 
-def send_webhook(config: WebhookNotify, notice: FileNotice) -> None:
+def send_webhook(config: WebhookNotify, notice: Notice) -> None:
     """POST the summary as JSON, once; raises NotifyError on any failure."""
     headers = {k: expand_env(v) for k, v in config.headers.items()}
     try:
@@ -212,28 +326,28 @@ def send_webhook(config: WebhookNotify, notice: FileNotice) -> None:
         raise NotifyError(f"HTTP {response.status_code}")
 
 
-def send_notifications(notify: Notify, notice: FileNotice) -> list[str]:
+def send_notifications(notify: Notify, notice: Notice) -> list[str]:
     """Send the configured notifications; returns the channels that failed (logged)."""
     failed: list[str] = []
     email, webhook = notify.email, notify.webhook
     if email is not None and (email.send == "always" or notice.is_problem):
         try:
             send_email(email, notice)
-            log.info("e-mail about %s sent to %s", notice.file, ", ".join(email.to))
+            log.info("e-mail about %s sent to %s", notice.about, ", ".join(email.to))
         except NotifyError as exc:
             failed.append("email")
             log.warning(
                 "could not send the e-mail about %s via %s:%s (%s); the file itself was "
-                "handled normally", notice.file, email.host, email.effective_port(), exc,
+                "handled normally", notice.about, email.host, email.effective_port(), exc,
             )
     if webhook is not None and (webhook.send == "always" or notice.is_problem):
         try:
             send_webhook(webhook, notice)
-            log.info("webhook about %s sent to %s", notice.file, _host_of(webhook.url))
+            log.info("webhook about %s sent to %s", notice.about, _host_of(webhook.url))
         except NotifyError as exc:
             failed.append("webhook")
             log.warning(
                 "could not call the webhook %s about %s (%s); the file itself was handled "
-                "normally", _host_of(webhook.url), notice.file, exc,
+                "normally", _host_of(webhook.url), notice.about, exc,
             )
     return failed

@@ -1,16 +1,25 @@
-"""`lead-importer inbox init|run`: the drop folder for marketing teams and scheduled runs."""
+"""`lead-importer inbox init|run|check`: the drop folder for marketing teams and scheduled runs."""
 
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 from pathlib import Path
 
 import click
 
 from importer.cli._common import echo_json, fail, settings_from
-from importer.errors import EXIT_BAD_INPUT, EXIT_OK
-from importer.inbox import InboxRunner, OnceResult, ProcessedFile, init_inbox, install_stop_signals
+from importer.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
+from importer.inbox import (
+    InboxRunner,
+    OnceResult,
+    ProcessedFile,
+    SetupProblem,
+    init_inbox,
+    install_stop_signals,
+)
+from importer.inbox_check import Check, check_config, worst_exit
 from importer.inbox_config import load_inbox_config, missing_environment
 from importer.logs import configure_logging
 from importer.plain_text import escape_controls
@@ -29,6 +38,36 @@ def _line(processed: ProcessedFile) -> str:
     )
 
 
+def _setup_line(problem: SetupProblem) -> str:
+    """One line per inbox kept waiting by its set-up: what is wrong and what to change."""
+    what = "; ".join(f"{c.subject}: {c.found} Fix: {c.fix}" for c in problem.checks)
+    return redact(
+        f"setup  {problem.inbox}: {len(problem.waiting)} file(s) left where they are "
+        f"({' '.join(what.split())})"
+    )
+
+
+def _check_line(check: Check) -> str:
+    """``ok    inbox 'Leads': campaign: ...``: one line per check, whatever the texts hold."""
+    text = f"{check.where}: {check.found}"
+    if check.fix and check.level in {"fail", "warn"}:
+        text += f" Fix: {check.fix}"
+    return redact(f"{check.level.upper() if check.level == 'fail' else check.level:<5} "
+                  f"{escape_controls(' '.join(text.split()))}")
+
+
+def _setup_json(problem: SetupProblem) -> dict[str, object]:
+    return {
+        "inbox": problem.inbox,
+        "exit_code": problem.exit_code,
+        "waiting": problem.waiting,
+        "notified": problem.notified,
+        "problems": [
+            {"check": c.subject, "problem": c.found, "fix": c.fix} for c in problem.checks
+        ],
+    }
+
+
 def _as_json(result: OnceResult) -> dict[str, object]:
     return {
         "exit_code": result.exit_code,
@@ -42,7 +81,17 @@ def _as_json(result: OnceResult) -> dict[str, object]:
         "locked_inboxes": result.locked,
         "still_changing": result.still_changing,
         "folder_errors": result.folder_errors,
+        "setup_problems": [_setup_json(p) for p in result.setup_problems],
     }
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The inbox.yaml describing the drop folders.",
+)
 
 
 def register(group: click.Group) -> None:
@@ -68,16 +117,11 @@ def register(group: click.Group) -> None:
         for name in ("inbox", "processing", "done", "failed", "reports"):
             click.echo(f"  {directory / name}")
         click.echo("Staff save files into the inbox folder. Check the settings, then run:")
-        click.echo(f"  lead-importer inbox run --config {config_path} --once")
+        click.echo("  " + shlex.join(["lead-importer", "inbox", "run", "--config",
+                                      str(config_path), "--once"]))
 
     @inbox.command("run")
-    @click.option(
-        "--config",
-        "config_path",
-        required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The inbox.yaml describing the drop folders.",
-    )
+    @_config_option
     @click.option("--once", is_flag=True, help="Process what is there and exit (for cron).")
     @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
     @click.option(
@@ -109,8 +153,10 @@ def register(group: click.Group) -> None:
 
         Without --once it keeps watching (polling, so network shares work) until
         SIGTERM or Ctrl+C, which finish the current file first.  With --once the
-        exit code is the worst of the files': 0 all fine, 1 some rows rejected,
-        2 a file could not be imported, 3 the dialer could not be used.
+        exit code is the worst of the files': 0 all fine, 1 some rows rejected or a
+        file had no row to add, 2 a file could not be imported or the configuration is
+        wrong, 3 the dialer or the account could not be used. Set-up problems leave the
+        files where they are.
         """
         configure_logging(
             level=logging.DEBUG if verbose else logging.INFO,
@@ -131,6 +177,8 @@ def register(group: click.Group) -> None:
             else:
                 for processed in result.files:
                     click.echo(_line(processed))
+                for problem in result.setup_problems:
+                    click.echo(_setup_line(problem))
             for message in result.folder_errors:
                 click.echo(f"Error: {redact(message)}", err=True)
             raise SystemExit(result.exit_code)
@@ -142,3 +190,43 @@ def register(group: click.Group) -> None:
 
         runner.watch(on_file=show)
         raise SystemExit(EXIT_OK)
+
+    @inbox.command("check")
+    @_config_option
+    @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the checks as one JSON object.")
+    def check_cmd(*, config_path: Path, api_url: str | None, as_json: bool) -> None:
+        """Check the set-up of the drop folders without touching any file.
+
+        One line per check: the configuration, the API settings, the dialer and the
+        account, the state folder, and per inbox its folders, mapping and campaign.
+        Exit 0 when files would be imported, 2 when the configuration must be fixed,
+        3 when the dialer or the account cannot be used.
+        """
+        try:
+            config = load_inbox_config(config_path)
+            settings = settings_from(config.settings_file, api_url, state_dir=config.state_dir)
+        except ConfigError as exc:
+            checks = [Check("config", "fail", redact(str(exc)),
+                            "Correct inbox.yaml (or the settings file it names).", EXIT_BAD_INPUT)]
+        else:
+            checks = check_config(config, settings, config_path)
+        code = worst_exit(checks)
+        if as_json:
+            echo_json({
+                "exit_code": code,
+                "checks": [
+                    {"check": c.subject, "inbox": c.inbox, "level": c.level, "found": c.found,
+                     "fix": c.fix, "exit_code": c.exit_code}
+                    for c in checks
+                ],
+            })
+        else:
+            for check in checks:
+                click.echo(_check_line(check))
+            problems = sum(1 for c in checks if c.level == "fail")
+            click.echo(
+                f"{problems} problem(s): files would wait in inbox/ until fixed (exit {code})."
+                if problems else "All checks passed: dropped files will be imported."
+            )
+        raise SystemExit(code)

@@ -1,4 +1,4 @@
-"""The library's campaign actions (importer.campaigns), called as a library, against the emulator."""
+"""importer.campaigns' actions called as a library (no CLI), against the emulator."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_clear_with_backup_clears_nothing_when_the_backup_cannot_be_written(
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x", encoding="utf-8")
 
-    with pytest.raises(ConfigError, match="cannot write the backup.*nothing was cleared"):
+    with pytest.raises(ConfigError, match=r"cannot write the backup.*nothing was cleared"):
         clear_with_backup(client, campaign, not_a_folder)
 
     assert server.pending_phones(hot) == [E1]

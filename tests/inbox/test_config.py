@@ -308,3 +308,20 @@ def test_with_a_log_file_stderr_stays_plain_text_and_quiet_about_retries(
     assert "2 row(s) were rejected" in err and not err.lstrip().startswith("{")
     logged = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
     assert any("retrying" in r["message"] for r in logged)
+
+
+def test_inbox_init_writes_hostile_names_as_data(tmp_path: Path) -> None:
+    """A folder or campaign name with line breaks stays one value in inbox.yaml (#18)."""
+    from importer.inbox_config import render_inbox_yaml
+
+    name = "leads\nmode: sync\n- name: evil"
+    campaign = 'Hot "leads"\u2028sync_confirm: true'
+    text = render_inbox_yaml(
+        name=name, campaign=campaign, mapping="auto", config_path="/srv/a b\nc/inbox.yaml"
+    )
+    data = yaml.safe_load(text)
+    (inbox,) = data["inboxes"]
+    assert (inbox["name"], inbox["campaign"], inbox["mapping"]) == (name, campaign, "auto")
+    assert "mode" not in inbox and "sync_confirm" not in inbox
+    assert all(line.startswith(("#", " ", "-")) or ":" in line or not line
+               for line in text.splitlines())

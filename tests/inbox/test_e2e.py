@@ -197,8 +197,9 @@ def test_api_down_keeps_the_file_for_the_next_run(emulator: EmulatorServer, tmp_
     down = env_for(None, tmp_path, api_url=f"http://127.0.0.1:{free_port()}/ForwardDialer/Dialer")
     result = run(["inbox", "run", "--config", str(config), "--once"], down)
     assert result.returncode == 3, result.stderr
-    assert names(root / "processing") == ["leads.csv"]
-    assert names(root / "failed") == names(root / "done") == []
+    # found before the file was touched: it stays where it was dropped
+    assert names(root / "inbox") == ["leads.csv"]
+    assert names(root / "processing") == names(root / "failed") == names(root / "done") == []
     result = run(["inbox", "run", "--config", str(config), "--once"], env)
     assert result.returncode == 0, result.stderr
     assert names(root / "done") == ["leads.csv"]
