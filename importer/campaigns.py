@@ -1,4 +1,4 @@
-"""Find a campaign by name or code, and export a campaign's pending calls to CSV.
+"""Find a campaign by name or code, export its pending calls to CSV, remove numbers, clear it.
 
 Names are what people write in mapping files and on the command line; codes
 are secrets.  Messages list campaign names only and mask whatever was typed
@@ -11,21 +11,29 @@ import csv
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from importer.dialer.client import DialerClient
+from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import Campaign, PendingCall, PendingCalls
-from importer.errors import CampaignNotFoundError, ConfigError, InvalidCampaignError
+from importer.dialer.retry import RetryPolicy
+from importer.errors import ApiError, CampaignNotFoundError, ConfigError, InvalidCampaignError
+from importer.phones import PhoneNormalizer, api_form
 from importer.redact import mask, register_secret
 
 __all__ = [
     "PENDING_CSV_COLUMNS",
+    "Cleared",
+    "Removal",
     "backup_file_name",
+    "clear_with_backup",
     "export_phone",
     "pending_csv_table",
+    "remove_numbers",
     "resolve_campaign",
     "write_pending_csv",
 ]
@@ -93,7 +101,9 @@ def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str 
     """
     value = (name_or_code or "").strip()
     if not value:
-        raise ConfigError("no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)")
+        raise ConfigError(
+            "no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)"
+        ).with_hint("")
     if _CODE_LIKE.fullmatch(value) and not account_code:
         register_secret(value)
     if account_code:
@@ -235,3 +245,119 @@ def backup_file_name(campaign_name: str, when: datetime | None = None) -> str:
     stem = re.sub(r"[^\w.-]+", "_", campaign_name.strip(), flags=re.UNICODE).strip("._")
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stem or 'campaign'}.pending-backup.{stamp}.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What became of one number asked to be removed.
+
+    ``target`` is the form sent to RemoveCall, None when the number was not usable
+    (``reason`` says why); ``sent`` is True once the API answered OK.
+    """
+
+    phone: str
+    target: str | None
+    sent: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object ``remove --json`` lists (no ``target`` for an unusable number)."""
+        body: dict[str, Any] = {"phone": self.phone}
+        if self.target is not None:
+            body["target"] = self.target
+        body |= {"sent": self.sent, "reason": self.reason}
+        return body
+
+
+def _target_for_api(raw: str, normalizer: PhoneNormalizer) -> tuple[str | None, str]:
+    """(the Target to send, problem): E.164 digits, the form numbers are added in."""
+    result = normalizer.normalize(raw)
+    if not result.ok or result.e164 is None:
+        return None, result.reason or (result.problem or "invalid phone")
+    return api_form(result.e164), ""
+
+
+def remove_numbers(
+    client: DialerClient,
+    campaign: Campaign,
+    phones: Iterable[str],
+    *,
+    normalizer: PhoneNormalizer | None = None,
+    policy: RetryPolicy | None = None,
+    on_removal: Callable[[Removal], None] | None = None,
+) -> list[Removal]:
+    """Remove every pending occurrence of each number; one Removal per number, in order.
+
+    RemoveCall is safe to repeat, so a lost answer or a 500 is retried (``policy``,
+    default the client's), and a number that still fails, or that the API refuses,
+    does not stop the others: a do-not-call request must not wait.  Numbers that are
+    not valid phone numbers are not sent.  ``on_removal`` is called after each number
+    (progress).  The API answers OK for numbers that were not pending, too.
+    """
+    normalizer = normalizer or PhoneNormalizer()
+    policy = policy or client.retry_policy
+    removals: list[Removal] = []
+    for raw in phones:
+        removal = _remove_one(client, campaign, raw, normalizer, policy)
+        removals.append(removal)
+        if on_removal is not None:
+            on_removal(removal)
+    return removals
+
+
+def _remove_one(
+    client: DialerClient,
+    campaign: Campaign,
+    raw: str,
+    normalizer: PhoneNormalizer,
+    policy: RetryPolicy,
+) -> Removal:
+    target, problem = _target_for_api(raw, normalizer)
+    if target is None:
+        return Removal(raw, None, False, problem)
+    try:
+        ok, error = idempotent_call(
+            lambda: client.remove_call(campaign, target),
+            policy,
+            paused=client.limiter.thread_waited,
+        )
+    except ApiError as exc:
+        ok, error = False, f"refused: {exc.description}"
+    return Removal(raw, target, ok, error)
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """A cleared campaign: how many pending calls it held and where they were saved."""
+
+    campaign: Campaign
+    count: int
+    backup: Path
+
+
+def clear_with_backup(
+    client: DialerClient,
+    campaign: Campaign,
+    backup_dir: Path,
+    *,
+    on_backup: Callable[[Path, int], None] | None = None,
+) -> Cleared:
+    """Save the campaign's pending calls to a CSV in ``backup_dir``, then clear the campaign.
+
+    The backup (``backup_file_name``, readable by mappings/voicenter-pending.yaml) is
+    written before anything is removed; if it cannot be written, nothing is cleared.
+    ``on_backup(path, count)`` is called once it is saved, so a caller can say where it
+    is even if clearing then fails.
+    """
+    pending = client.get_campaign_pending_calls(campaign)
+    path = Path(backup_dir) / backup_file_name(campaign.name)
+    try:
+        write_pending_csv(pending, path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write the backup ({exc.strerror or exc}); nothing was cleared"
+        ) from None
+    if on_backup is not None:
+        on_backup(path, len(pending.calls))
+    client.clear_campaign_calls(campaign)
+    return Cleared(campaign, len(pending.calls), path)

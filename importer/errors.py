@@ -6,6 +6,12 @@ code it maps to, so the CLI turns any of them into a one-paragraph message
 without a traceback.  Messages never contain account or campaign codes: build
 them with ``importer.redact.mask`` or let the client redact them.
 
+Each error also carries a ``hint``: how to fix it, in plain words for whoever
+ran the importer.  The class gives the usual one; where it depends on what was
+being done (an automatic mapping or a named one), the code that raises the
+error sets it.  The CLI prints it after the message, and a drop folder's
+``.error.txt`` note has it under "How to fix it".
+
 ::
 
     ImporterError                       exit 2 unless stated
@@ -43,8 +49,14 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import ClassVar, Self
 
 __all__ = [
+    "EXIT_API_UNUSABLE",
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_ROWS_FAILED",
     "AmbiguousWriteError",
     "ApiError",
     "AuthorizationError",
@@ -74,20 +86,44 @@ __all__ = [
     "UnsupportedFormatError",
 ]
 
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_API_UNUSABLE = 3
+#: Exit codes of every command (README "Statuses and exit codes").
+EXIT_OK = 0              # every row is accounted for
+EXIT_ROWS_FAILED = 1     # some rows were rejected or failed (a re-run retries them)
+EXIT_BAD_INPUT = 2       # bad input or configuration: nothing was pushed
+EXIT_API_UNUSABLE = 3    # the API, a lock, a signal or a full disk stopped the run; resumable
+EXIT_INTERNAL = 70       # a bug (EX_SOFTWARE of sysexits.h): never a traceback, though
 
 
 class ImporterError(Exception):
     """Base of every error lead-importer raises on purpose."""
 
     exit_code: int = EXIT_BAD_INPUT
+    #: How to fix it, when the message does not say it all; "" for nothing to add.
+    default_hint: ClassVar[str] = ""
+    _hint: str | None = None
+
+    @property
+    def hint(self) -> str:
+        """How to fix it, in plain words: set where the error was raised, else the class's."""
+        return self.default_hint if self._hint is None else self._hint
+
+    @hint.setter
+    def hint(self, value: str) -> None:
+        self._hint = value
+
+    def with_hint(self, hint: str) -> Self:
+        """This error, with ``hint`` instead of its class's: ``raise Error(...).with_hint(...)``."""
+        self._hint = hint
+        return self
 
 
 class ConfigError(ImporterError):
     """Bad flags, environment variables or configuration file."""
+
+    default_hint = (
+        "This is a set-up problem, not a problem with the file's rows: check the command's "
+        "options (or inbox.yaml for a drop folder), the mapping and the VOICENTER_* settings."
+    )
 
 
 class ConfigFileError(ConfigError):
@@ -97,6 +133,7 @@ class ConfigFileError(ConfigError):
     """
 
     what = "configuration file"
+    default_hint = "Correct the lines listed in that file, then run the command again."
 
     def __init__(self, source: str, problems: list[str], *, what: str | None = None) -> None:
         self.source = source
@@ -108,20 +145,51 @@ class ConfigFileError(ConfigError):
 
 
 class MappingError(ConfigFileError):
-    """A mapping file is invalid; ``problems`` holds every problem found."""
+    """A mapping is invalid, or does not fit the file; ``problems`` holds every problem found.
+
+    The class's hint is for a mapping file that is wrong in itself; ``COLUMNS_HINT``
+    is for a file that does not fit the mapping it was given, ``AUTOMATIC_HINT`` for
+    a file no mapping could be made for automatically.
+    """
 
     what = "mapping"
+    default_hint = (
+        "Correct the mapping file as listed (docs/mapping.md describes every key), then check "
+        "it again with `lead-importer mapping check MAPPING`."
+    )
+    COLUMNS_HINT: ClassVar[str] = (
+        "Rename the file's column headers to those the mapping expects, or adjust the mapping "
+        "(`lead-importer mapping check MAPPING FILE` shows every problem)."
+    )
+    AUTOMATIC_HINT: ClassVar[str] = (
+        "lead-importer could not tell which column holds what. Make sure the first row holds "
+        "the column titles and that one column holds the phone numbers, titled for example "
+        "'Phone', 'Mobile' or 'טלפון'. If this kind of file comes often, write a mapping for it "
+        "and name it with --mapping (in a drop folder: `mapping:` in inbox.yaml)."
+    )
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], *, hint: str | None = None) -> None:
         super().__init__(source, problems)
+        self._hint = hint
 
 
 class CampaignNotFoundError(ConfigError):
     """No campaign of the account has that name or code."""
 
+    default_hint = (
+        "Write the campaign name exactly as the dialer shows it (`lead-importer campaigns` "
+        "lists them) where it is set: --campaign, the mapping's `campaign:`, inbox.yaml or "
+        "VOICENTER_CAMPAIGN."
+    )
+
 
 class SourceError(ImporterError):
     """A source file cannot be read; names the file and, when known, row and column."""
+
+    default_hint = (
+        "Open the file to check that it is complete and not damaged (a download that did not "
+        "finish looks like this), then export or save it again."
+    )
 
     def __init__(
         self,
@@ -150,17 +218,37 @@ class SourceError(ImporterError):
 class UnsupportedFormatError(SourceError):
     """The file is not in a format we read (or its content contradicts its name)."""
 
+    default_hint = (
+        "Save the file as an Excel workbook (.xlsx) or as CSV. lead-importer reads .xlsx, "
+        ".xlsm, .xls, .ods, .csv, .tsv and .txt files and HTML tables."
+    )
+
 
 class EncodingDetectionError(SourceError):
     """The bytes cannot be decoded confidently; the message names the candidates."""
+
+    default_hint = (
+        "Open the file in Excel and choose File > Save As > 'CSV UTF-8 (Comma delimited)', or "
+        "save it as an Excel workbook (.xlsx)."
+    )
 
 
 class EncryptedFileError(SourceError):
     """The workbook is password-protected."""
 
+    default_hint = (
+        "Open it in Excel, choose File > Info > Protect Workbook > Encrypt with Password, "
+        "delete the password and save the workbook."
+    )
+
 
 class UnsafeFileError(SourceError):
     """The file exceeds a safety limit (size, compression ratio, XML entities)."""
+
+    default_hint = (
+        "The file is bigger (or more compressed) than the safety limits allow: split it into "
+        "smaller files, or open it in Excel and save it again."
+    )
 
 
 class EmptySourceError(SourceError):
@@ -169,6 +257,11 @@ class EmptySourceError(SourceError):
     ``header`` holds the header row's cells when there was one: a one-line file
     may be data without a header (a do-not-call list of a single number).
     """
+
+    default_hint = (
+        "Check that the right report or sheet was exported and that the lead rows are under "
+        "a header row."
+    )
 
     def __init__(
         self,
@@ -255,6 +348,11 @@ class CampaignDisabledError(DialerError):
 
 class JournalError(ImporterError):
     """The run journal cannot be used (corrupt, or written by a newer version)."""
+
+    default_hint = (
+        "This concerns lead-importer's own records (the state directory), not the file: "
+        "`lead-importer runs` on the same machine shows them."
+    )
 
 
 class LockError(ImporterError):

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from importer.dedupe import DedupeChecks
 from importer.dialer.client import DialerClient
+from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
-from importer.dialer.retry import RetryPolicy, build_retrying
-from importer.errors import ApiError, DialerError, JournalError, RunInterruptedError
+from importer.dialer.retry import RetryPolicy
+from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.not_leads import sort_rows
-from importer.push import ChunkPusher, Outcome, Planned, retryable_write
+from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import ReportWriter, RowResult, Status
 from importer.sources import open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
@@ -35,7 +36,6 @@ __all__ = [
     "DoneRow",
     "FileRun",
     "RunContext",
-    "idempotent_call",
     "target_from_json",
     "target_to_json",
 ]
@@ -427,24 +427,6 @@ def target_from_json(text: str | None) -> CallTarget:
         is_date_local=data.get("IsDateLocal"),
         ignore_dnc_status=data.get("IgnoreDncStatus"),
     )
-
-
-def idempotent_call(
-    func: Callable[[], None], policy: RetryPolicy, *, paused: Callable[[], float] | None = None
-) -> tuple[bool, str]:
-    """Run an idempotent write (UpdateCall, RemoveCall) with retries; return (ok, error).
-
-    Repeating these is harmless, so unlike AddCallsBulk an unanswered attempt is
-    simply tried again.  An API refusal (ApiError) is raised to the caller.
-    ``paused`` is the client's ``limiter.thread_waited`` (see ``build_retrying``).
-    """
-    try:
-        build_retrying(policy, retryable=retryable_write, paused=paused)(func)
-    except ApiError:
-        raise
-    except DialerError as exc:
-        return False, str(exc)
-    return True, ""
 
 
 def update_one(

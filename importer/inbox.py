@@ -53,19 +53,10 @@ from importer.errors import (
     EXIT_API_UNUSABLE,
     EXIT_BAD_INPUT,
     EXIT_ROWS_FAILED,
-    CampaignNotFoundError,
     ConfigError,
-    EmptySourceError,
-    EncodingDetectionError,
-    EncryptedFileError,
     ImporterError,
-    JournalError,
     LockError,
-    MappingError,
-    SourceError,
     StorageError,
-    UnsafeFileError,
-    UnsupportedFormatError,
 )
 from importer.inbox_config import (
     AUTO,
@@ -266,84 +257,26 @@ def _changed_while_read(path: Path, before: tuple[int, int] | None, sha256: str 
 # --- explaining failures to people --------------------------------------------
 
 
+_ASK_IT = "Ask IT to look at the log of the lead-importer service."
+_BUG = (
+    "This is probably a bug in lead-importer, not a problem with your file. Please send this "
+    "note and the file to IT."
+)
+
+
 def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
-    """(what is wrong, how to fix it) in plain language for a failed file."""
-    what = redact(str(exc)) if isinstance(exc, ImporterError) else (
-        f"lead-importer hit an unexpected internal error ({type(exc).__name__}: "
-        f"{redact(str(exc))})."
-    )
-    mapping = str(inbox.mapping_path)
-    if isinstance(exc, EncryptedFileError):
-        how = (
-            "The workbook is protected with a password. Open it in Excel, choose File > Info > "
-            "Protect Workbook > Encrypt with Password, delete the password, save, and drop the "
-            "file again."
+    """(what is wrong, how to fix it) for a failed file: the error's message and its hint.
+
+    The hint is the error's own (``ImporterError.hint``), the same the CLI prints;
+    the note around it names the inbox and the folder to drop the file into again.
+    """
+    if not isinstance(exc, ImporterError):
+        what = (
+            f"lead-importer hit an unexpected internal error ({type(exc).__name__}: "
+            f"{redact(str(exc))})."
         )
-    elif isinstance(exc, EncodingDetectionError):
-        how = (
-            "The text in the file uses a character encoding that cannot be recognised for sure. "
-            "Open it in Excel and choose File > Save As > 'CSV UTF-8 (Comma delimited)', or save "
-            "it as an Excel workbook (.xlsx), then drop it again."
-        )
-    elif isinstance(exc, UnsupportedFormatError):
-        how = (
-            "Save the file as an Excel workbook (.xlsx) or as CSV and drop it again. lead-importer "
-            "reads .xlsx, .xlsm, .xls, .ods, .csv, .tsv and .txt files and HTML tables."
-        )
-    elif isinstance(exc, UnsafeFileError):
-        how = (
-            "The file is bigger (or more compressed) than the safety limits allow. Split it into "
-            "smaller files or re-save it from Excel, then drop the parts again."
-        )
-    elif isinstance(exc, EmptySourceError):
-        how = (
-            "Check that you exported the right report or sheet and that the lead rows are under "
-            "a header row, then drop the file again."
-        )
-    elif isinstance(exc, SourceError):
-        how = (
-            "Open the file to check that it is complete and not damaged (a download that did not "
-            "finish looks like this). Export or save it again and drop it again."
-        )
-    elif isinstance(exc, MappingError) and inbox.mapping_path is None:
-        how = (
-            "lead-importer could not tell which column holds what. Make sure the first row "
-            "holds the column titles and that one column holds the phone numbers, titled for "
-            "example 'Phone', 'Mobile' or 'טלפון', then drop the file again. If this kind of "
-            "file comes often, ask IT to write a mapping for it (`lead-importer mapping suggest "
-            "FILE` is a good start)."
-        )
-    elif isinstance(exc, MappingError):
-        how = (
-            "The file's columns do not match what this inbox expects (mapping: "
-            f"{mapping}). Rename the column headers in the file, or ask IT to adjust the "
-            "mapping (`lead-importer mapping check MAPPING FILE` shows every problem), then drop "
-            "the file again."
-        )
-    elif isinstance(exc, CampaignNotFoundError):
-        how = (
-            f"Check the campaign name of the inbox {inbox.name!r} in inbox.yaml (or in the "
-            "mapping): it must be written exactly as in the dialer. `lead-importer campaigns` "
-            "lists the names. Then drop the file again."
-        )
-    elif isinstance(exc, ConfigError):
-        how = (
-            "This is a set-up problem, not a problem with your file. Ask IT to check inbox.yaml, "
-            "the mapping and the VOICENTER_* settings, then drop the file again."
-        )
-    elif isinstance(exc, JournalError):
-        how = (
-            "lead-importer's own records (the state directory) cannot be used. Ask IT to run "
-            "`lead-importer runs` on this machine and look at the state directory."
-        )
-    elif isinstance(exc, ImporterError):
-        how = "Ask IT to look at the log of the lead-importer service, then drop the file again."
-    else:
-        how = (
-            "This is probably a bug in lead-importer, not a problem with your file. Please send "
-            "this note and the file to IT."
-        )
-    return what, how
+        return what, _BUG
+    return redact(str(exc)), redact(exc.hint) or _ASK_IT
 
 
 def _note_head(

@@ -28,6 +28,7 @@ from pydantic import (
 
 from importer.errors import ConfigError, ConfigFileError
 from importer.plain_text import escape_controls
+from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
 from importer.validation import as_text, numbered, sentences
 from importer.yaml_loader import read_yaml
 
@@ -46,8 +47,6 @@ __all__ = [
 ]
 
 AUTO = "auto"
-ReportFormat = Literal["csv", "xlsx", "json"]
-_ALL_FORMATS: tuple[ReportFormat, ...] = ("csv", "xlsx", "json")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEYS = {"password", "pass", "passwd", "smtp_password", "token", "secret"}
 # Values that may hold a secret are never repeated in an error ("Authorization: Bearer ...").
@@ -158,7 +157,7 @@ class Inbox(_Model):
     mode: Literal["append", "upsert", "sync"] | None = None   # None: the mapping's, else append
     dry_run: bool = False
     report_formats: list[ReportFormat] = Field(
-        default_factory=lambda: list(_ALL_FORMATS), min_length=1
+        default_factory=lambda: list(REPORT_FORMAT_NAMES), min_length=1
     )
     reports: Path | None = None              # default: <path>/reports
     notify: Notify = Field(default_factory=Notify)
@@ -177,9 +176,7 @@ class Inbox(_Model):
     @field_validator("report_formats", mode="before")
     @classmethod
     def _split_formats(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [v.strip().lower() for v in value.split(",") if v.strip()]
-        return value
+        return split_report_formats(value) if isinstance(value, str) else value
 
     @field_validator("mapping")
     @classmethod

@@ -246,7 +246,7 @@ class BoundMapping:
         self._copied = self._bind_copy_columns(problems)
 
         if problems:
-            raise MappingError(self._source_name(), problems)
+            raise MappingError(self._source_name(), problems, hint=MappingError.COLUMNS_HINT)
         self._text_maps = {
             name: _map_table(spec.map)
             for name, spec in [

@@ -230,7 +230,11 @@ def render_suggestion(header: Sequence[str], sections: Sequence[_Section]) -> st
     """The mapping text: each section emitted by PyYAML, comments escaped, then checked."""
     keys = [s.key for s in sections]
     if not set(keys) <= set(AUTOMATIC_KEYS) or len(set(keys)) != len(keys):
-        raise MappingError("suggested mapping", [f"a suggested mapping may not hold {keys!r}"])
+        raise MappingError(
+            "suggested mapping",
+            [f"a suggested mapping may not hold {keys!r}"],
+            hint=MappingError.AUTOMATIC_HINT,
+        )
     out = [_comment(line) for line in header]
     for section in sections:
         out.append("")
@@ -244,6 +248,7 @@ def render_suggestion(header: Sequence[str], sections: Sequence[_Section]) -> st
             "suggested mapping",
             ["the automatic mapping could not be written safely for this file; "
              "write a mapping by hand (see docs/mapping.md)"],
+            hint=MappingError.AUTOMATIC_HINT,
         )
     return text
 
@@ -363,6 +368,7 @@ def _no_phone_column(info: SourceInfo, profiles: list[ColumnProfile]) -> Mapping
         f"suggested mapping for {fname}",
         [f"no column of {in_sheet}{fname} holds phone numbers (its columns: {listed}){others}; "
          "write the mapping by hand (see docs/mapping.md)"],
+        hint=MappingError.AUTOMATIC_HINT,
     )
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
 from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
 from importer.redact import redact
 from importer.report import Status
@@ -75,7 +76,7 @@ class FileNotice:
     @property
     def is_problem(self) -> bool:
         """True unless every row was accounted for without API rejections."""
-        return self.exit_code != 0
+        return self.exit_code != EXIT_OK
 
     @property
     def about(self) -> str:
@@ -110,7 +111,7 @@ class FileNotice:
         if not_leads:
             # Said apart and last: titles, headers and blank rows are not problems.
             text += f"; {not_leads} {_NOT_A_LEAD}"
-        if self.exit_code == 1:
+        if self.exit_code == EXIT_ROWS_FAILED:
             text += " - some rows were not accepted, see the report"
         return ("dry run: " if self.dry_run else "") + text
 

@@ -36,10 +36,13 @@ from importer.dialer.models import Campaign, PendingCall
 from importer.dialer.ratelimit import LimiterStats
 from importer.dialer.retry import RetryPolicy
 from importer.errors import (
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
     CampaignDisabledError,
     ConfigError,
     ImporterError,
     LockError,
+    MappingError,
     RunInterruptedError,
     StorageError,
 )
@@ -61,6 +64,7 @@ from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
 from importer.report import (
+    REPORT_FORMATS,
     ReportWriter,
     RowResult,
     Status,
@@ -89,7 +93,7 @@ class ImportOptions:
     campaign: str | None = None  # name or code; None = mapping's, then settings'
     mapping_path: Path | None = None  # None = suggest a mapping from each file
     report_dir: Path = Path("reports")
-    report_formats: frozenset[str] = frozenset({"csv", "xlsx", "json"})
+    report_formats: frozenset[str] = REPORT_FORMATS
     mode: Mode | None = None  # None = the mapping's mode, else append
     dry_run: bool = False
     chunk_size: int = 3000
@@ -125,7 +129,7 @@ class FileOutcome:
     path: Path
     summary: Summary
     reports: dict[str, Path] = field(default_factory=dict)
-    exit_code: int = 0
+    exit_code: int = EXIT_OK
     # SHA-256 of the file as its run began (the journal's run key): a caller that
     # hashes the file again afterwards learns whether it changed while it was read.
     sha256: str = ""
@@ -137,7 +141,7 @@ class ImportResult:
 
     files: list[FileOutcome] = field(default_factory=list)
     run_id: str = ""
-    exit_code: int = 0  # 0, or 1 when rows were rejected or failed
+    exit_code: int = EXIT_OK  # or EXIT_ROWS_FAILED when rows were rejected or failed
     backups: list[Path] = field(default_factory=list)
 
 
@@ -203,11 +207,19 @@ class _Importer:
 
     def prepare(self) -> list[_Prepared]:
         """Load the mapping and check that every file opens and binds."""
+        try:
+            return self._prepare()
+        except MappingError as exc:
+            if self.options.mapping_path is None:  # then every mapping was made automatically
+                exc.hint = MappingError.AUTOMATIC_HINT
+            raise
+
+    def _prepare(self) -> list[_Prepared]:
         if not self.paths:
-            raise ConfigError("no input files given")
+            raise ConfigError("no input files given").with_hint("")  # the message says it all
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
-            raise ConfigError(f"file(s) not found: {', '.join(missing)}")
+            raise ConfigError(f"file(s) not found: {', '.join(missing)}").with_hint("")
         base_mapping: Mapping | None = None
         base_text = ""
         if self.options.mapping_path is not None:
@@ -219,7 +231,7 @@ class _Importer:
         base_normalizer = _normalizer(base_mapping) if base_mapping else None
         for path in self.paths:
             if path.is_dir():
-                raise ConfigError(f"{path} is a folder; name the files to import")
+                raise ConfigError(f"{path} is a folder; name the files to import").with_hint("")
             mapping, text, suggested = base_mapping, base_text, False
             if mapping is None:
                 text = suggest_mapping(path, self.options.source_options)
@@ -685,7 +697,7 @@ class _Importer:
             counts or "nothing",
             run_id or "-",
         )
-        return FileOutcome(item.path, summary, reports, summary.exit_code or 0)
+        return FileOutcome(item.path, summary, reports, summary.exit_code or EXIT_OK)
 
     def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
         """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""
@@ -730,7 +742,9 @@ class _Importer:
         summary.finished_at = _now()
         failed = summary.counts.get(Status.FAILED.value, 0)
         rejected = summary.counts.get(Status.REJECTED.value, 0)
-        summary.exit_code = exit_code if exit_code is not None else int(bool(failed or rejected))
+        if exit_code is None:
+            exit_code = EXIT_ROWS_FAILED if failed or rejected else EXIT_OK
+        summary.exit_code = exit_code
         return writer.close(summary)
 
     def _already_imported(
@@ -748,7 +762,7 @@ class _Importer:
         with writer:
             for row in self.journal.regenerate_report_rows(finished.run_id):
                 writer.write(row)
-            reports = self._close_report(writer, summary, exit_code=0)
+            reports = self._close_report(writer, summary, exit_code=EXIT_OK)
         return FileOutcome(item.path, summary, reports, 0)
 
     def _resume_state(self, run_id: str, pusher: ChunkPusher) -> dict[int, DoneRow]:

@@ -20,22 +20,14 @@ from tenacity import RetryError
 
 from importer.dedupe import PendingIndex
 from importer.dialer.client import DialerClient
+from importer.dialer.idempotent import is_ambiguous, retryable_write
 from importer.dialer.models import AddResult, CallTarget
 from importer.dialer.retry import RetryPolicy, build_retrying
-from importer.errors import (
-    AmbiguousWriteError,
-    AuthorizationError,
-    BadResponseError,
-    DialerConnectionError,
-    DialerError,
-    DialerTimeoutError,
-    HTTPStatusError,
-    RateLimitedError,
-)
+from importer.errors import AuthorizationError, DialerError, RateLimitedError
 from importer.phones import canonical_from_api
 from importer.report import Status
 
-__all__ = ["ChunkPusher", "Outcome", "Planned", "is_ambiguous", "retryable_write"]
+__all__ = ["ChunkPusher", "Outcome", "Planned"]
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +57,6 @@ class ChunkResult:
 
     outcomes: dict[int, Outcome]
     unknown: bool = False
-
-
-def is_ambiguous(exc: BaseException) -> bool:
-    """True when a failed write may nevertheless have been applied by the server."""
-    if isinstance(exc, AmbiguousWriteError | DialerTimeoutError | BadResponseError):
-        return True
-    return isinstance(exc, HTTPStatusError) and exc.status >= 500
-
-
-def retryable_write(exc: BaseException) -> bool:
-    """True when a write may be attempted again (after reconciling if it was ambiguous).
-
-    Not a 429: the client's rate limiter has re-sent it already, for as long as its
-    patience allowed; what reaches us means the server refused everything that long.
-    """
-    if isinstance(exc, AuthorizationError | RateLimitedError):
-        return False
-    if isinstance(exc, DialerConnectionError):
-        return True
-    return is_ambiguous(exc)
 
 
 class ChunkPusher:

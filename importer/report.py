@@ -68,7 +68,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
 from importer.redact import redact
@@ -77,6 +77,8 @@ __all__ = [
     "ATTENTION_STATUSES",
     "BASE_COLUMNS",
     "REPORT_FORMATS",
+    "REPORT_FORMAT_NAMES",
+    "ReportFormat",
     "ReportWriter",
     "RowResult",
     "Status",
@@ -84,9 +86,11 @@ __all__ = [
     "count_statuses",
     "escape_cell",
     "is_formula_like",
+    "parse_report_formats",
     "read_report_csv",
     "remove_unfinished",
     "report_file_mode",
+    "split_report_formats",
     "summary_to_dict",
     "unescape_cell",
 ]
@@ -128,7 +132,26 @@ BASE_COLUMNS: tuple[str, ...] = (
     "campaign",
 )
 
-REPORT_FORMATS: frozenset[str] = frozenset({"csv", "xlsx", "json"})
+#: The report formats, in the order they are written and listed: the one list the CLI's
+#: --report-format, inbox.yaml's report_formats and ReportWriter all check against.
+ReportFormat = Literal["csv", "xlsx", "json"]
+REPORT_FORMAT_NAMES: tuple[ReportFormat, ...] = get_args(ReportFormat)
+REPORT_FORMATS: frozenset[str] = frozenset(REPORT_FORMAT_NAMES)
+
+
+def split_report_formats(value: str) -> list[str]:
+    """The names in a comma-separated list of report formats (``"csv, JSON"`` -> csv, json)."""
+    return [name.strip().lower() for name in value.split(",") if name.strip()]
+
+
+def parse_report_formats(value: str) -> frozenset[str]:
+    """The formats a comma-separated list names; ConfigError when empty or one is unknown."""
+    formats = frozenset(split_report_formats(value))
+    if not formats or formats - REPORT_FORMATS:
+        raise ConfigError(
+            f"choose from {', '.join(REPORT_FORMAT_NAMES)} (comma-separated), not {value!r}"
+        )
+    return formats
 
 #: Statuses of rows that need no attention; big workbooks leave them out.
 SUCCESS_STATUSES: frozenset[str] = frozenset(
@@ -290,7 +313,6 @@ def _file_stem(source_name: str) -> str:
 
 _TMP_SUFFIX = ".tmp"
 _SUFFIXES = {"csv": ".report.csv", "xlsx": ".report.xlsx", "json": ".summary.json"}
-_FORMAT_ORDER = ("csv", "xlsx", "json")
 
 
 def report_file_mode(report_dir: Path) -> int:
@@ -311,7 +333,7 @@ def _claim_paths(
     report_dir: Path, stem: str, stamp: str, formats: Iterable[str], mode: int
 ) -> dict[str, Path]:
     """Create the report files exclusively, bumping ``-2``, ``-3``... until all are new."""
-    wanted = [f for f in _FORMAT_ORDER if f in formats]
+    wanted: list[str] = [f for f in REPORT_FORMAT_NAMES if f in formats]
     for attempt in range(1, 10_000):
         base = f"{stem}.{stamp}" + ("" if attempt == 1 else f"-{attempt}")
         paths = {f: report_dir / (base + _SUFFIXES[f]) for f in wanted}
@@ -437,7 +459,7 @@ class ReportWriter:
         if unknown:
             raise ConfigError(
                 f"unknown report format(s) {', '.join(sorted(unknown))}; "
-                f"choose from {', '.join(_FORMAT_ORDER)}"
+                f"choose from {', '.join(REPORT_FORMAT_NAMES)}"
             )
         self.report_dir = Path(report_dir)
         self.source_name = source_name

@@ -86,6 +86,7 @@ def test_a_bad_value_is_refused_with_its_key_and_line_never_exit_70(tmp_path: Pa
         "  - line 2: connect_timeout: Input should be a valid number, unable to parse string "
         "as a number (got 'fast')\n"
         "  - line 3: read_timeout: Input should be greater than 0 (got '0')\n"
+        "How to fix it: Correct the lines listed in that file, then run the command again.\n"
     )
 
 

@@ -693,3 +693,18 @@ def test_cli_runs_report_of_a_pruned_run_says_so(
     assert result.exit_code == 2
     assert "pruned" in result.stderr and "runs show" in result.stderr
     assert not (tmp_path / "again").exists()
+
+
+def test_cli_report_format_is_checked_the_same_by_every_command(
+    populated: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    state, (first, _second) = populated
+    rerun = CliRunner().invoke(cli, ["runs", "report", first, "--state-dir", str(state),
+                                     "--report-format", "csv,pdf"])
+    imported = CliRunner().invoke(cli, ["import", str(tmp_path / "any.csv"),
+                                        "--report-format", "csv,pdf"])
+    message = "choose from csv, xlsx, json (comma-separated), not 'csv,pdf'"
+    for result in (rerun, imported):
+        assert result.exit_code == 2
+        assert "--report-format" in result.stderr and message in result.stderr
+    assert not (tmp_path / "reports").exists()

@@ -12,17 +12,26 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from importer.config import Settings, load_settings
-from importer.errors import EXIT_API_UNUSABLE, ImporterError
+from importer.errors import (
+    EXIT_API_UNUSABLE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    ConfigError,
+    ImporterError,
+)
 from importer.redact import install_log_redaction, redact
+from importer.report import REPORT_FORMAT_NAMES, parse_report_formats
 
 __all__ = [
     "ImporterGroup",
     "api_options",
     "echo_json",
     "fail",
+    "report_format_option",
     "run_cli",
     "settings_from",
     "sheet_option",
+    "show_error",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,11 +57,30 @@ def fail(message: str, exit_code: int) -> NoReturn:
     sys.exit(exit_code)
 
 
+def show_error(exc: ImporterError, *, as_json: bool = False) -> None:
+    """Print a library error: its message, then how to fix it (its hint), on stderr.
+
+    The hint is the one a drop folder's .error.txt note gives for the same error.
+    """
+    message = redact(str(exc))
+    hint = redact(exc.hint)
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(f"How to fix it: {hint}", err=True)
+    if as_json:
+        # A script reading stdout gets an answer too, not an empty stream.
+        answer: dict[str, Any] = {"error": message, "exit_code": exc.exit_code}
+        if hint:
+            answer["hint"] = hint
+        echo_json(answer)
+
+
 class ImporterGroup(click.Group):
     """A click group that turns library errors into one-paragraph messages and exit codes.
 
-    Doing it here (not only in ``main``) means click's CliRunner sees the same
-    output and exit codes as a user does.
+    Every command's ImporterError ends here (nested groups' too). Doing it here
+    (not only in ``main``) means click's CliRunner sees the same output and exit
+    codes as a user does.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -63,11 +91,7 @@ class ImporterGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ImporterError as exc:
-            message = redact(str(exc))
-            click.echo(f"Error: {message}", err=True)
-            if wants_json:
-                # A script reading stdout gets an answer too, not an empty stream.
-                echo_json({"error": message, "exit_code": exc.exit_code})
+            show_error(exc, as_json=wants_json)
             ctx.exit(exc.exit_code)
 
 
@@ -84,7 +108,8 @@ def run_cli(group: click.Group) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ImporterError as exc:
-        fail(str(exc), exc.exit_code)
+        show_error(exc)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_API_UNUSABLE)
@@ -93,9 +118,9 @@ def run_cli(group: click.Group) -> None:
         fail(
             f"unexpected internal error ({type(exc).__name__}: {exc}). "
             "Please report it with the command you ran.",
-            70,
+            EXIT_INTERNAL,
         )
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 def echo_json(obj: Any) -> None:
@@ -116,6 +141,26 @@ def api_options(func: F) -> F:
         "--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL)."
     )(func)
     return func
+
+
+def _report_formats(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
+    try:
+        return parse_report_formats(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--report-format") from None
+
+
+def report_format_option(func: F) -> F:
+    """``--report-format csv,xlsx,json``: the command receives ``report_formats``, a frozenset."""
+    names = ",".join(REPORT_FORMAT_NAMES)
+    return click.option(
+        "--report-format",
+        "report_formats",
+        default=names,
+        show_default=True,
+        callback=_report_formats,
+        help=f"Comma-separated subset of {names}.",
+    )(func)
 
 
 def settings_from(config_file: Path | None, api_url: str | None, **extra: Any) -> Settings:

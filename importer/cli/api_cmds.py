@@ -4,7 +4,6 @@ members and settings.  Campaigns are named by name or code; codes are shown mask
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import shlex
@@ -19,9 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from importer.campaigns import (
-    backup_file_name,
+    clear_with_backup,
     export_phone,
     pending_csv_table,
+    remove_numbers,
     resolve_campaign,
     write_pending_csv,
 )
@@ -249,7 +249,10 @@ def pending_cmd(
             echo_json(_pending_json(pending))
         return
     if output is not None:
-        fail("--format table prints to the terminal; use --format csv or json with --output", 2)
+        fail(
+            "--format table prints to the terminal; use --format csv or json with --output",
+            EXIT_BAD_INPUT,
+        )
     name = pending.campaign.name or found.name
     if not pending.calls:
         click.echo(f"No pending calls in {name!r}.")
@@ -315,19 +318,6 @@ def _read_phones(phones: tuple[str, ...], file: Path | None) -> list[str]:
     return values
 
 
-def _normalise_for_api(raw: str) -> tuple[str | None, str]:
-    """(target to send, problem) — uses importer.phones when it is implemented."""
-    try:
-        from importer.phones import PhoneNormalizer, api_form
-
-        result = PhoneNormalizer().normalize(raw)
-        if not result.ok or result.e164 is None:
-            return None, result.reason or (result.problem or "invalid phone")
-        return api_form(result.e164), ""
-    except NotImplementedError:
-        return raw.strip(), ""
-
-
 @click.command("remove")
 @api_options
 @_json_flag
@@ -354,37 +344,25 @@ def remove_cmd(
     raw_phones = _read_phones(phones, phones_file)
     if not raw_phones:
         fail("no phone numbers given: pass PHONE... or --file PATH", EXIT_BAD_INPUT)
-    from importer.errors import ApiError
-    from importer.file_run import idempotent_call
-
     settings, client = _open(config_file, api_url)
-    results: list[dict[str, Any]] = []
     with client:
         found = _resolve(client, settings, campaign)
-        for raw in raw_phones:
-            target, problem = _normalise_for_api(raw)
-            if target is None:
-                results.append({"phone": raw, "sent": False, "reason": problem})
-                continue
-            # RemoveCall is safe to repeat, so a lost answer or a 500 is retried, and one
-            # number that fails does not stop the others (a do-not-call request must not wait).
-            try:
-                ok, error = idempotent_call(
-                    functools.partial(client.remove_call, found, target),
-                    client.retry_policy,
-                    paused=client.limiter.thread_waited,
-                )
-            except ApiError as exc:
-                ok, error = False, f"refused: {exc.description}"
-            results.append({"phone": raw, "target": target, "sent": ok, "reason": error})
-    sent = sum(1 for r in results if r["sent"])
-    not_sent = len(results) - sent
+        removals = remove_numbers(client, found, raw_phones)
+    sent = sum(1 for r in removals if r.sent)
+    not_sent = len(removals) - sent
     if as_json:
-        echo_json({"campaign": found.name, "sent": sent, "skipped": not_sent, "results": results})
+        echo_json(
+            {
+                "campaign": found.name,
+                "sent": sent,
+                "skipped": not_sent,
+                "results": [r.to_json() for r in removals],
+            }
+        )
     else:
-        for r in results:
-            if not r["sent"]:
-                click.echo(f"not removed {r['phone']}: {r['reason']}", err=True)
+        for r in removals:
+            if not r.sent:
+                click.echo(f"not removed {r.phone}: {r.reason}", err=True)
         click.echo(
             f"Asked {found.name!r} to remove {sent} number(s)"
             + (f"; {not_sent} not removed (listed above; run again for those)" if not_sent else "")
@@ -423,23 +401,21 @@ def clear_cmd(
             EXIT_BAD_INPUT,
         )
     settings, client = _open(config_file, api_url)
+
+    def saved(path: Path, count: int) -> None:
+        click.echo(f"Backup of {count} pending call(s): {path}", err=True)
+
     with client:
         found = _resolve(client, settings, campaign)
-        pending = client.get_campaign_pending_calls(found)
-        path = backup_dir / backup_file_name(found.name)
-        try:
-            write_pending_csv(pending, path)
-        except OSError as exc:
-            fail(f"{path}: cannot write the backup ({exc.strerror}); nothing was cleared", 2)
-        click.echo(f"Backup of {len(pending.calls)} pending call(s): {path}", err=True)
-        client.clear_campaign_calls(found)
+        cleared = clear_with_backup(client, found, backup_dir, on_backup=saved)
     if as_json:
         echo_json(
-            {"campaign": found.name, "cleared": len(pending.calls), "backup": str(path)}
+            {"campaign": found.name, "cleared": cleared.count, "backup": str(cleared.backup)}
         )
     else:
         click.echo(
-            f"Cleared {len(pending.calls)} pending call(s) from {found.name!r}. Backup: {path}"
+            f"Cleared {cleared.count} pending call(s) from {found.name!r}. "
+            f"Backup: {cleared.backup}"
         )
 
 
@@ -460,7 +436,10 @@ def members_cmd(
 ) -> None:
     """List the agents of an agent-dialer campaign, or add/remove one (SIP code)."""
     if action and not (member or "").strip():
-        fail(f"members {action} needs the agent's SIP code: members CAMPAIGN {action} SIPCODE", 2)
+        fail(
+            f"members {action} needs the agent's SIP code: members CAMPAIGN {action} SIPCODE",
+            EXIT_BAD_INPUT,
+        )
     settings, client = _open(config_file, api_url)
     with client:
         found = _resolve(client, settings, campaign)

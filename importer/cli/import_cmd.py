@@ -14,7 +14,13 @@ from typing import Any, cast
 
 import click
 
-from importer.cli._common import api_options, echo_json, settings_from, sheet_option
+from importer.cli._common import (
+    api_options,
+    echo_json,
+    report_format_option,
+    settings_from,
+    sheet_option,
+)
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
 from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
@@ -23,20 +29,6 @@ from importer.report import Status, summary_to_dict
 from importer.sources.model import SourceOptions
 
 __all__ = ["register"]
-
-_FORMATS = ("csv", "xlsx", "json")
-
-
-def _parse_formats(value: str) -> frozenset[str]:
-    formats = {f.strip().lower() for f in value.split(",") if f.strip()}
-    unknown = formats - set(_FORMATS)
-    if unknown or not formats:
-        raise click.BadParameter(
-            f"choose from {', '.join(_FORMATS)} (comma-separated), not {value!r}",
-            param_hint="--report-format",
-        )
-    return frozenset(formats)
-
 
 @contextmanager
 def _graceful_signals(cancel: threading.Event) -> Iterator[None]:
@@ -209,8 +201,7 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
 )
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True)
-@click.option("--report-format", "report_format", default="csv,xlsx,json", show_default=True,
-              help="Comma-separated subset of csv,xlsx,json.")
+@report_format_option
 @click.option("--mode", type=click.Choice(["append", "upsert", "sync"]), default=None,
               help="append (default): add new numbers; upsert: also update pending ones; "
                    "sync: also remove pending numbers not in the source.")
@@ -251,7 +242,7 @@ def import_command(
     mapping_path: Path | None,
     campaign: str | None,
     report_dir: Path,
-    report_format: str,
+    report_formats: frozenset[str],
     mode: str | None,
     dry_run: bool,
     chunk_size: int,
@@ -289,7 +280,7 @@ def import_command(
         campaign=campaign,
         mapping_path=mapping_path,
         report_dir=report_dir,
-        report_formats=_parse_formats(report_format),
+        report_formats=report_formats,
         mode=cast("Mode | None", mode),  # click.Choice has checked the value
         dry_run=dry_run,
         chunk_size=chunk_size,

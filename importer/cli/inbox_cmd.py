@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from importer.cli._common import echo_json, fail, settings_from
-from importer.errors import EXIT_OK, ConfigError
+from importer.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from importer.inbox import (
     InboxRunner,
     OnceResult,
@@ -183,7 +183,7 @@ def register(group: click.Group) -> None:
                 click.echo(f"Error: {redact(message)}", err=True)
             raise SystemExit(result.exit_code)
         if as_json:
-            fail("--json needs --once", 2)
+            fail("--json needs --once", EXIT_BAD_INPUT)
 
         def show(processed: ProcessedFile) -> None:
             click.echo(_line(processed))
@@ -208,7 +208,7 @@ def register(group: click.Group) -> None:
             settings = settings_from(config.settings_file, api_url, state_dir=config.state_dir)
         except ConfigError as exc:
             checks = [Check("config", "fail", redact(str(exc)),
-                            "Correct inbox.yaml (or the settings file it names).", 2)]
+                            "Correct inbox.yaml (or the settings file it names).", EXIT_BAD_INPUT)]
         else:
             checks = check_config(config, settings, config_path)
         code = worst_exit(checks)

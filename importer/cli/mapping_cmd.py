@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from importer.cli._common import echo_json, fail, sheet_option
-from importer.errors import EXIT_BAD_INPUT, ImporterError
+from importer.errors import EXIT_BAD_INPUT
 from importer.mapping import Mapping, load_mapping, suggest_mapping
 from importer.not_leads import sort_rows
 from importer.sources import SourceOptions, open_sources, require_phone_sheet
@@ -50,10 +50,7 @@ def suggest_cmd(
     options = SourceOptions(
         sheet=sheet_option(sheet), header_row=header_row, encoding=encoding, delimiter=delimiter
     )
-    try:
-        text = suggest_mapping(path, options)
-    except ImporterError as exc:
-        fail(str(exc), exc.exit_code)
+    text = suggest_mapping(path, options)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -76,13 +73,10 @@ def suggest_cmd(
               help="How many row problems to list.")
 def check_cmd(mapping_file: Path, path: Path | None, as_json: bool, show: int) -> None:
     """Validate mapping FILE; with PATH, also map every row of PATH (nothing is sent)."""
-    try:
-        mapping = load_mapping(mapping_file)
-        result = _summary(mapping, mapping_file)
-        if path is not None:
-            result.update(_dry_map(mapping, path, show))
-    except ImporterError as exc:
-        fail(str(exc), exc.exit_code)
+    mapping = load_mapping(mapping_file)
+    result = _summary(mapping, mapping_file)
+    if path is not None:
+        result.update(_dry_map(mapping, path, show))
     if as_json:
         echo_json(result)
         return

@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
-from importer.cli._common import echo_json, fail
+from importer.cli._common import echo_json, fail, report_format_option
 from importer.config import load_settings
 from importer.errors import EXIT_BAD_INPUT
 from importer.journal import HistoryEntry, Journal, RunRecord
-from importer.report import Status
+from importer.report import REPORT_FORMAT_NAMES, Status
 
 __all__ = ["register"]
 
@@ -27,7 +27,6 @@ _SKIPPED = frozenset({
 })
 _ADDED = frozenset({Status.ADDED, Status.WOULD_ADD})
 _UPDATED = frozenset({Status.UPDATED, Status.WOULD_UPDATE})
-_FORMATS = ("csv", "xlsx", "json")
 
 
 def _state_options(func: F) -> F:
@@ -208,29 +207,18 @@ def show_cmd(run_id: str, as_json: bool, state_dir: Path | None, config_file: Pa
             click.echo(f"{label.ljust(width)}  {value}")
 
 
-def _parse_formats(value: str) -> frozenset[str]:
-    formats = {f.strip().lower() for f in value.split(",") if f.strip()}
-    if not formats or formats - set(_FORMATS):
-        raise click.BadParameter(
-            f"choose from {', '.join(_FORMATS)} (comma-separated), not {value!r}",
-            param_hint="--report-format",
-        )
-    return frozenset(formats)
-
-
 @runs_group.command("report")
 @click.argument("run_id", metavar="RUN")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True, help="Where to write the reports.")
-@click.option("--report-format", "report_format", default="csv,xlsx,json", show_default=True,
-              help="Comma-separated: csv, xlsx, json.")
+@report_format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report paths as JSON.")
 @_state_options
 def report_cmd(
     *,
     run_id: str,
     report_dir: Path,
-    report_format: str,
+    report_formats: frozenset[str],
     as_json: bool,
     state_dir: Path | None,
     config_file: Path | None,
@@ -238,7 +226,6 @@ def report_cmd(
     """Write a run's report files again, from the journal."""
     from importer.report import ReportWriter, Summary
 
-    formats = _parse_formats(report_format)
     with Journal.open(_state_dir(state_dir, config_file)) as journal:
         run = journal.get_run(run_id)
         if sum(run.counts.values()) and not journal.status_counts(run.run_id):
@@ -265,7 +252,7 @@ def report_cmd(
         writer = ReportWriter(
             report_dir,
             run.source_file,
-            formats=formats,
+            formats=report_formats,
             field_names=journal.field_names(run.run_id),
             started_at=datetime.fromisoformat(run.started_at.replace("Z", "+00:00")),
         )
@@ -276,7 +263,7 @@ def report_cmd(
     if as_json:
         echo_json({"run_id": run.run_id, "reports": {k: str(v) for k, v in paths.items()}})
         return
-    for fmt in _FORMATS:
+    for fmt in REPORT_FORMAT_NAMES:
         if fmt in paths:
             click.echo(f"Wrote {paths[fmt]}")
 
@@ -305,13 +292,10 @@ def prune_cmd(
 
 def _normalise(phone: str, region: str) -> str | None:
     """E.164 for the user's input, or None when the phone library cannot tell."""
-    try:
-        from importer.phones import PhoneNormalizer, PhonePolicy
+    from importer.phones import PhoneNormalizer, PhonePolicy
 
-        result = PhoneNormalizer(PhonePolicy(default_region=region)).normalize(phone)
-    except NotImplementedError:
-        return None
-    return result.e164 if result.e164 else None
+    result = PhoneNormalizer(PhonePolicy(default_region=region)).normalize(phone)
+    return result.e164 or None
 
 
 def _history_json(entry: HistoryEntry) -> dict[str, Any]:

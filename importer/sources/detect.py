@@ -16,7 +16,7 @@ from importer.errors import (
 )
 from importer.sources.model import SourceOptions
 
-__all__ = ["ENCRYPTED_ADVICE", "check_zip", "damaged", "detect_format"]
+__all__ = ["ENCRYPTED", "check_zip", "damaged", "detect_format"]
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -25,10 +25,8 @@ _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 # Ratio checks only apply to members big enough to hurt.
 _RATIO_MIN_BYTES = 1 << 20
 
-ENCRYPTED_ADVICE = (
-    "the workbook is password-protected: remove the password in Excel "
-    "(File > Info > Protect Workbook > Encrypt with Password, clear it) and save it again"
-)
+# What is wrong only: how to remove the password is EncryptedFileError's hint.
+ENCRYPTED = "the workbook is password-protected, so it cannot be read"
 
 
 def damaged(file: str, what: str = "workbook", detail: str = "") -> SourceError:
@@ -52,7 +50,7 @@ def _ole2_kind(path: Path, file: str) -> str:
         if mm.find(_utf16_name("EncryptedPackage")) != -1 and mm.find(
             _utf16_name("EncryptionInfo")
         ) != -1:
-            raise EncryptedFileError(file, ENCRYPTED_ADVICE)
+            raise EncryptedFileError(file, ENCRYPTED)
         if mm.find(_utf16_name("Workbook")) != -1 or mm.find(_utf16_name("Book")) != -1:
             return "xls"
         if mm.find(_utf16_name("WordDocument")) != -1:

@@ -23,7 +23,7 @@ import python_calamine as pc
 from importer.errors import EncryptedFileError, SourceError, UnsafeFileError
 from importer.sources.cells import EXACT_INT_LIMIT as _EXACT_INT_LIMIT
 from importer.sources.cells import to_text
-from importer.sources.detect import ENCRYPTED_ADVICE, damaged
+from importer.sources.detect import ENCRYPTED, damaged
 from importer.sources.layout import RawRow
 from importer.sources.model import SheetInfo
 from importer.sources.xlsx_stream_reader import XlsxStream
@@ -38,7 +38,7 @@ _STREAMABLE = {"xlsx", "xlsm"}
 
 def _calamine_error(file: str, exc: Exception, sheet: str | None = None) -> SourceError:
     if isinstance(exc, pc.PasswordError):
-        return EncryptedFileError(file, ENCRYPTED_ADVICE)
+        return EncryptedFileError(file, ENCRYPTED)
     text = str(exc)
     if isinstance(exc, pc.XmlError) and ("entity" in text.lower() or "dtd" in text.lower()):
         return UnsafeFileError(

@@ -73,9 +73,12 @@ class CsvProcessor:
         if "offline" in header:
             raise DialerConnectionError("could not connect to the dialer", method="AddCallsBulk")
         if "phone" not in header:
+            # As run_import does: without a mapping file, the hint is the automatic mapping's.
+            automatic = options.mapping_path is None
             raise MappingError(
                 str(path),
                 [f"no column looks like a phone number; the columns are: {', '.join(header)}"],
+                hint=MappingError.AUTOMATIC_HINT if automatic else None,
             )
         col = header.index("phone")
         phones = [r[col] for r in rows[1:] if len(r) > col]

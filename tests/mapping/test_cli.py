@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from importer.cli import cli
+from importer.errors import MappingError
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "google_ads_leads.csv"
@@ -67,6 +68,7 @@ def test_bad_mapping_exits_2_listing_every_problem(tmp_path: Path) -> None:
         "  - top level: unknown key 'naem' — did you mean 'name'?\n"
         "  - phone.columns: is required (e.g. 'columns: [טלפון נייד, phone]')\n"
         "  - phone: unknown key 'colums' — did you mean 'columns'?\n"
+        f"How to fix it: {MappingError.default_hint}\n"
     )
 
 

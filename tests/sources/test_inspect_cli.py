@@ -11,6 +11,7 @@ import openpyxl
 from click.testing import CliRunner
 
 from importer.cli import cli
+from importer.errors import EmptySourceError
 from tests.sources.conftest import write_xlsx
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
@@ -75,6 +76,7 @@ def test_inspect_bad_file_is_one_paragraph_exit_2(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert proc.stderr == (
         "Error: leads.csv: has a header row (row 1) but no data rows below it\n"
+        f"How to fix it: {EmptySourceError.default_hint}\n"
     )
 
 
