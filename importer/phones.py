@@ -31,7 +31,9 @@ Decisions worth knowing:
 - A number of 11 or more digits without ``+``/``00``, not starting with 0,
   that is not a valid number of the default region but is a valid
   international number (``12125550123``) is read as international, and the
-  reason says so.
+  reason says so; written in groups, the first must be the country code and
+  the second must not start with a trunk 0 (``13 058761393`` is a count and a
+  local number, not a number abroad).
 - A type-rejected result still carries its ``e164`` and ``number_type``; only
   ``ok`` results may be dialled.
 - A lost leading zero (``521234567``, a number cell or text) is read the way
@@ -204,6 +206,7 @@ _TRAILING_JUNK = re.compile(r"[^\d]+$")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACE_RUN = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D")
+_DIGIT_GROUPS = re.compile(r"\d+")
 
 # Israeli shapes accepted with strictness "possible" (new blocks are added to
 # phonenumbers months after operators hand them out).
@@ -631,7 +634,7 @@ class PhoneNormalizer:
         try:
             num = phonenumbers.parse(core, self.region)
         except NumberParseException as exc:
-            return self._fallback(fd) or _Verdict(
+            return self._fallback(fd, core) or _Verdict(
                 None,
                 None,
                 "invalid_phone",
@@ -647,12 +650,12 @@ class PhoneNormalizer:
             if bare and fd is not None and fd[1] == nsn and self._lost_zero(e164):
                 notes.append(_lost_zero_note(fd[1], numeric))
             return self._policy(_Verdict(e164, kind, None, "", notes, shown=core))
-        fallback = self._fallback(fd)
+        fallback = self._fallback(fd, core)
         if fallback is not None:
             return fallback
         return self._invalid(num, core)
 
-    def _fallback(self, fd: tuple[bool, str] | None) -> _Verdict | None:
+    def _fallback(self, fd: tuple[bool, str] | None, core: str) -> _Verdict | None:
         """A number with its country code but without "+"/"00" (12125550123)."""
         if fd is None or fd[0]:
             return None
@@ -664,6 +667,15 @@ class PhoneNormalizer:
         except NumberParseException:
             return None
         if not phonenumbers.is_valid_number(num):
+            return None
+        groups = _DIGIT_GROUPS.findall(core)
+        if len(groups) > 1 and (
+            groups[0] != str(num.country_code)
+            or (groups[1].startswith("0") and not num.italian_leading_zero)
+        ):
+            # "13 058761393", "20 0884306374": a count before a local number, not a code.
+            # A code typed without "+" stands alone and is followed by the national
+            # number without its 0 ("1 212 555 0123"), or the number is one block.
             return None
         region = phonenumbers.region_code_for_number(num) or "?"
         shown = phonenumbers.format_number(num, PhoneNumberFormat.INTERNATIONAL)
