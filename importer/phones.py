@@ -21,7 +21,14 @@ into E.164 (``+972521234567``), or says in plain words why it cannot:
    test compares whole results, the hot path against the full pipeline);
 7. apply the policy: allowed number types, and strictness ``valid`` (the number
    is in phonenumbers' allocated blocks) or ``possible`` (an Israeli
-   mobile/landline/VoIP shape is enough).
+   mobile/landline/VoIP shape is enough);
+8. a cell refused above because it holds more than a number (a note with
+   digits: ``054-7654321 after 18:00``) is searched with phonenumbers'
+   ``PhoneNumberMatcher`` at ``Leniency.VALID`` (``importer.phone_text``): the
+   first valid number is used and the rest of the cell is kept in the reason
+   ("note kept: after 18:00"). A cell holding a date, a time, an amount of
+   money or a labelled ID number goes to the matcher straight away (splitting
+   would take those for numbers); good cells never reach it.
 
 Decisions worth knowing:
 
@@ -55,6 +62,13 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from importer.phone_fastpath import fast_digits, fast_path_for, type_name
+from importer.phone_text import EXT_LABEL as _EXT_LABEL
+from importer.phone_text import (
+    find_numbers,
+    has_extra_text,
+    has_protected,
+    note_around,
+)
 
 __all__ = [
     "DEFAULT_ALLOWED_TYPES",
@@ -194,7 +208,6 @@ _FLOAT_ARTEFACT = re.compile(r"(\d{7,})[.,]0+")
 
 _MAYBE_MULTI = re.compile(r"[/\\|;\n,]|\s(?:or|או|and)\s", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*(?:[/\\|;\n]|(?<!,),(?!,)|\s(?:or|או|and)\s)\s*", re.IGNORECASE)
-_EXT_LABEL = r"extension|ext|extn|x|שלוחה|שלוח'|שלו'|של'|פנימי"
 _EXT_ONLY = re.compile(rf"(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*(\d{{1,6}})\s*#?", re.IGNORECASE)
 _EXT_TAIL = re.compile(
     rf"(?:\s*(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*|\s*#\s*|\s*,,\s*)(\d{{1,6}})\s*#?\s*$",
@@ -207,6 +220,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 _SPACE_RUN = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D")
 _DIGIT_GROUPS = re.compile(r"\d+")
+_OPEN_AFTER_DIGITS = re.compile(r"\d[^()]*\([^)]*$")
 
 # Israeli shapes accepted with strictness "possible" (new blocks are added to
 # phonenumbers months after operators hand them out).
@@ -239,6 +253,7 @@ def _date_shaped(raw: str) -> PhoneResult | None:
 _MAX_FAST_INPUT = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH, as in fast_digits
 _FALLBACK_MIN_DIGITS = 11
 _GLUED_MIN_DIGITS = 16  # two numbers typed with only a space between them
+_NOTE_LIMIT = 60  # a note kept in the reason is cut to this many characters
 
 
 @dataclass(slots=True)
@@ -473,7 +488,12 @@ class PhoneNormalizer:
                 self.fast_hits += 1
                 return _plain_result(hit[0], hit[1])
             verdict = self._judge(text, numeric, digits == text, fd, hit)
-            if verdict.problem == "invalid_phone" and len(digits) >= _GLUED_MIN_DIGITS:
+            if verdict.problem != "invalid_phone":
+                return verdict.result()
+            if has_protected(text):
+                # A date or a time among the digits: never one of two numbers split below.
+                return self._from_text(text) or verdict.result()
+            if len(digits) >= _GLUED_MIN_DIGITS:
                 return self._split_on_spaces(text, numeric) or verdict.result()
             return verdict.result()
         return self._normalize_messy(text, numeric)
@@ -510,8 +530,16 @@ class PhoneNormalizer:
         if _PLAIN.fullmatch(text):
             verdict = self._judge(text, numeric, text.isdigit())
             verdict.notes[:0] = notes
-            return verdict.result()
-        return self._several(text, numeric, notes)
+            return self._or_from_text(verdict.result(), text)
+        if has_protected(text):
+            # Splitting would take a date, a time, an amount or an ID number for a phone
+            # number; only the matcher, which never sees them, decides.
+            found = self._from_text(text)
+            if found is not None:
+                return found
+            result = self._several(text, numeric, notes)
+            return _no_number(text) if result.ok else result
+        return self._or_from_text(self._several(text, numeric, notes), text)
 
     def _several(self, text: str, numeric: bool, notes: list[str]) -> PhoneResult:
         pieces = [text]
@@ -546,11 +574,55 @@ class PhoneNormalizer:
         count = f"cell has {len(verdicts)} numbers"
         for i, v in enumerate(verdicts):
             if v.problem is None:
+                if any(
+                    o.problem == "invalid_phone" and has_extra_text(piece)
+                    for o, (piece, _ext) in zip(verdicts[:i], candidates, strict=False)
+                ):
+                    # An earlier piece was refused for its note: it may hold the first number.
+                    found = self._from_text(text)
+                    if found is not None and found.ok:
+                        return found
                 others = ", ".join(_ignored(o) for j, o in enumerate(verdicts) if j != i)
                 return v.result([f"{count}; used the first valid one, ignored {others}", *extra])
         best = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
         v = replace(best, reason=f"{count}, none usable: {best.shown}: {best.reason}")
         return v.result(extra)
+
+    def _or_from_text(self, result: PhoneResult, text: str) -> PhoneResult:
+        """``result``, or the number found inside the text when the pipeline refused a note."""
+        if result.problem != "invalid_phone" or not has_extra_text(text):
+            return result
+        return self._from_text(text) or result
+
+    def _from_text(self, text: str) -> PhoneResult | None:
+        """The first usable number PhoneNumberMatcher finds in the cell, its note kept; or None."""
+        found = find_numbers(text, self.region)
+        if not found:
+            return None
+        verdicts = []
+        for number in found:
+            verdict = self._judge(number.e164, False, False)
+            verdict.shown = _shorten(number.raw)
+            if number.extension is not None:
+                verdict.extension = number.extension
+                verdict.notes.append(
+                    f"extension {number.extension} kept separately "
+                    "(the dialer calls the main number)"
+                )
+            verdicts.append(verdict)
+        chosen = next((v for v in verdicts if v.problem is None), None)
+        if chosen is None:
+            chosen = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
+        note = note_around(text, [(f.start, f.end) for f in found])
+        if note:
+            chosen.notes.insert(0, f"note kept: {_shorten(note, _NOTE_LIMIT)}")
+        if len(verdicts) == 1:
+            return chosen.result()
+        count = f"cell has {len(verdicts)} numbers"
+        others = ", ".join(_ignored(o) for o in verdicts if o is not chosen)
+        if chosen.problem is None:
+            return chosen.result([f"{count}; used the first valid one, ignored {others}"])
+        return chosen.result([f"{count}, none usable; ignored {others}"])
 
     def _split_on_spaces(self, text: str, numeric: bool) -> PhoneResult | None:
         """Two numbers with only spaces between them ("050-1234567 03-1234567"), if it is that."""
@@ -582,7 +654,8 @@ class PhoneNormalizer:
                 shown,
             )
         core = _TRAILING_JUNK.sub("", _LEADING_JUNK.sub("", piece))
-        if _LETTER.search(core):
+        # "050-311-444 (3 kids)": the note's count would join the number once its words go.
+        if _LETTER.search(core) or (_LETTER.search(piece) and _OPEN_AFTER_DIGITS.search(core)):
             return _Verdict(
                 None,
                 None,
@@ -802,6 +875,18 @@ def _ignored(v: _Verdict) -> str:
     if v.problem == "type_rejected":
         return f"{v.shown} (not allowed: {describe_type(v.number_type or 'unknown')})"
     return v.shown
+
+
+def _no_number(text: str) -> PhoneResult:
+    """invalid_phone for a cell whose only number-like parts are dates, times, amounts, IDs."""
+    return PhoneResult(
+        None,
+        problem="invalid_phone",
+        reason=(
+            f'no phone number in "{_shorten(text)}" (a date, a time, an amount or an ID number '
+            "is not one)"
+        ),
+    )
 
 
 def _number_text(value: object) -> str:
