@@ -22,7 +22,14 @@ into E.164 (``+972521234567``), or says in plain words why it cannot:
    test compares whole results, the hot path against the full pipeline);
 7. apply the policy: allowed number types, and strictness ``valid`` (the number
    is in phonenumbers' allocated blocks) or ``possible`` (an Israeli
-   mobile/landline/VoIP shape is enough).
+   mobile/landline/VoIP shape is enough);
+8. a cell refused above because it holds more than a number (a note with
+   digits: ``054-7654321 after 18:00``) is searched with phonenumbers'
+   ``PhoneNumberMatcher`` at ``Leniency.VALID`` (``importer.phone_text``): the
+   first valid number is used and the rest of the cell is kept in the reason
+   ("note kept: after 18:00"). A cell holding a date, a time, an amount of
+   money or a labelled ID number goes to the matcher straight away (splitting
+   would take those for numbers); good cells never reach it.
 
 Decisions worth knowing:
 
@@ -32,7 +39,9 @@ Decisions worth knowing:
 - A number of 11 or more digits without ``+``/``00``, not starting with 0,
   that is not a valid number of the default region but is a valid
   international number (``12125550123``) is read as international, and the
-  reason says so.
+  reason says so; written in groups, the first must be the country code and
+  the second must not start with a trunk 0 (``13 058761393`` is a count and a
+  local number, not a number abroad).
 - With ``PhonePolicy.digits_are_international`` (files in the Dialer API's form, such as
   a ``pending`` export) bare digits not starting with 0 are read as a country code and
   number first (``4930901820`` is +49 30 901820) and only when that is no valid number as
@@ -59,6 +68,13 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from importer.phone_fastpath import fast_digits, fast_path_for, type_name
+from importer.phone_text import EXT_LABEL as _EXT_LABEL
+from importer.phone_text import (
+    find_numbers,
+    has_extra_text,
+    has_protected,
+    note_around,
+)
 
 __all__ = [
     "DEFAULT_ALLOWED_TYPES",
@@ -178,7 +194,6 @@ _FLOAT_ARTEFACT = re.compile(r"(\d{7,})[.,]0+")
 
 _MAYBE_MULTI = re.compile(r"[/\\|;\n,]|\s(?:or|או|and)\s", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*(?:[/\\|;\n]|(?<!,),(?!,)|\s(?:or|או|and)\s)\s*", re.IGNORECASE)
-_EXT_LABEL = r"extension|ext|extn|x|שלוחה|שלוח'|שלו'|של'|פנימי"
 _EXT_ONLY = re.compile(rf"(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*(\d{{1,6}})\s*#?", re.IGNORECASE)
 _EXT_TAIL = re.compile(
     rf"(?:\s*(?:{_EXT_LABEL})\s*[.:=]?\s*#?\s*|\s*#\s*|\s*,,\s*)(\d{{1,6}})\s*#?\s*$",
@@ -190,6 +205,8 @@ _TRAILING_JUNK = re.compile(r"[^\d]+$")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACE_RUN = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D")
+_DIGIT_GROUPS = re.compile(r"\d+")
+_OPEN_AFTER_DIGITS = re.compile(r"\d[^()]*\([^)]*$")
 
 # Israeli shapes accepted with strictness "possible" (new blocks are added to
 # phonenumbers months after operators hand them out).
@@ -222,6 +239,7 @@ def _date_shaped(raw: str) -> PhoneResult | None:
 _MAX_FAST_INPUT = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH, as in fast_digits
 _FALLBACK_MIN_DIGITS = 11
 _GLUED_MIN_DIGITS = 16  # two numbers typed with only a space between them
+_NOTE_LIMIT = 60  # a note kept in the reason is cut to this many characters
 
 
 @dataclass(slots=True)
@@ -500,7 +518,12 @@ class PhoneNormalizer:
                 self.fast_hits += 1
                 return _plain_result(hit[0], hit[1])
             verdict = self._judge(text, numeric, digits == text, fd, hit)
-            if verdict.problem == "invalid_phone" and len(digits) >= _GLUED_MIN_DIGITS:
+            if verdict.problem != "invalid_phone":
+                return verdict.result()
+            if has_protected(text):
+                # A date or a time among the digits: never one of two numbers split below.
+                return self._from_text(text) or verdict.result()
+            if len(digits) >= _GLUED_MIN_DIGITS:
                 return self._split_on_spaces(text, numeric) or verdict.result()
             return verdict.result()
         return self._normalize_messy(text, numeric)
@@ -537,8 +560,16 @@ class PhoneNormalizer:
         if _PLAIN.fullmatch(text):
             verdict = self._judge(text, numeric, text.isdigit())
             verdict.notes[:0] = notes
-            return verdict.result()
-        return self._several(text, numeric, notes)
+            return self._or_from_text(verdict.result(), text)
+        if has_protected(text):
+            # Splitting would take a date, a time, an amount or an ID number for a phone
+            # number; only the matcher, which never sees them, decides.
+            found = self._from_text(text)
+            if found is not None:
+                return found
+            result = self._several(text, numeric, notes)
+            return _no_number(text) if result.ok else result
+        return self._or_from_text(self._several(text, numeric, notes), text)
 
     def _several(self, text: str, numeric: bool, notes: list[str]) -> PhoneResult:
         pieces = [text]
@@ -573,11 +604,55 @@ class PhoneNormalizer:
         count = f"cell has {len(verdicts)} numbers"
         for i, v in enumerate(verdicts):
             if v.problem is None:
+                if any(
+                    o.problem == "invalid_phone" and has_extra_text(piece)
+                    for o, (piece, _ext) in zip(verdicts[:i], candidates, strict=False)
+                ):
+                    # An earlier piece was refused for its note: it may hold the first number.
+                    found = self._from_text(text)
+                    if found is not None and found.ok:
+                        return found
                 others = ", ".join(_ignored(o) for j, o in enumerate(verdicts) if j != i)
                 return v.result([f"{count}; used the first valid one, ignored {others}", *extra])
         best = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
         v = replace(best, reason=f"{count}, none usable: {best.shown}: {best.reason}")
         return v.result(extra)
+
+    def _or_from_text(self, result: PhoneResult, text: str) -> PhoneResult:
+        """``result``, or the number found inside the text when the pipeline refused a note."""
+        if result.problem != "invalid_phone" or not has_extra_text(text):
+            return result
+        return self._from_text(text) or result
+
+    def _from_text(self, text: str) -> PhoneResult | None:
+        """The first usable number PhoneNumberMatcher finds in the cell, its note kept; or None."""
+        found = find_numbers(text, self.region)
+        if not found:
+            return None
+        verdicts = []
+        for number in found:
+            verdict = self._judge(number.e164, False, False)
+            verdict.shown = _shorten(number.raw)
+            if number.extension is not None:
+                verdict.extension = number.extension
+                verdict.notes.append(
+                    f"extension {number.extension} kept separately "
+                    "(the dialer calls the main number)"
+                )
+            verdicts.append(verdict)
+        chosen = next((v for v in verdicts if v.problem is None), None)
+        if chosen is None:
+            chosen = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
+        note = note_around(text, [(f.start, f.end) for f in found])
+        if note:
+            chosen.notes.insert(0, f"note kept: {_shorten(note, _NOTE_LIMIT)}")
+        if len(verdicts) == 1:
+            return chosen.result()
+        count = f"cell has {len(verdicts)} numbers"
+        others = ", ".join(_ignored(o) for o in verdicts if o is not chosen)
+        if chosen.problem is None:
+            return chosen.result([f"{count}; used the first valid one, ignored {others}"])
+        return chosen.result([f"{count}, none usable; ignored {others}"])
 
     def _split_on_spaces(self, text: str, numeric: bool) -> PhoneResult | None:
         """Two numbers with only spaces between them ("050-1234567 03-1234567"), if it is that."""
@@ -609,7 +684,8 @@ class PhoneNormalizer:
                 shown,
             )
         core = _TRAILING_JUNK.sub("", _LEADING_JUNK.sub("", piece))
-        if _LETTER.search(core):
+        # "050-311-444 (3 kids)": the note's count would join the number once its words go.
+        if _LETTER.search(core) or (_LETTER.search(piece) and _OPEN_AFTER_DIGITS.search(core)):
             return _Verdict(
                 None,
                 None,
@@ -661,7 +737,7 @@ class PhoneNormalizer:
         try:
             num = phonenumbers.parse(core, self.region)
         except NumberParseException as exc:
-            return self._fallback(fd) or _Verdict(
+            return self._fallback(fd, core) or _Verdict(
                 None,
                 None,
                 "invalid_phone",
@@ -677,12 +753,12 @@ class PhoneNormalizer:
             if bare and fd is not None and fd[1] == nsn and self._lost_zero(e164):
                 notes.append(_lost_zero_note(fd[1], numeric))
             return self._policy(_Verdict(e164, kind, None, "", notes, shown=core))
-        fallback = self._fallback(fd)
+        fallback = self._fallback(fd, core)
         if fallback is not None:
             return fallback
         return self._invalid(num, core)
 
-    def _fallback(self, fd: tuple[bool, str] | None) -> _Verdict | None:
+    def _fallback(self, fd: tuple[bool, str] | None, core: str) -> _Verdict | None:
         """A number with its country code but without "+"/"00" (12125550123)."""
         if fd is None or fd[0]:
             return None
@@ -694,6 +770,15 @@ class PhoneNormalizer:
         except NumberParseException:
             return None
         if not phonenumbers.is_valid_number(num):
+            return None
+        groups = _DIGIT_GROUPS.findall(core)
+        if len(groups) > 1 and (
+            groups[0] != str(num.country_code)
+            or (groups[1].startswith("0") and not num.italian_leading_zero)
+        ):
+            # "13 058761393", "20 0884306374": a count before a local number, not a code.
+            # A code typed without "+" stands alone and is followed by the national
+            # number without its 0 ("1 212 555 0123"), or the number is one block.
             return None
         region = phonenumbers.region_code_for_number(num) or "?"
         shown = phonenumbers.format_number(num, PhoneNumberFormat.INTERNATIONAL)
@@ -820,6 +905,18 @@ def _ignored(v: _Verdict) -> str:
     if v.problem == "type_rejected":
         return f"{v.shown} (not allowed: {describe_type(v.number_type or 'unknown')})"
     return v.shown
+
+
+def _no_number(text: str) -> PhoneResult:
+    """invalid_phone for a cell whose only number-like parts are dates, times, amounts, IDs."""
+    return PhoneResult(
+        None,
+        problem="invalid_phone",
+        reason=(
+            f'no phone number in "{_shorten(text)}" (a date, a time, an amount or an ID number '
+            "is not one)"
+        ),
+    )
 
 
 def _number_text(value: object) -> str:

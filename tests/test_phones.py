@@ -167,6 +167,16 @@ def test_no_international_fallback_for_local_or_short_numbers(normalizer: PhoneN
     assert normalizer.normalize("2125550123").problem == "invalid_phone"
 
 
+def test_international_fallback_wants_the_code_standing_alone(normalizer: PhoneNormalizer) -> None:
+    for raw in ("1 212 555 0123", "1-212-555-0123", "44 20 7946 0958"):
+        result = normalizer.normalize(raw)
+        assert result.ok and "read as an international number" in result.reason, raw
+    # A count or a stray number before a local number is no country code: not +1 305…,
+    # +20 88… or +8 1200….
+    for raw in ("13 058761393", "20 0884306374", "8-12000000000"):
+        assert normalizer.normalize(raw).problem == "invalid_phone", raw
+
+
 # --- Excel damage ---------------------------------------------------------------
 
 

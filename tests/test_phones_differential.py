@@ -50,7 +50,9 @@ def reference(raw: str, region: str) -> tuple[str, str] | None:
 
     Plus the one documented departure: 11+ plain digits without "+"/"00" that
     are not valid for the region but valid as "+digits" are read as
-    international.
+    international, when they are one block or their first group is the
+    country code followed by the national number without a trunk 0
+    ("1 212 555 0123", not "13 058761393" or "20 0884306374").
     """
     cc = str(phonenumbers.country_code_for_region(region))
     try:
@@ -78,7 +80,13 @@ def reference(raw: str, region: str) -> tuple[str, str] | None:
             num = phonenumbers.parse("+" + digits, None)
         except NumberParseException:
             return None
-        if phonenumbers.is_valid_number(num):
+        visible = "".join(ch for ch in raw if unicodedata.category(ch) != "Cf")
+        groups = re.findall(r"\d+", visible)
+        first = "".join(str(unicodedata.decimal(ch)) for ch in groups[0])
+        code_alone = first == str(num.country_code) and not (
+            groups[1].startswith("0") and not num.italian_leading_zero
+        )
+        if phonenumbers.is_valid_number(num) and (len(groups) == 1 or code_alone):
             return (
                 phonenumbers.format_number(num, PhoneNumberFormat.E164),
                 type_name(phonenumbers.number_type(num)),
