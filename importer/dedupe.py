@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.number_set import NumberSet
+from importer.outcomes import Status
 from importer.phone_lists import read_phone_list
 from importer.phones import PhoneNormalizer, canonical_from_api
-from importer.report import Status
 
 __all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
 

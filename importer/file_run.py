@@ -26,8 +26,9 @@ from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.not_leads import sort_rows
+from importer.outcomes import PUSHED, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
-from importer.report import ReportWriter, RowResult, Status
+from importer.report import ReportWriter
 from importer.sources import open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 from importer.upsert import Previous, UpdatePlan, plan_update
@@ -41,11 +42,6 @@ __all__ = [
 ]
 
 _WOULD_ADD = Outcome(Status.WOULD_ADD)
-
-# Row states in the journal that mean "this row's number is taken in this run".
-DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
-# Outcomes that put (or changed) a call in the campaign.
-_PUSHED = frozenset({Status.ADDED, Status.UPDATED})
 
 #: A row an earlier attempt of a resumed run settled: (status, reason, error_code, sheet, row).
 DoneRow = tuple[str, str, int | None, str | None, int]
@@ -182,7 +178,7 @@ class FileRun:
         count = 0
         for _window, future in self._in_flight:
             if future.done() and not future.cancelled() and future.exception() is None:
-                count += sum(o.status in _PUSHED for o in future.result().values())
+                count += sum(o.status in PUSHED for o in future.result().values())
         return count
 
     def _new_window(self) -> _Window:
@@ -370,7 +366,7 @@ class FileRun:
                 if outcome.reason:
                     result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
                 result.error_code = outcome.error_code
-                if outcome.status in _PUSHED:
+                if outcome.status in PUSHED:
                     added.append((result.phone, result.row, outcome.status.value))
         self.pushed += len(added)
         # The journal first: if the report then cannot be written (a full disk), the

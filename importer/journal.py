@@ -31,11 +31,6 @@ from importer.errors import ConfigError, JournalError
 from importer.journal_models import (
     FINISHED,
     OUTCOMES,
-    PLANNED,
-    ROW_STATUSES,
-    SENT,
-    SETTLED,
-    UPDATING,
     ChunkRecord,
     HistoryEntry,
     JournalRow,
@@ -46,7 +41,7 @@ from importer.journal_models import (
     sha256_text,
 )
 from importer.journal_schema import check_version, configure, migrate, translate_error
-from importer.report import RowResult, Status
+from importer.outcomes import PLANNED, ROW_STATUSES, SENT, SETTLED, UPDATING, RowResult, Status
 
 __all__ = [
     "ChunkRecord",

@@ -6,13 +6,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from importer.report import Status
+from importer.outcomes import PLANNED
 
 __all__ = [
     "FINISHED",
     "OUTCOMES",
-    "ROW_STATUSES",
-    "SETTLED",
     "ChunkRecord",
     "HistoryEntry",
     "JournalRow",
@@ -22,19 +20,6 @@ __all__ = [
     "sha256_file",
     "sha256_text",
 ]
-
-PLANNED = "planned"
-SENT = "sent"
-# An UpdateCall (upsert of a pending number) about to go out. Unlike an AddCallsBulk
-# row it cannot be confirmed by reading the campaign (the number was pending before),
-# and it is safe to repeat: a resumed run plans it again instead of reconciling it.
-UPDATING = "updating"
-# Every status a journal row may hold: the report statuses plus the in-flight ones.
-ROW_STATUSES: frozenset[str] = frozenset({PLANNED, SENT, UPDATING, *(s.value for s in Status)})
-
-# Statuses a resumed run must never plan again: confirmed by the API, or sent with the
-# answer unknown (those are reconciled against the campaign first).
-SETTLED: frozenset[str] = frozenset({SENT, "added", "updated", "rejected"})
 
 FINISHED = "finished"
 # "incomplete": reached the end of the file with rows a re-run should retry (``failed``);

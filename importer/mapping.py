@@ -44,8 +44,8 @@ from importer.mapping_schema import (
     parse_mapping,
     template_placeholders,
 )
+from importer.outcomes import Status
 from importer.phones import PhoneNormalizer, PhonePolicy, PhoneResult, api_form
-from importer.report import Status
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 
 V = TypeVar("V")

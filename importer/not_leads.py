@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from importer.headers import normalize_header
 from importer.mapping import MappedRow
-from importer.report import Status
+from importer.outcomes import Status
 from importer.sources.model import SourceRow
 
 __all__ = ["BLANK_ROW", "REPEATED_HEADER", "is_footer_line", "sort_rows"]

@@ -31,8 +31,8 @@ import requests
 
 from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
 from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
+from importer.outcomes import Status
 from importer.redact import redact
-from importer.report import Status
 
 __all__ = [
     "FileNotice",

@@ -46,32 +46,18 @@ from importer.errors import (
     RunInterruptedError,
     StorageError,
 )
-from importer.file_run import (
-    DONE_STATUSES,
-    DoneRow,
-    FileRun,
-    RunContext,
-    remove_one,
-    target_from_json,
-)
+from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
 from importer.journal import Journal, RunKey, RunRecord
-from importer.journal_models import PLANNED, SENT, UPDATING, sha256_file, sha256_text
+from importer.journal_models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
+from importer.outcomes import DONE_STATUSES, PLANNED, SENT, UPDATING, RowResult, Status, Summary
 from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
-from importer.report import (
-    REPORT_FORMATS,
-    ReportWriter,
-    RowResult,
-    Status,
-    Summary,
-    looks_rtl,
-    remove_unfinished,
-)
+from importer.report import REPORT_FORMATS, ReportWriter, looks_rtl, remove_unfinished
 from importer.sources import open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions
 from importer.upsert import Previous, previous_by_phone

@@ -24,8 +24,8 @@ from importer.dialer.idempotent import is_ambiguous, retryable_write
 from importer.dialer.models import AddResult, CallTarget
 from importer.dialer.retry import RetryPolicy, build_retrying
 from importer.errors import AuthorizationError, DialerError, RateLimitedError
+from importer.outcomes import Status
 from importer.phones import canonical_from_api
-from importer.report import Status
 
 __all__ = ["ChunkPusher", "Outcome", "Planned"]
 

@@ -63,26 +63,27 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
+from importer.outcomes import (
+    QUIET_STATUSES,
+    RowResult,
+    Status,
+    Summary,
+)
 from importer.redact import redact
 
 __all__ = [
-    "ATTENTION_STATUSES",
     "BASE_COLUMNS",
     "REPORT_FORMATS",
     "REPORT_FORMAT_NAMES",
     "ReportFormat",
     "ReportWriter",
-    "RowResult",
-    "Status",
-    "Summary",
     "count_statuses",
     "escape_cell",
     "is_formula_like",
@@ -96,28 +97,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class Status(StrEnum):
-    """Row statuses of the report contract (docs/design.md)."""
-
-    ADDED = "added"
-    UPDATED = "updated"
-    WOULD_ADD = "would_add"
-    WOULD_UPDATE = "would_update"
-    DUPLICATE_IN_BATCH = "duplicate_in_batch"
-    DUPLICATE_PENDING = "duplicate_pending"
-    DUPLICATE_HISTORY = "duplicate_history"
-    SUPPRESSED = "suppressed"
-    MISSING_PHONE = "missing_phone"
-    INVALID_PHONE = "invalid_phone"
-    TYPE_REJECTED = "type_rejected"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    REMOVED = "removed"
-    # A group title, repeated header, report footer or blank row inside the data: counted
-    # apart from the leads, never a problem (not_leads.py says which rows).
-    NOT_A_LEAD = "not_a_lead"
 
 
 BASE_COLUMNS: tuple[str, ...] = (
@@ -152,53 +131,6 @@ def parse_report_formats(value: str) -> frozenset[str]:
             f"choose from {', '.join(REPORT_FORMAT_NAMES)} (comma-separated), not {value!r}"
         )
     return formats
-
-#: Statuses of rows that need no attention; big workbooks leave them out.
-SUCCESS_STATUSES: frozenset[str] = frozenset(
-    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value}
-)
-#: Statuses a big workbook's Rows sheet leaves out: nothing to do about these rows.
-QUIET_STATUSES: frozenset[str] = SUCCESS_STATUSES | {Status.NOT_A_LEAD.value}
-#: Every other status: the rows a big workbook's Rows sheet keeps.
-ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - QUIET_STATUSES
-
-
-@dataclass(slots=True)
-class RowResult:
-    """One report row: an input data row and what happened to it."""
-
-    source_file: str
-    sheet: str | None
-    row: int
-    phone_raw: str
-    phone: str                       # E.164 or ""
-    status: Status
-    reason: str = ""
-    error_code: int | None = None
-    campaign: str = ""               # campaign NAME, never its code
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Summary:
-    """Counts and facts about one file's run, written to the JSON summary and Summary sheet."""
-
-    source_file: str
-    campaign: str
-    mode: str
-    dry_run: bool
-    started_at: str                  # ISO-8601 UTC
-    finished_at: str = ""
-    run_id: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    total_rows: int = 0
-    notes: list[str] = field(default_factory=list)
-    reports: dict[str, str] = field(default_factory=dict)   # format -> path
-    exit_code: int | None = None     # written to the JSON only when set
-    interrupted: bool = False        # the run stopped before the end of the file
-    # Nothing was sent now: the report is the earlier run's, rebuilt from the journal.
-    already_imported: bool = False
-
 
 # --------------------------------------------------------------------------- cells
 

@@ -30,8 +30,9 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from importer.outcomes import Status, Summary
 from importer.redact import redact
-from importer.report import _XLSX_FIRST, Status, Summary, is_formula_like
+from importer.report import _XLSX_FIRST, is_formula_like
 
 __all__ = ["STATUS_COLOURS", "STATUS_MEANINGS", "build_workbook", "xlsx_text"]
 

@@ -19,7 +19,8 @@ from importer.cli import cli
 from importer.errors import ConfigError, JournalError
 from importer.journal import ChunkRecord, Journal, JournalRow, RunKey, RunRecord
 from importer.journal_schema import MIGRATIONS, SCHEMA_VERSION
-from importer.report import Status, read_report_csv
+from importer.outcomes import Status
+from importer.report import read_report_csv
 
 KEY = RunKey("f" * 64, "m" * 64, "c0ffee0123456789", "append")
 OTHER_KEY = RunKey("e" * 64, "m" * 64, "c0ffee0123456789", "append")

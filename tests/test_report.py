@@ -17,12 +17,10 @@ from hypothesis import strategies as st
 
 import importer.redact as redact_module
 from importer.errors import ConfigError
+from importer.outcomes import RowResult, Status, Summary
 from importer.report import (
     BASE_COLUMNS,
     ReportWriter,
-    RowResult,
-    Status,
-    Summary,
     count_statuses,
     escape_cell,
     is_formula_like,

@@ -8,14 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer.report import (
-    ReportWriter,
-    RowResult,
-    Status,
-    _escaped_line,
-    escape_cell,
-    read_report_csv,
-)
+from importer.outcomes import RowResult, Status
+from importer.report import ReportWriter, _escaped_line, escape_cell, read_report_csv
 
 CELLS = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "=1+2", "-5", "", "'quoted", "שלום"]
 

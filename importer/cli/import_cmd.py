@@ -23,9 +23,10 @@ from importer.cli._common import (
 )
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
+from importer.outcomes import Status
 from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
 from importer.plain_text import escape_controls
-from importer.report import Status, summary_to_dict
+from importer.report import summary_to_dict
 from importer.sources.model import SourceOptions
 
 __all__ = ["register"]

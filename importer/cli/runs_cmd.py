@@ -15,18 +15,14 @@ from importer.cli._common import echo_json, fail, report_format_option
 from importer.config import load_settings
 from importer.errors import EXIT_BAD_INPUT
 from importer.journal import HistoryEntry, Journal, RunRecord
-from importer.report import REPORT_FORMAT_NAMES, Status
+from importer.outcomes import ADDED_GROUP, SKIPPED_GROUP, UPDATED_GROUP, Status
+from importer.report import REPORT_FORMAT_NAMES
 
 __all__ = ["register"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_SKIPPED = frozenset({
-    Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
-    Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
-})
-_ADDED = frozenset({Status.ADDED, Status.WOULD_ADD})
-_UPDATED = frozenset({Status.UPDATED, Status.WOULD_UPDATE})
+
 
 
 def _state_options(func: F) -> F:
@@ -155,10 +151,10 @@ def runs_group(
                 _clip(run.campaign_name, 20),
                 _mode(run),
                 _outcome(run),
-                str(_group(counts, _ADDED)),
-                str(_group(counts, _UPDATED)),
+                str(_group(counts, ADDED_GROUP)),
+                str(_group(counts, UPDATED_GROUP)),
                 str(counts.get(Status.REMOVED.value, 0)),
-                str(_group(counts, _SKIPPED)),
+                str(_group(counts, SKIPPED_GROUP)),
                 str(counts.get(Status.REJECTED.value, 0)),
                 str(counts.get(Status.FAILED.value, 0)),
             ])
@@ -224,7 +220,8 @@ def report_cmd(
     config_file: Path | None,
 ) -> None:
     """Write a run's report files again, from the journal."""
-    from importer.report import ReportWriter, Summary
+    from importer.outcomes import Summary
+    from importer.report import ReportWriter
 
     with Journal.open(_state_dir(state_dir, config_file)) as journal:
         run = journal.get_run(run_id)

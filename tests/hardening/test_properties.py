@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from importer.config import Settings
 from importer.emulator.server import EmulatorServer
 from importer.mapping import load_mapping
+from importer.outcomes import Status
 from importer.phones import PhoneNormalizer
 from importer.pipeline import ImportOptions, run_import
-from importer.report import Status, is_formula_like, read_report_csv
+from importer.report import is_formula_like, read_report_csv
 from tests.hardening._run import valid_mobiles
 
 _PHONES = valid_mobiles(4)

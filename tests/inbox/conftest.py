@@ -30,8 +30,8 @@ from importer.errors import (
 )
 from importer.inbox import InboxRunner
 from importer.inbox_config import InboxConfig, load_inbox_config
+from importer.outcomes import Summary
 from importer.pipeline import FileOutcome, ImportOptions, ImportResult
-from importer.report import Summary
 
 
 class CsvProcessor:

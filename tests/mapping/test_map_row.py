@@ -6,7 +6,7 @@ import pytest
 
 from importer.dialer.models import CallTarget
 from importer.errors import MappingError
-from importer.report import Status
+from importer.outcomes import Status
 from tests.mapping._helpers import (
     LANDLINE,
     LANDLINE_E164,

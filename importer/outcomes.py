@@ -1,0 +1,127 @@
+"""Row outcomes: every status a row can end in, the in-flight states, and the sets built on them.
+
+The one home of these words, with no dependency inside lead-importer: readers, mapping, dedupe,
+push, the journal and the report writers all speak of rows in these terms, and the report
+writers only write them.  The status values are the report contract (README "Statuses and exit
+codes"): CSV and JSON carry them as they are, whatever the language people read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "ADDED_GROUP",
+    "ATTENTION_STATUSES",
+    "DONE_STATUSES",
+    "PLANNED",
+    "PUSHED",
+    "QUIET_STATUSES",
+    "ROW_STATUSES",
+    "SENT",
+    "SETTLED",
+    "SKIPPED_GROUP",
+    "SUCCESS_STATUSES",
+    "UPDATED_GROUP",
+    "UPDATING",
+    "RowResult",
+    "Status",
+    "Summary",
+]
+
+
+class Status(StrEnum):
+    """Row statuses of the report contract (docs/design.md)."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    WOULD_ADD = "would_add"
+    WOULD_UPDATE = "would_update"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    DUPLICATE_PENDING = "duplicate_pending"
+    DUPLICATE_HISTORY = "duplicate_history"
+    SUPPRESSED = "suppressed"
+    MISSING_PHONE = "missing_phone"
+    INVALID_PHONE = "invalid_phone"
+    TYPE_REJECTED = "type_rejected"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    REMOVED = "removed"
+    # A group title, repeated header, report footer or blank row inside the data: counted
+    # apart from the leads, never a problem (not_leads.py says which rows).
+    NOT_A_LEAD = "not_a_lead"
+
+
+#: Statuses of rows that need no attention; big workbooks leave them out.
+SUCCESS_STATUSES: frozenset[str] = frozenset(
+    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value}
+)
+#: Statuses a big workbook's Rows sheet leaves out: nothing to do about these rows.
+QUIET_STATUSES: frozenset[str] = SUCCESS_STATUSES | {Status.NOT_A_LEAD.value}
+#: Every other status: the rows a big workbook's Rows sheet keeps.
+ATTENTION_STATUSES: frozenset[str] = frozenset(s.value for s in Status) - QUIET_STATUSES
+
+# Row states in the journal that mean "this row's number is taken in this run".
+DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPDATED.value})
+# Outcomes that put (or changed) a call in the campaign.
+PUSHED = frozenset({Status.ADDED, Status.UPDATED})
+#: How `runs` groups the statuses into its columns.
+ADDED_GROUP = frozenset({Status.ADDED, Status.WOULD_ADD})
+UPDATED_GROUP = frozenset({Status.UPDATED, Status.WOULD_UPDATE})
+SKIPPED_GROUP = frozenset({
+    Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
+    Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
+})
+
+# --- in-flight row states (the journal's, before a row has its outcome) ---------------------
+
+PLANNED = "planned"
+SENT = "sent"
+# An UpdateCall (upsert of a pending number) about to go out. Unlike an AddCallsBulk
+# row it cannot be confirmed by reading the campaign (the number was pending before),
+# and it is safe to repeat: a resumed run plans it again instead of reconciling it.
+UPDATING = "updating"
+# Every status a journal row may hold: the report statuses plus the in-flight ones.
+ROW_STATUSES: frozenset[str] = frozenset({PLANNED, SENT, UPDATING, *(s.value for s in Status)})
+
+# Statuses a resumed run must never plan again: confirmed by the API, or sent with the
+# answer unknown (those are reconciled against the campaign first).
+SETTLED: frozenset[str] = frozenset({SENT, "added", "updated", "rejected"})
+
+
+@dataclass(slots=True)
+class RowResult:
+    """One report row: an input data row and what happened to it."""
+
+    source_file: str
+    sheet: str | None
+    row: int
+    phone_raw: str
+    phone: str                       # E.164 or ""
+    status: Status
+    reason: str = ""
+    error_code: int | None = None
+    campaign: str = ""               # campaign NAME, never its code
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Summary:
+    """Counts and facts about one file's run, written to the JSON summary and Summary sheet."""
+
+    source_file: str
+    campaign: str
+    mode: str
+    dry_run: bool
+    started_at: str                  # ISO-8601 UTC
+    finished_at: str = ""
+    run_id: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    total_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)   # format -> path
+    exit_code: int | None = None     # written to the JSON only when set
+    interrupted: bool = False        # the run stopped before the end of the file
+    # Nothing was sent now: the report is the earlier run's, rebuilt from the journal.
+    already_imported: bool = False
