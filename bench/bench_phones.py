@@ -44,8 +44,8 @@ from common import DUPLICATE_SHARE, INVALID_CELLS, INVALID_SHARE, phone_pool, re
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from importer.gc_tuning import relaxed_gc
-from importer.phone_fastpath import FastPath
 from importer.phones import PhoneNormalizer
+from importer.phones.fastpath import FastPath
 
 TARGET = 500_000  # numbers/s on one core, issue 4
 Cells = Sequence[tuple[str, bool]]

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from importer.mapping.binder import bind
+
 if TYPE_CHECKING:
     from importer.dialer.models import CallTarget
 
@@ -52,7 +54,7 @@ def targets(path: Path, count: int) -> list[CallTarget]:
     seen: set[str] = set()
     for source in open_sources(path, mapping.source_options()):
         with source:
-            bound = mapping.bind(source.info)
+            bound = bind(mapping, source.info)
             for row in source.rows():
                 mapped = bound.map_row(row)
                 if mapped.target is not None and mapped.target.target not in seen:

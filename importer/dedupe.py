@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from importer.number_set import NumberSet
 from importer.outcomes import Status
 from importer.phone_lists import read_phone_list
 from importer.phones import PhoneNormalizer, canonical_from_api
+from importer.phones.number_set import NumberSet
 
 __all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
 

@@ -25,7 +25,7 @@ from importer.dialer.retry import RetryPolicy
 from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
-from importer.not_leads import sort_rows
+from importer.mapping.not_leads import sort_rows
 from importer.outcomes import PUSHED, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import ReportWriter

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 __all__ = [
+    "MAX_HEADER_CHARS",
     "closest_headers",
     "custom_data_key",
     "find_columns",
@@ -22,6 +23,11 @@ __all__ = [
     "normalize_value",
     "repeated_name",
 ]
+
+# A header cell longer than this is a paste gone wrong, never a column anyone maps: binding
+# and suggestions ignore it (normalising a 10 MB header took seconds per lookup, and a YAML
+# key made from it is over PyYAML's 1024-character limit for keys).
+MAX_HEADER_CHARS = 1000
 
 
 def normalize_header(text: str) -> str:

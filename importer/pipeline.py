@@ -49,9 +49,10 @@ from importer.errors import (
 from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
 from importer.journal import Journal, RunKey, RunRecord
-from importer.journal_models import sha256_file, sha256_text
+from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
+from importer.mapping.binder import bind
 from importer.outcomes import DONE_STATUSES, PLANNED, SENT, UPDATING, RowResult, Status, Summary
 from importer.phones import PhoneNormalizer, canonical_from_api
 from importer.plain_text import escape_controls
@@ -232,7 +233,7 @@ class _Importer:
                 with source:
                     # Before binding: "no phone column" would hide that no sheet holds phones.
                     require_phone_sheet(source.info)
-                    bound = mapping.bind(source.info, normalizer=normalizer)
+                    bound = bind(mapping, source.info, normalizer=normalizer)
                     columns.extend(source.info.columns)
                     field_names.extend(f for f in bound.field_names if f not in field_names)
                     read.append((source.info, bound.notes))
@@ -480,7 +481,7 @@ class _Importer:
         numbers: set[str] = set()
         for source in open_sources(item.path, self._source_options(item.mapping)):
             with source:
-                bound = item.mapping.bind(source.info, normalizer=item.normalizer)
+                bound = bind(item.mapping, source.info, normalizer=item.normalizer)
                 for row in source.rows():
                     mapped = bound.map_row(row)
                     if mapped.problem is None and mapped.target is not None and mapped.phone.e164:
@@ -631,7 +632,7 @@ class _Importer:
         file_run = self._file_run = FileRun(
             ctx,
             item.path,
-            lambda info: mapping.bind(info, normalizer=item.normalizer),
+            lambda info: bind(mapping, info, normalizer=item.normalizer),
             self._source_options(mapping),
             run_id=run_id,
             ref_key=mapping.dedupe.import_ref,

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from importer.cli import cli
 from importer.errors import ConfigError, JournalError
 from importer.journal import ChunkRecord, Journal, JournalRow, RunKey, RunRecord
-from importer.journal_schema import MIGRATIONS, SCHEMA_VERSION
+from importer.journal.schema import MIGRATIONS, SCHEMA_VERSION
 from importer.outcomes import Status
 from importer.report import read_report_csv
 

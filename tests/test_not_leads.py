@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from importer.cli import cli
 from importer.config import Settings
 from importer.emulator.server import EmulatorServer
-from importer.not_leads import is_footer_line
+from importer.mapping.not_leads import is_footer_line
 from importer.pipeline import ImportOptions, run_import
 from importer.report import read_report_csv
 from importer.sources import SourceOptions

@@ -8,7 +8,7 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer.number_set import NumberSet
+from importer.phones.number_set import NumberSet
 
 # E.164 digits: Israeli mobiles and landlines around a few pages, plus anything up to 15 digits.
 _keys = st.one_of(

@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
 
-import importer.phones
-from importer import phone_text
+import importer.phones.normalizer
 from importer.cli import cli
 from importer.emulator.server import EmulatorServer
-from importer.phone_text import Found
 from importer.phones import PhoneNormalizer, PhonePolicy
+from importer.phones import in_text as phone_text
+from importer.phones.in_text import Found
 from importer.report import read_report_csv
 from tests.phone_samples import valid_mobiles
 from tests.test_phones_differential import ALL_TYPES
@@ -193,13 +193,13 @@ def test_the_matcher_runs_only_on_refused_cells_with_extra_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[str] = []
-    real = importer.phones.find_numbers
+    real = importer.phones.normalizer.find_numbers
 
     def spy(text: str, region: str) -> list[Found]:
         seen.append(text)
         return real(text, region)
 
-    monkeypatch.setattr(importer.phones, "find_numbers", spy)
+    monkeypatch.setattr(importer.phones.normalizer, "find_numbers", spy)
     normalizer = PhoneNormalizer()
     for raw in ("054-7654321", "+972 54-765-4321", "054-7654321 evening", "טל: 054-7654321",
                 "054-7654321 ext. 12", "050-1234567", "12345", "0547654321 12", "N/A", ""):

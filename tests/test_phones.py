@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
@@ -567,6 +567,10 @@ def test_idempotent_and_agrees_with_phonenumbers(
     prefix: str, digits: str, sep: str, cut: int
 ) -> None:
     raw = prefix + digits[:cut] + sep + digits[cut:]
+    # Two long digit groups apart are two numbers in one cell, where the first valid one
+    # wins (tested on its own below); the reference parses the cell as one number.
+    groups = raw.split()
+    assume(not (len(groups) == 2 and all(sum(c.isdigit() for c in g) >= 7 for g in groups)))
     normalizer = PhoneNormalizer(PhonePolicy(allow_types=ALL_TYPES))
     result = normalizer.normalize(raw)
     expected = None if "*" in raw else reference(raw, "IL")

@@ -28,8 +28,8 @@ import phonenumbers
 import pytest
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-from importer.phone_fastpath import FastPath, type_name
 from importer.phones import PhoneNormalizer, PhonePolicy
+from importer.phones.fastpath import FastPath, type_name
 
 ALL_TYPES = frozenset(
     type_name(getattr(phonenumbers.PhoneNumberType, n))

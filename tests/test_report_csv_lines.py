@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.outcomes import RowResult, Status
-from importer.report import ReportWriter, _escaped_line, escape_cell, read_report_csv
+from importer.report import ReportWriter, escape_cell, read_report_csv
+from importer.report.writer import _escaped_line
 
 CELLS = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "=1+2", "-5", "", "'quoted", "שלום"]
 

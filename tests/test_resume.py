@@ -37,7 +37,7 @@ from importer.emulator.faults import Action, FaultInjector, Verdict
 from importer.emulator.server import EmulatorServer, FaultConfig
 from importer.errors import DialerError
 from importer.journal import Journal
-from importer.journal_schema import SCHEMA_VERSION
+from importer.journal.schema import SCHEMA_VERSION
 from importer.pipeline import ImportOptions, run_import
 from importer.report import read_report_csv
 from tests.phone_samples import valid_mobiles

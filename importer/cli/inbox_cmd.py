@@ -19,8 +19,8 @@ from importer.inbox import (
     init_inbox,
     install_stop_signals,
 )
-from importer.inbox_check import Check, check_config, worst_exit
-from importer.inbox_config import load_inbox_config, missing_environment
+from importer.inbox.check import Check, check_config, worst_exit
+from importer.inbox.config import load_inbox_config, missing_environment
 from importer.logs import configure_logging
 from importer.plain_text import escape_controls
 from importer.redact import redact

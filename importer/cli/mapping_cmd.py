@@ -11,7 +11,8 @@ import click
 from importer.cli._common import echo_json, fail, sheet_option
 from importer.errors import EXIT_BAD_INPUT
 from importer.mapping import Mapping, load_mapping, suggest_mapping
-from importer.not_leads import sort_rows
+from importer.mapping.binder import bind
+from importer.mapping.not_leads import sort_rows
 from importer.sources import SourceOptions, open_sources, require_phone_sheet
 
 __all__ = ["register"]
@@ -106,7 +107,7 @@ def _dry_map(mapping: Mapping, path: Path, show: int) -> dict[str, Any]:
     for source in open_sources(path, mapping.source_options()):
         with source:
             require_phone_sheet(source.info)  # as the import would refuse it
-            bound = mapping.bind(source.info)
+            bound = bind(mapping, source.info)
             notes += bound.notes
             sheets.append({
                 "sheet": source.info.sheet,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from importer.errors import EmptySourceError, SourceError
+from importer.sources.columns import phone_columns, profile_columns
 from importer.sources.layout import RawRow, detect_layout, is_blank, shape_rows
 from importer.sources.model import SheetInfo, SheetScan, SourceInfo
 
@@ -75,7 +76,6 @@ def scan_sheet(
 ) -> SheetScan:
     """Profile one sheet's sampled rows with the phone-column detector."""
     # Imported here: the detector uses the mapping schema, which imports this package.
-    from importer.phone_columns import phone_columns, profile_columns
 
     if sample.blank:
         return SheetScan(sheet.name, problem="blank", hidden=sheet.hidden)

@@ -17,7 +17,7 @@ import yaml
 from importer.emulator.server import EmulatorServer
 from importer.logs import TextFormatter
 from importer.mapping import parse_mapping, suggest_mapping
-from importer.mapping_suggest import AUTOMATIC_KEYS
+from importer.mapping.suggest import AUTOMATIC_KEYS
 from importer.plain_text import escape_controls
 from importer.sources import open_source
 from tests.inbox.test_e2e import (

@@ -29,7 +29,7 @@ from importer.errors import (
     MappingError,
 )
 from importer.inbox import InboxRunner
-from importer.inbox_config import InboxConfig, load_inbox_config
+from importer.inbox.config import InboxConfig, load_inbox_config
 from importer.outcomes import Summary
 from importer.pipeline import FileOutcome, ImportOptions, ImportResult
 

@@ -26,7 +26,7 @@ import yaml
 from importer.config import Settings, load_settings
 from importer.emulator.server import EmulatorServer
 from importer.inbox import InboxRunner, init_inbox
-from importer.inbox_config import load_inbox_config
+from importer.inbox.config import load_inbox_config
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.report import read_report_csv
 from tests.phone_samples import e164, valid_mobiles

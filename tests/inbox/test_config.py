@@ -13,7 +13,7 @@ import yaml
 
 from importer.errors import ConfigError
 from importer.inbox import FOLDERS, init_inbox
-from importer.inbox_config import AUTO, load_inbox_config, missing_environment, parse_inbox_config
+from importer.inbox.config import AUTO, load_inbox_config, missing_environment, parse_inbox_config
 from importer.logs import JsonFormatter, configure_logging
 from importer.redact import register_secret
 
@@ -363,7 +363,7 @@ def test_with_a_log_file_stderr_stays_plain_text_and_quiet_about_retries(
 
 def test_inbox_init_writes_hostile_names_as_data(tmp_path: Path) -> None:
     """A folder or campaign name with line breaks stays one value in inbox.yaml (#18)."""
-    from importer.inbox_config import render_inbox_yaml
+    from importer.inbox.config import render_inbox_yaml
 
     name = "leads\nmode: sync\n- name: evil"
     campaign = 'Hot "leads"\u2028sync_confirm: true'

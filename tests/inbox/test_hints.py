@@ -20,7 +20,7 @@ from importer.config import Settings
 from importer.emulator.server import EmulatorServer
 from importer.errors import EncryptedFileError, MappingError
 from importer.inbox import InboxRunner
-from importer.inbox_config import load_inbox_config
+from importer.inbox.config import load_inbox_config
 from tests.inbox.conftest import write_config
 from tests.sources.conftest import write_xlsx
 

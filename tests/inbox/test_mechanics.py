@@ -221,7 +221,7 @@ def test_options_come_from_the_inbox(
     tmp_path: Path, make_runner: Runner, processor: CsvProcessor
 ) -> None:
     (tmp_path / "map.yaml").write_text("name: x\n")
-    from importer.inbox_config import load_inbox_config
+    from importer.inbox.config import load_inbox_config
     from tests.inbox.conftest import write_config
 
     config = load_inbox_config(
@@ -389,7 +389,7 @@ def test_concurrent_runners_never_process_a_file_twice(
     tmp_path: Path, processor: CsvProcessor
 ) -> None:
     from importer.config import Settings
-    from importer.inbox_config import load_inbox_config
+    from importer.inbox.config import load_inbox_config
     from tests.inbox.conftest import write_config
 
     config = load_inbox_config(write_config(tmp_path))
@@ -440,7 +440,7 @@ def test_watch_processes_new_files_until_stopped(
 def test_missing_inbox_root_is_a_config_error(tmp_path: Path) -> None:
     from importer.config import Settings
     from importer.errors import ConfigError
-    from importer.inbox_config import load_inbox_config
+    from importer.inbox.config import load_inbox_config
     from tests.inbox.conftest import write_config
 
     config = load_inbox_config(write_config(tmp_path, [{"name": "X", "path": "nowhere"}]))

@@ -10,8 +10,8 @@ import pytest
 from openpyxl import Workbook
 
 from importer.inbox import InboxRunner
-from importer.inbox_config import EmailNotify, WebhookNotify, load_inbox_config
-from importer.notify import FileNotice, send_notifications
+from importer.inbox.config import EmailNotify, WebhookNotify, load_inbox_config
+from importer.inbox.notify import FileNotice, send_notifications
 from importer.redact import register_secret
 from tests.inbox.conftest import SmtpSink, WebhookSink, drop, free_port, write_config
 
@@ -55,7 +55,7 @@ def test_summary_email_with_the_xlsx_report_attached(
     smtp_server: tuple[SmtpSink, int], tmp_path: Path
 ) -> None:
     sink, port = smtp_server
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     failed = send_notifications(Notify(email=_email(port)), _notice(tmp_path))
     assert failed == []
@@ -81,7 +81,7 @@ def test_rows_that_are_not_leads_are_told_apart_not_as_problems(
     smtp_server: tuple[SmtpSink, int], tmp_path: Path
 ) -> None:
     sink, port = smtp_server
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     notice = _notice(tmp_path, total_rows=8, counts={"added": 4, "missing_phone": 1,
                                                      "not_a_lead": 3})
@@ -104,7 +104,7 @@ def test_email_login_takes_the_password_from_the_environment(
 ) -> None:
     sink, port = smtp_server
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     config = _email(port, username="leads", password_env="TEST_SMTP_PASSWORD")
     assert send_notifications(Notify(email=config), _notice(tmp_path)) == []
@@ -117,7 +117,7 @@ def test_starttls_with_a_private_ca(
 ) -> None:
     sink, port, cert = tls_smtp_server
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     trusted = _email(
         port,
@@ -139,7 +139,7 @@ def test_webhook_posts_the_summary_once(
 ) -> None:
     sink, url = webhook_server
     monkeypatch.setenv("TEST_HOOK_TOKEN", "tok-123")
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     hook = WebhookNotify(url=url, headers={"Authorization": "Bearer ${TEST_HOOK_TOKEN}"})
     register_secret("CAMPAIGN-CODE-XYZ")
@@ -160,7 +160,7 @@ def test_notification_failures_are_logged_not_raised(
 ) -> None:
     sink, url = webhook_server
     sink.status = 500
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     notify = Notify(email=_email(free_port()), webhook=WebhookNotify(url=url))
     with caplog.at_level(logging.WARNING):
@@ -172,7 +172,7 @@ def test_notification_failures_are_logged_not_raised(
 
 def test_send_problems_only(smtp_server: tuple[SmtpSink, int], tmp_path: Path) -> None:
     sink, port = smtp_server
-    from importer.inbox_config import Notify
+    from importer.inbox.config import Notify
 
     notify = Notify(email=_email(port, send="problems"))
     send_notifications(notify, _notice(tmp_path))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from importer.mapping import BoundMapping, MappedRow, parse_mapping
+from importer.mapping.binder import bind as bind_mapping
 from importer.sources.model import SourceInfo, SourceRow
 
 # Valid numbers per phonenumbers (checked by tests/mapping/test_helpers_numbers.py).
@@ -37,7 +38,7 @@ def row(*cells: str, n: int = 2, numeric: Iterable[int] = ()) -> SourceRow:
 
 def bind(yaml_text: str, *columns: str) -> BoundMapping:
     """Parse a mapping and bind it to these headers, with the fixed clock."""
-    return parse_mapping(yaml_text, "test.yaml").bind(info(*columns), clock=lambda: NOW)
+    return bind_mapping(parse_mapping(yaml_text, "test.yaml"), info(*columns), clock=lambda: NOW)
 
 
 def map_one(yaml_text: str, columns: tuple[str, ...], cells: tuple[str, ...]) -> MappedRow:

@@ -16,6 +16,7 @@ from importer.mapping import (
     parse_mapping,
     suggest_mapping,
 )
+from importer.mapping.binder import bind
 from importer.sources import open_source
 from tests.mapping._helpers import NOW
 
@@ -60,7 +61,7 @@ SHIPPED: dict[str, tuple[str, dict[str, int], str]] = {
 
 def _map_file(mapping: Mapping, sample: Path) -> tuple[BoundMapping, list[MappedRow]]:
     with open_source(sample, mapping.source_options()) as source:
-        bound = mapping.bind(source.info, clock=lambda: NOW)
+        bound = bind(mapping, source.info, clock=lambda: NOW)
         return bound, [bound.map_row(r) for r in source.rows()]
 
 

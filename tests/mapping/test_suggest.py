@@ -9,7 +9,8 @@ import pytest
 
 from importer.errors import MappingError
 from importer.mapping import Mapping, parse_mapping, suggest_mapping
-from importer.mapping_schema import TextSpec
+from importer.mapping.binder import bind
+from importer.mapping.schema import TextSpec
 from importer.sources import open_source
 from tests.mapping._helpers import LANDLINE, LANDLINE_E164, MOBILE, MOBILE_2, MOBILE_E164, NOW
 
@@ -24,7 +25,7 @@ def suggest_and_map(path: Path) -> tuple[str, list[str | None]]:
     text = suggest_mapping(path)
     mapping = parse_mapping(text, "suggested.yaml")
     with open_source(path, mapping.source_options()) as source:
-        bound = mapping.bind(source.info, clock=lambda: NOW)
+        bound = bind(mapping, source.info, clock=lambda: NOW)
         phones = [bound.map_row(r).phone.e164 for r in source.rows()]
     return text, phones
 
@@ -199,7 +200,7 @@ def test_all_sheets_suggestion_includes_phone_columns_of_later_sheets(tmp_path: 
     mapping = parse_mapping(text, "suggested")
     for source in open_sources(path, options):
         with source:
-            bound = mapping.bind(source.info)
+            bound = bind(mapping, source.info)
             for row in source.rows():
                 assert bound.map_row(row).problem is None
 
@@ -244,7 +245,7 @@ def suggested(tmp_path: Path, header: list[str], *rows: list[str]) -> Mapping:
     path = write_csv(tmp_path / "leads.csv", [header, *rows])
     mapping = parse_mapping(suggest_mapping(path), "suggested.yaml")
     with open_source(path, mapping.source_options()) as source:
-        mapping.bind(source.info)
+        bind(mapping, source.info)
     return mapping
 
 
@@ -385,7 +386,7 @@ def test_two_columns_with_one_name_both_reach_the_agent(tmp_path: Path) -> None:
     mapping = parse_mapping(suggest_mapping(path), "suggested.yaml")
     assert {k: s.column for k, s in mapping.custom_data.items()} == {"var_Email2": ["Email"]}
     with open_source(path, mapping.source_options()) as source:
-        bound = mapping.bind(source.info)
+        bound = bind(mapping, source.info)
         (row,) = source.rows()
         target = bound.map_row(row).target
     assert target is not None

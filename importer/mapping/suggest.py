@@ -19,17 +19,18 @@ import yaml
 
 from importer.errors import MappingError
 from importer.headers import custom_data_key, normalize_value
-from importer.mapping_dates import parse_time_of_day, parse_when
-from importer.mapping_schema import parse_mapping, read_yaml
-from importer.phone_columns import (
+from importer.mapping.binder import bind
+from importer.mapping.dates import parse_time_of_day, parse_when
+from importer.mapping.schema import parse_mapping, read_yaml
+from importer.plain_text import escape_controls, quoted
+from importer.sources import open_source, open_sources, require_phone_sheet
+from importer.sources.columns import (
     CALLER_ID,
     NATIONAL_ID,
     ColumnProfile,
     phone_columns,
     profile_columns,
 )
-from importer.plain_text import escape_controls, quoted
-from importer.sources import open_source, open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 from importer.sources.sheet_scan import SAMPLE_ROWS
 
@@ -284,7 +285,7 @@ def suggest_mapping(path: Path, options: SourceOptions | None = None) -> str:
     extra = _other_sheets_phones(Path(path), options) if options.all_sheets else []
     text = build_suggestion(info, rows, options, extra_phone_columns=extra)
     # The suggestion must load and bind as written; a failure here is our bug, not the user's.
-    parse_mapping(text, f"suggested mapping for {Path(path).name}").bind(info)
+    bind(parse_mapping(text, f"suggested mapping for {Path(path).name}"), info)
     return text
 
 

@@ -62,29 +62,43 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from importer.phone_fastpath import fast_digits, fast_path_for, type_name
-from importer.phone_text import EXT_LABEL as _EXT_LABEL
-from importer.phone_text import (
-    find_numbers,
-    has_extra_text,
-    has_protected,
-    note_around,
-)
+from importer.phones.fastpath import fast_digits, fast_path_for, type_name
+from importer.phones.in_text import EXT_LABEL as _EXT_LABEL
+from importer.phones.in_text import find_numbers, has_extra_text, has_protected, note_around
 
 __all__ = [
     "DEFAULT_ALLOWED_TYPES",
+    "PHONE_TYPES",
     "PhoneNormalizer",
     "PhonePolicy",
     "PhoneResult",
+    "PhoneType",
     "api_form",
     "canonical_from_api",
     "describe_type",
 ]
+
+#: The number types a mapping may allow (phonenumbers' types, by name).
+PhoneType = Literal[
+    "mobile",
+    "fixed_line",
+    "fixed_line_or_mobile",
+    "voip",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
+PHONE_TYPES: tuple[str, ...] = get_args(PhoneType)
 
 # Names are phonenumbers.PhoneNumberType names, lower-cased.
 DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset(

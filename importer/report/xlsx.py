@@ -32,7 +32,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.outcomes import Status, Summary
 from importer.redact import redact
-from importer.report import _XLSX_FIRST, is_formula_like
+from importer.report.writer import _XLSX_FIRST, is_formula_like
 
 __all__ = ["STATUS_COLOURS", "STATUS_MEANINGS", "build_workbook", "xlsx_text"]
 

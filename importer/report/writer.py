@@ -87,6 +87,7 @@ __all__ = [
     "count_statuses",
     "escape_cell",
     "is_formula_like",
+    "looks_rtl",
     "parse_report_formats",
     "read_report_csv",
     "remove_unfinished",
@@ -710,7 +711,7 @@ class ReportWriter:
             yield record
 
     def _write_xlsx(self, summary: Summary) -> None:
-        from importer.report_xlsx import build_workbook
+        from importer.report.xlsx import build_workbook
 
         header = self._header or list(BASE_COLUMNS)
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
-from importer.inbox_config import EmailNotify, Notify, WebhookNotify, expand_env
+from importer.inbox.config import EmailNotify, Notify, WebhookNotify, expand_env
 from importer.outcomes import Status
 from importer.redact import redact
 

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from importer.errors import ConfigError, JournalError
-from importer.journal_models import (
+from importer.journal.models import (
     FINISHED,
     OUTCOMES,
     ChunkRecord,
@@ -40,7 +40,7 @@ from importer.journal_models import (
     sha256_file,
     sha256_text,
 )
-from importer.journal_schema import check_version, configure, migrate, translate_error
+from importer.journal.schema import check_version, configure, migrate, translate_error
 from importer.outcomes import PLANNED, ROW_STATUSES, SENT, SETTLED, UPDATING, RowResult, Status
 
 __all__ = [

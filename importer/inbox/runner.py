@@ -58,19 +58,13 @@ from importer.errors import (
     LockError,
     StorageError,
 )
-from importer.inbox_config import (
-    AUTO,
-    Inbox,
-    InboxConfig,
-    load_inbox_config,
-    render_inbox_yaml,
-)
+from importer.inbox.config import AUTO, Inbox, InboxConfig, load_inbox_config, render_inbox_yaml
+from importer.inbox.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.locking import StateLock
-from importer.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.redact import redact
 
 if TYPE_CHECKING:
-    from importer.inbox_check import Check
+    from importer.inbox.check import Check
     from importer.pipeline import FileOutcome, ImportOptions, ImportResult
 
 __all__ = [
@@ -241,7 +235,7 @@ def _changed_while_read(path: Path, before: tuple[int, int] | None, sha256: str 
     taken by the import before it read the file, catches a rewrite that kept
     both (coarse timestamps on some network shares).
     """
-    from importer.journal_models import sha256_file
+    from importer.journal.models import sha256_file
 
     after = _signature(path)
     if before is None or after is None:
@@ -490,7 +484,7 @@ class InboxRunner:
     """Processes the inboxes of one configuration, once (cron) or continuously (watch).
 
     ``preflight_fn`` checks an inbox's set-up before its first file is touched
-    (default: ``importer.inbox_check.preflight``); an ``import_fn`` given without
+    (default: ``importer.inbox.check.preflight``); an ``import_fn`` given without
     one replaces the whole import stack, that check included.
     """
 
@@ -664,7 +658,7 @@ class InboxRunner:
     # the set-up, checked before an inbox's first file is touched
 
     def _preflight(self, inbox: Inbox) -> list[Check]:
-        from importer.inbox_check import preflight
+        from importer.inbox.check import preflight
 
         return preflight(inbox, self.settings)
 

@@ -34,7 +34,7 @@ from importer.errors import (
     DialerError,
     MappingError,
 )
-from importer.inbox_config import Inbox, InboxConfig, missing_environment
+from importer.inbox.config import Inbox, InboxConfig, missing_environment
 from importer.mapping import Mapping, load_mapping
 from importer.redact import redact, register_secret
 

@@ -13,7 +13,7 @@ import re
 import zoneinfo
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import phonenumbers
 from pydantic import (
@@ -28,19 +28,15 @@ from pydantic import (
 
 from importer import yaml_loader
 from importer.errors import MappingError
-from importer.sources.model import SourceInfo, SourceOptions
+from importer.phones.normalizer import PhoneType
+from importer.sources.model import SourceOptions
 from importer.validation import as_text, sentences
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from importer.mapping import BoundMapping
-    from importer.phones import PhoneNormalizer, PhonePolicy
+    from importer.phones import PhonePolicy
 
 __all__ = [
     "DIALER_FIELDS",
-    "MAX_HEADER_CHARS",
-    "PHONE_TYPES",
     "DedupeSection",
     "FieldsSection",
     "Mapping",
@@ -57,27 +53,8 @@ __all__ = [
     "template_placeholders",
 ]
 
-PhoneType = Literal[
-    "mobile",
-    "fixed_line",
-    "fixed_line_or_mobile",
-    "voip",
-    "toll_free",
-    "premium_rate",
-    "shared_cost",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-    "unknown",
-]
-PHONE_TYPES: tuple[str, ...] = get_args(PhoneType)
 _DEFAULT_TYPES: tuple[PhoneType, ...] = ("mobile", "fixed_line", "fixed_line_or_mobile", "voip")
 DIALER_FIELDS: tuple[str, ...] = ("CustomerName", "Priority", "CallerID", "OriginateTime")
-# A header cell longer than this is a paste gone wrong, never a column anyone maps: binding
-# and suggestions ignore it (normalising a 10 MB header took seconds per lookup, and a YAML
-# key made from it is over PyYAML's 1024-character limit for keys).
-MAX_HEADER_CHARS = 1000
 
 _FORBID = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -563,20 +540,6 @@ class Mapping(BaseModel):
     def origin(self) -> Path | None:
         """The file this mapping was loaded from, if any."""
         return self._origin
-
-    def bind(
-        self,
-        info: SourceInfo,
-        *,
-        normalizer: PhoneNormalizer | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> BoundMapping:
-        """Resolve the column names against one file's headers (MappingError lists all misses)."""
-        from importer.mapping import BoundMapping
-
-        if clock is None:
-            return BoundMapping(self, info, normalizer=normalizer)
-        return BoundMapping(self, info, normalizer=normalizer, clock=clock)
 
     def phone_policy(self) -> PhonePolicy:
         """The phone policy the mapping asks for (region, types, strictness, countries, digits)."""

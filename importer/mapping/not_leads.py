@@ -41,7 +41,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from importer.headers import normalize_header
-from importer.mapping import MappedRow
+from importer.mapping.binder import MappedRow
 from importer.outcomes import Status
 from importer.sources.model import SourceRow
 

@@ -18,24 +18,22 @@ from datetime import time as clock_time
 from fnmatch import fnmatchcase
 from functools import partial
 from operator import itemgetter
-from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from importer.dialer.models import CallTarget
 from importer.errors import MappingError
 from importer.headers import (
+    MAX_HEADER_CHARS,
     closest_headers,
     custom_data_key,
     find_columns,
     normalize_value,
     repeated_name,
 )
-from importer.mapping_dates import combine, parse_time_of_day, parse_when, to_originate
-from importer.mapping_schema import (
+from importer.mapping.dates import combine, parse_time_of_day, parse_when, to_originate
+from importer.mapping.schema import (
     DIALER_FIELDS,
-    MAX_HEADER_CHARS,
-    PHONE_TYPES,
     Mapping,
     OriginateTimeSpec,
     PrioritySpec,
@@ -46,7 +44,8 @@ from importer.mapping_schema import (
 )
 from importer.outcomes import Status
 from importer.phones import PhoneNormalizer, PhonePolicy, PhoneResult, api_form
-from importer.sources.model import SourceInfo, SourceOptions, SourceRow
+from importer.phones.normalizer import PHONE_TYPES
+from importer.sources.model import SourceInfo, SourceRow
 
 V = TypeVar("V")
 
@@ -55,9 +54,9 @@ __all__ = [
     "MappedRow",
     "Mapping",
     "MappingError",
+    "bind",
     "load_mapping",
     "parse_mapping",
-    "suggest_mapping",
     "with_custom_data",
 ]
 
@@ -185,6 +184,19 @@ def _int_text(text: str) -> int | None:
     except ValueError:
         return None
     return int(number) if number.is_integer() else None
+
+
+def bind(
+    mapping: Mapping,
+    info: SourceInfo,
+    *,
+    normalizer: PhoneNormalizer | None = None,
+    clock: Callable[[], float] | None = None,
+) -> BoundMapping:
+    """Resolve a mapping's column names against one file's headers (MappingError lists all)."""
+    if clock is None:
+        return BoundMapping(mapping, info, normalizer=normalizer)
+    return BoundMapping(mapping, info, normalizer=normalizer, clock=clock)
 
 
 class BoundMapping:
@@ -857,11 +869,3 @@ def _template_parts(template: str, resolved: dict[str, list[int]]) -> list[str |
 
 def _map_table(table: dict[str, V]) -> dict[str, V]:
     return {normalize_value(k): v for k, v in table.items()}
-
-
-def suggest_mapping(path: Path, options: SourceOptions | None = None) -> str:
-    """A ready mapping (YAML with comments) for a file, from its headers and contents."""
-    from importer.mapping_suggest import suggest_mapping as _suggest
-
-    text: str = _suggest(path, options)
-    return text

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from importer.headers import normalize_header
-from importer.mapping_schema import MAX_HEADER_CHARS, PHONE_TYPES
+from importer.headers import MAX_HEADER_CHARS, normalize_header
 from importer.phones import PhoneNormalizer, PhonePolicy
+from importer.phones.normalizer import PHONE_TYPES
 from importer.sources.model import SourceInfo, SourceRow
 
 __all__ = [
