@@ -519,7 +519,7 @@ class BoundMapping:
             if result.reason:
                 notes += self._phone_notes(cells, raw, result)
         else:
-            problem = Status(result.problem or "invalid_phone")
+            problem = result.problem or Status.INVALID_PHONE
             if problem is Status.MISSING_PHONE or not result.reason:
                 notes.append(self._phone_problem_text(problem))
             else:

@@ -67,6 +67,7 @@ from typing import Literal, get_args
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
+from importer.outcomes import Status
 from importer.phones.fastpath import fast_digits, fast_path_for, type_name
 from importer.phones.in_text import EXT_LABEL as _EXT_LABEL
 from importer.phones.in_text import find_numbers, has_extra_text, has_protected, note_around
@@ -105,7 +106,7 @@ DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset(
     {"mobile", "fixed_line", "fixed_line_or_mobile", "voip"}
 )
 
-Problem = Literal["missing_phone", "invalid_phone", "type_rejected"]
+Problem = Literal[Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED]
 
 _TYPE_WORDS: dict[str, str] = {
     "mobile": "mobile number",
@@ -246,7 +247,9 @@ def _date_shaped(raw: str) -> PhoneResult | None:
     if _DATE.fullmatch(raw) is None:
         return None
     return PhoneResult(
-        None, problem="invalid_phone", reason=f'looks like a date ("{raw}"), not a phone number'
+        None,
+        problem=Status.INVALID_PHONE,
+        reason=f'looks like a date ("{raw}"), not a phone number',
     )
 
 
@@ -313,9 +316,9 @@ def _plain_result(e164: str, number_type: str, reason: str = "") -> PhoneResult:
 
 
 _PROBLEM_RANK: dict[str | None, int] = {
-    "type_rejected": 3,
-    "invalid_phone": 2,
-    "missing_phone": 1,
+    Status.TYPE_REJECTED: 3,
+    Status.INVALID_PHONE: 2,
+    Status.MISSING_PHONE: 1,
     None: 0,
 }
 
@@ -383,14 +386,14 @@ class PhoneNormalizer:
                     reason = f"{result.reason}; {note}" if result.reason else note
                     result = replace(result, reason=reason)
                 return raw, result
-            if result.problem != "missing_phone":
+            if result.problem != Status.MISSING_PHONE:
                 skipped.append(f'"{_shorten(raw)}" ({result.reason})')
             if best is None or _PROBLEM_RANK[result.problem] > _PROBLEM_RANK[best[1].problem]:
                 best = (raw, result)
         if best is None:
-            return "", PhoneResult(None, problem="missing_phone", reason="no phone number")
+            return "", PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
         raw, result = best
-        if result.problem == "missing_phone" and not (raw or "").strip():
+        if result.problem == Status.MISSING_PHONE and not (raw or "").strip():
             raw = ""
         return raw, result
 
@@ -514,7 +517,7 @@ class PhoneNormalizer:
 
     def _normalize_full(self, raw: str, numeric: bool) -> PhoneResult:
         if raw is None:
-            return PhoneResult(None, problem="missing_phone", reason="no phone number")
+            return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
         if not isinstance(raw, str):
             raw, numeric = _number_text(raw), True
         date = _date_shaped(raw.strip())
@@ -526,13 +529,13 @@ class PhoneNormalizer:
             # The hot path: digits and plain separators only.
             plus, digits = fd
             if not digits:
-                return PhoneResult(None, problem="missing_phone", reason="no phone number")
+                return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
             hit = self._fast.classify(plus, digits)
             if hit is not None and hit[1] in self.policy.allow_types and digits != hit[2]:
                 self.fast_hits += 1
                 return _plain_result(hit[0], hit[1])
             verdict = self._judge(text, numeric, digits == text, fd, hit)
-            if verdict.problem != "invalid_phone":
+            if verdict.problem != Status.INVALID_PHONE:
                 return verdict.result()
             if has_protected(text):
                 # A date or a time among the digits: never one of two numbers split below.
@@ -548,9 +551,9 @@ class PhoneNormalizer:
             # the words. One status for all of them; the text stays in the reason.
             shown = _SPACE_RUN.sub(" ", text).strip()
             if not shown or _PUNCT_ONLY.fullmatch(text):
-                return PhoneResult(None, problem="missing_phone", reason="no phone number")
+                return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
             return PhoneResult(
-                None, problem="missing_phone", reason=f'no phone number ("{_shorten(shown)}")'
+                None, problem=Status.MISSING_PHONE, reason=f'no phone number ("{_shorten(shown)}")'
             )
         notes: list[str] = []
         sci = _SCIENTIFIC.fullmatch(text)
@@ -559,7 +562,7 @@ class PhoneNormalizer:
             if len(frac) != exp:
                 return PhoneResult(
                     None,
-                    problem="invalid_phone",
+                    problem=Status.INVALID_PHONE,
                     reason=(
                         f"Excel scientific notation ({text}) lost digits; format the column "
                         "as Text in Excel and export again"
@@ -600,7 +603,7 @@ class PhoneNormalizer:
             else:
                 candidates.append((piece.strip(), None))
         if not candidates:
-            return PhoneResult(None, problem="missing_phone", reason="no phone number")
+            return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
         verdicts = [self._judge_piece(p, numeric, ext) for p, ext in candidates]
         for v in verdicts:
             v.notes[:0] = notes
@@ -608,7 +611,7 @@ class PhoneNormalizer:
         if len(verdicts) == 1:
             only = verdicts[0]
             if (
-                only.problem == "invalid_phone"
+                only.problem == Status.INVALID_PHONE
                 and len(_NON_DIGITS.sub("", text)) >= _GLUED_MIN_DIGITS
             ):
                 split = self._split_on_spaces(candidates[0][0], numeric)
@@ -619,7 +622,7 @@ class PhoneNormalizer:
         for i, v in enumerate(verdicts):
             if v.problem is None:
                 if any(
-                    o.problem == "invalid_phone" and has_extra_text(piece)
+                    o.problem == Status.INVALID_PHONE and has_extra_text(piece)
                     for o, (piece, _ext) in zip(verdicts[:i], candidates, strict=False)
                 ):
                     # An earlier piece was refused for its note: it may hold the first number.
@@ -634,7 +637,7 @@ class PhoneNormalizer:
 
     def _or_from_text(self, result: PhoneResult, text: str) -> PhoneResult:
         """``result``, or the number found inside the text when the pipeline refused a note."""
-        if result.problem != "invalid_phone" or not has_extra_text(text):
+        if result.problem != Status.INVALID_PHONE or not has_extra_text(text):
             return result
         return self._from_text(text) or result
 
@@ -676,7 +679,7 @@ class PhoneNormalizer:
             first = self._judge_piece(left, numeric, None)
             if first.problem is None:
                 second = self._judge_piece(right, numeric, None)
-                if second.problem is None or second.problem == "type_rejected":
+                if second.problem is None or second.problem == Status.TYPE_REJECTED:
                     return first.result(
                         [f"cell has 2 numbers; used the first one, ignored {right}"]
                     )
@@ -691,7 +694,7 @@ class PhoneNormalizer:
             return _Verdict(
                 None,
                 None,
-                "invalid_phone",
+                Status.INVALID_PHONE,
                 f"a star service code ({shown}) cannot be dialled from a campaign",
                 [],
                 ext,
@@ -703,7 +706,7 @@ class PhoneNormalizer:
             return _Verdict(
                 None,
                 None,
-                "invalid_phone",
+                Status.INVALID_PHONE,
                 f'contains letters ("{shown}")',
                 [],
                 ext,
@@ -712,7 +715,7 @@ class PhoneNormalizer:
         verdict = self._judge(core, numeric, core.isdigit())
         verdict.shown = shown
         tail = _TRAILING_JUNK.search(piece.rstrip())
-        if verdict.problem == "invalid_phone" and tail and _LETTER.search(tail.group()):
+        if verdict.problem == Status.INVALID_PHONE and tail and _LETTER.search(tail.group()):
             verdict.notes.append(
                 f'the text "{_shorten(tail.group())}" after the digits was ignored'
             )
@@ -754,7 +757,7 @@ class PhoneNormalizer:
             return self._fallback(fd, core) or _Verdict(
                 None,
                 None,
-                "invalid_phone",
+                Status.INVALID_PHONE,
                 _parse_error_reason(exc, core),
                 [],
                 shown=core,
@@ -846,7 +849,7 @@ class PhoneNormalizer:
                     "number block is "
                     f"allocated according to phonenumbers {_PN_VERSION}"
                 )
-        return _Verdict(None, None, "invalid_phone", reason, [], shown=core)
+        return _Verdict(None, None, Status.INVALID_PHONE, reason, [], shown=core)
 
     def _il_shape(self, num: phonenumbers.PhoneNumber, nsn: str) -> tuple[str, str] | None:
         if num.country_code != 972 or not phonenumbers.is_possible_number(num):
@@ -864,7 +867,7 @@ class PhoneNormalizer:
             where = f"{region}, {v.e164[: len(v.e164) - len(_nsn_of(v.e164))]}"
             countries = self.policy.countries
             if countries is not None and region not in countries:
-                v.problem = "type_rejected"
+                v.problem = Status.TYPE_REJECTED
                 v.reason = (
                     f"a number abroad ({where}) is not allowed here "
                     f"(countries: {', '.join(sorted(countries))})"
@@ -874,7 +877,7 @@ class PhoneNormalizer:
                 v.notes.append(f"a number abroad ({where}): an international call")
         if kind in self.policy.allow_types:
             return v
-        v.problem = "type_rejected"
+        v.problem = Status.TYPE_REJECTED
         allowed = _allowed_words(self.policy.allow_types)
         v.reason = f"a {describe_type(kind)} is not allowed here (allowed: {allowed or 'none'})"
         return v
@@ -914,9 +917,9 @@ def _allowed_words(allowed: frozenset[str]) -> str:
 
 
 def _ignored(v: _Verdict) -> str:
-    if v.problem == "invalid_phone":
+    if v.problem == Status.INVALID_PHONE:
         return f"{v.shown} (not valid)"
-    if v.problem == "type_rejected":
+    if v.problem == Status.TYPE_REJECTED:
         return f"{v.shown} (not allowed: {describe_type(v.number_type or 'unknown')})"
     return v.shown
 
@@ -925,7 +928,7 @@ def _no_number(text: str) -> PhoneResult:
     """invalid_phone for a cell whose only number-like parts are dates, times, amounts, IDs."""
     return PhoneResult(
         None,
-        problem="invalid_phone",
+        problem=Status.INVALID_PHONE,
         reason=(
             f'no phone number in "{_shorten(text)}" (a date, a time, an amount or an ID number '
             "is not one)"
