@@ -21,7 +21,13 @@ from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import Campaign, PendingCall, PendingCalls
 from importer.dialer.retry import RetryPolicy
-from importer.errors import ApiError, CampaignNotFoundError, ConfigError, InvalidCampaignError
+from importer.errors import (
+    ApiError,
+    CampaignNotFoundError,
+    ConfigError,
+    InvalidCampaignError,
+    StorageError,
+)
 from importer.phones import PhoneNormalizer, api_form
 from importer.redact import mask, register_secret
 
@@ -354,6 +360,12 @@ def clear_with_backup(
     try:
         write_pending_csv(pending, path)
     except OSError as exc:
+        if StorageError.no_room(exc):  # free space and run it again: exit 3, like a sync backup
+            raise StorageError(
+                f"{path}: the disk is full, so the backup could not be written; nothing was "
+                "cleared. Free space there and run the same command again.",
+                folder=path.parent,
+            ) from None
         raise ConfigError(
             f"{path}: cannot write the backup ({exc.strerror or exc}); nothing was cleared"
         ) from None

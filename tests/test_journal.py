@@ -709,3 +709,12 @@ def test_cli_report_format_is_checked_the_same_by_every_command(
         assert result.exit_code == 2
         assert "--report-format" in result.stderr and message in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_cli_history_refuses_an_unknown_region(populated: tuple[Path, list[str]]) -> None:
+    state, _runs = populated
+    result = CliRunner().invoke(
+        cli, ["history", "050-234-5670", "--region", "ZZ", "--state-dir", str(state)]
+    )
+    assert result.exit_code == 2  # it was 70, "unexpected internal error"
+    assert "'ZZ' is not a country code" in result.output

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import phonenumbers
 
 from importer.cli._common import echo_json, fail, report_format_option
 from importer.config import load_settings
@@ -310,6 +311,11 @@ def history_cmd(
 ) -> None:
     """Show when, into which campaign and from which file a number was imported."""
     directory = _state_dir(state_dir, config_file)
+    if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(
+            f"{region!r} is not a country code phonenumbers knows (e.g. IL, US, GB)",
+            param_hint="--region",
+        )
     e164 = _normalise(phone, region.upper())
     digits = "".join(ch for ch in phone if ch.isdigit())
     if e164 is None and len(digits.lstrip("0")) < 6:

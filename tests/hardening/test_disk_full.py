@@ -279,3 +279,28 @@ def test_inbox_file_waits_in_processing_while_the_report_disk_is_full(
     assert sorted(p.name for p in (root / "done").iterdir()) == ["leads.csv"]
     assert_every_number_once(emulator, phones)
     assert_no_leftovers(root / "reports")
+
+
+def test_clear_with_a_full_backup_disk_is_exit_3_and_clears_nothing(
+    emulator: EmulatorServer, tmp_path: Path, small_disk: Callable[[Path, int], Path]
+) -> None:
+    from importer.campaigns import clear_with_backup
+    from importer.config import Settings
+    from importer.dialer.client import DialerClient
+    from importer.dialer.models import CallTarget
+    from importer.errors import StorageError
+
+    assert emulator.demo is not None
+    code = emulator.demo.campaigns["Hot leads"]
+    folder = tmp_path / "backups"
+    ballast = small_disk(folder, 0)
+    with DialerClient(Settings(api_url=emulator.base_url, account_code="demo")) as client:
+        client.add_calls_bulk(code, [CallTarget(p) for p in valid_mobiles(3)])
+        campaign = client.get_campaign_details(code)
+        with pytest.raises(StorageError, match="disk is full") as caught:
+            clear_with_backup(client, campaign, folder)
+        assert caught.value.exit_code == 3 and caught.value.folder == folder
+        assert len(emulator.pending_phones(code)) == 3  # nothing was cleared
+        ballast.unlink()  # space freed: the same call now saves the backup, then clears
+        cleared = clear_with_backup(client, campaign, folder)
+    assert cleared.count == 3 and emulator.pending_phones(code) == []
