@@ -918,24 +918,13 @@ class InboxRunner:
     ) -> ProcessedFile:
         """No row could be added: failed/ with the reports and a note (exit 1, rows' fault)."""
         summary, reports = outcome.summary, dict(outcome.reports)
-        failed_dir = inbox.folder("failed")
-        try:
-            location = _move(path, failed_dir, extra_suffixes=(".error.txt",))
-        except OSError as exc:
-            log.error("inbox %r: cannot move %s to failed/ (%s)", inbox.name, original, exc)
-            location = path
-        error_file = location.with_name(location.name + ".error.txt")
-        if location.parent != failed_dir:
-            error_file = failed_dir / unique_target(failed_dir, original + ".error.txt").name
-        text = _rows_error_text(
-            inbox, original, location, summary.counts, reports, datetime.now(UTC),
-            already=summary.already_imported,
+        location, error_file = self._to_failed(
+            inbox, path, original,
+            lambda location: redact(_rows_error_text(
+                inbox, original, location, summary.counts, reports, datetime.now(UTC),
+                already=summary.already_imported,
+            )),
         )
-        try:
-            with error_file.open("x", encoding="utf-8-sig") as fh:
-                fh.write(redact(text))
-        except OSError as exc:
-            log.error("inbox %r: cannot write %s (%s)", inbox.name, error_file, exc)
         what, _ = _rows_explained(summary.counts, inbox)
         notice = FileNotice(
             inbox=inbox.name, file=original, outcome="failed", exit_code=EXIT_ROWS_FAILED,
@@ -955,26 +944,37 @@ class InboxRunner:
             reports=reports,
         )
 
-    def _failed(
-        self, inbox: Inbox, path: Path, original: str, exc: BaseException, started: datetime
-    ) -> ProcessedFile:
-        code = exc.exit_code if isinstance(exc, ImporterError) else EXIT_BAD_INPUT
+    @staticmethod
+    def _to_failed(
+        inbox: Inbox, path: Path, original: str, note: Callable[[Path], str]
+    ) -> tuple[Path, Path]:
+        """Move a file to failed/ and write its ``.error.txt`` note: (new place, note file)."""
         failed_dir = inbox.folder("failed")
         try:
             location = _move(path, failed_dir, extra_suffixes=(".error.txt",))
-        except OSError as move_exc:
-            log.error("inbox %r: cannot move %s to failed/ (%s)", inbox.name, original, move_exc)
+        except OSError as exc:
+            log.error("inbox %r: cannot move %s to failed/ (%s)", inbox.name, original, exc)
             location = path
         error_file = location.with_name(location.name + ".error.txt")
         if location.parent != failed_dir:
             error_file = failed_dir / unique_target(failed_dir, original + ".error.txt").name
-        text = _error_text(exc, inbox, original, location, started)
-        text = text.replace(str(path), original)
         try:
             with error_file.open("x", encoding="utf-8-sig") as fh:
-                fh.write(text)
-        except OSError as write_exc:
-            log.error("inbox %r: cannot write %s (%s)", inbox.name, error_file, write_exc)
+                fh.write(note(location))
+        except OSError as exc:
+            log.error("inbox %r: cannot write %s (%s)", inbox.name, error_file, exc)
+        return location, error_file
+
+    def _failed(
+        self, inbox: Inbox, path: Path, original: str, exc: BaseException, started: datetime
+    ) -> ProcessedFile:
+        code = exc.exit_code if isinstance(exc, ImporterError) else EXIT_BAD_INPUT
+        location, error_file = self._to_failed(
+            inbox, path, original,
+            lambda location: _error_text(exc, inbox, original, location, started).replace(
+                str(path), original
+            ),
+        )
         what, _ = explain_error(exc, inbox)
         what = what.replace(str(path), original)
         notice = FileNotice(
