@@ -16,7 +16,7 @@ from pathlib import Path
 
 from importer.outcomes import Status
 from importer.phone_lists import read_phone_list
-from importer.phones import PhoneNormalizer, canonical_from_api
+from importer.phones import PhoneNormalizer, pending_key
 from importer.phones.number_set import NumberSet
 
 __all__ = ["DedupeChecks", "PendingIndex", "load_suppression"]
@@ -35,7 +35,7 @@ class PendingIndex:
         index = cls()
         for phone, ref in numbers:
             # A number we cannot canonicalise is kept by its digits: it still blocks a repeat.
-            e164 = canonical_from_api(phone) or f"+{phone.lstrip('+')}"
+            e164 = pending_key(phone)
             index.phones.add(e164)
             if ref is not None:
                 index.refs[ref] = e164

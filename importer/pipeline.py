@@ -54,7 +54,7 @@ from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.mapping.binder import bind
 from importer.outcomes import DONE_STATUSES, PLANNED, SENT, UPDATING, RowResult, Status, Summary
-from importer.phones import PhoneNormalizer, canonical_from_api
+from importer.phones import PhoneNormalizer, pending_key
 from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
@@ -310,20 +310,18 @@ class _Importer:
             return numbers
         return client.get_pending_numbers(campaign.code, ref_key)
 
-    def _pending_details(
-        self, client: DialerClient, campaign: Campaign, mapping: Mapping, ref_key: str | None
-    ) -> tuple[list[tuple[str, str | None]], dict[str, Previous]]:
-        """--mode upsert: the pending numbers, and the details of this campaign's calls.
-
-        An update merges the file's values onto a call's details, so this campaign's
-        calls are read whole; with ``pending_scope: campaign`` that one read serves both.
-        """
-        calls = client.get_campaign_pending_calls(campaign.code).calls
-        if mapping.dedupe.pending_scope != "campaign":
-            numbers = self._pending(client, campaign, mapping.dedupe.pending_scope, ref_key)
-        else:
-            numbers = [(call.phone, _ref_of(call, ref_key)) for call in calls]
-        return numbers, previous_by_phone(calls)
+    def _pending_numbers(
+        self,
+        client: DialerClient,
+        campaign: Campaign,
+        scope: str,
+        ref_key: str | None,
+        calls: list[PendingCall] | None,
+    ) -> list[tuple[str, str | None]]:
+        """The pending numbers for dedupe: from ``calls`` when this campaign's were read whole."""
+        if calls is not None and scope == "campaign":
+            return [(call.phone, _ref_of(call, ref_key)) for call in calls]
+        return self._pending(client, campaign, scope, ref_key)
 
     # ---------------------------------------------------------------- phase 3
 
@@ -401,18 +399,23 @@ class _Importer:
     def _run_files(
         self, client: DialerClient, campaign: Campaign, prepared: list[_Prepared], mode: str
     ) -> ImportResult:
-        if mode == "sync" and not self.options.dry_run and not self.options.force:
-            self._refuse_large_sync(client, campaign, prepared)
         first = prepared[0].mapping
         ref_key = first.dedupe.import_ref
-        need_pending = first.dedupe.pending or mode in {"upsert", "sync"}
-        details: dict[str, Previous] = {}
-        if mode == "upsert":
-            numbers, details = self._pending_details(client, campaign, first, ref_key)
-        elif need_pending:
-            numbers = self._pending(client, campaign, first.dedupe.pending_scope, ref_key)
-        else:
-            numbers = []
+        # Upsert merges onto each call's details and sync measures what it would remove:
+        # both read this campaign's calls whole, once, and dedupe uses the same read.
+        calls = (
+            client.get_campaign_pending_calls(campaign.code).calls
+            if mode in {"upsert", "sync"}
+            else None
+        )
+        refusable = mode == "sync" and not (self.options.dry_run or self.options.force)
+        if calls is not None and refusable:
+            self._refuse_large_sync(calls, prepared)
+        numbers: list[tuple[str, str | None]] = []
+        if first.dedupe.pending or calls is not None:
+            scope = first.dedupe.pending_scope
+            numbers = self._pending_numbers(client, campaign, scope, ref_key, calls)
+        details = previous_by_phone(calls) if mode == "upsert" and calls is not None else {}
         pending = PendingIndex.from_numbers(numbers)
         normalizer = prepared[0].normalizer
         checks = DedupeChecks(
@@ -453,14 +456,9 @@ class _Importer:
             self.result.exit_code = max(self.result.exit_code, outcome.exit_code)
         return self.result
 
-    def _refuse_large_sync(
-        self, client: DialerClient, campaign: Campaign, prepared: list[_Prepared]
-    ) -> None:
+    def _refuse_large_sync(self, calls: list[PendingCall], prepared: list[_Prepared]) -> None:
         """Refuse a sync that would remove too much before anything is added (exit 2)."""
-        pending = {
-            canonical_from_api(call.phone) or f"+{call.phone}"
-            for call in client.get_campaign_pending_calls(campaign.code).calls
-        }
+        pending = {pending_key(call.phone) for call in calls}
         if not pending:
             return
         source: set[str] = set()
@@ -799,7 +797,7 @@ class _Importer:
         fresh = ctx.client.get_campaign_pending_calls(ctx.campaign.code)
         by_phone: dict[str, PendingCall] = {}
         for call in fresh.calls:  # the first call of each number stands for all of them
-            by_phone.setdefault(canonical_from_api(call.phone) or f"+{call.phone}", call)
+            by_phone.setdefault(pending_key(call.phone), call)
         stale = [phone for phone in by_phone if phone not in ctx.source_phones]
         if not stale:
             return

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from importer.dialer.models import CallTarget, PendingCall, to_bool, to_custom_data, to_int, to_str
-from importer.phones import canonical_from_api
+from importer.phones import pending_key
 
 __all__ = ["Previous", "UpdatePlan", "plan_update", "previous_by_phone"]
 
@@ -86,7 +86,7 @@ def previous_by_phone(calls: Iterable[PendingCall]) -> dict[str, Previous]:
     """
     found: dict[str, Previous] = {}
     for call in calls:
-        e164 = canonical_from_api(call.phone) or f"+{call.phone.lstrip('+')}"
+        e164 = pending_key(call.phone)
         if e164 not in found:
             found[e164] = Previous.from_call(call)
     return found

@@ -12,6 +12,7 @@ from importer.phones.normalizer import (
     api_form,
     canonical_from_api,
     describe_type,
+    pending_key,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "api_form",
     "canonical_from_api",
     "describe_type",
+    "pending_key",
 ]

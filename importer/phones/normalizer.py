@@ -82,6 +82,7 @@ __all__ = [
     "api_form",
     "canonical_from_api",
     "describe_type",
+    "pending_key",
 ]
 
 #: The number types a mapping may allow (phonenumbers' types, by name).
@@ -1029,6 +1030,14 @@ def api_form(e164: str, form: Literal["digits", "e164", "local"] = "digits") -> 
     if form == "local":
         return national_digits(e164) if e164.startswith("+972") else e164[1:]
     raise ValueError(f"unknown phone form {form!r} (use digits, e164 or local)")
+
+
+def pending_key(phone: str) -> str:
+    """How a number the Dialer API lists is compared: its E.164, else its digits behind "+".
+
+    A number phonenumbers cannot read still blocks a repeat of the same digits.
+    """
+    return canonical_from_api(phone) or f"+{phone.lstrip('+')}"
 
 
 def canonical_from_api(phone: str, default_region: str = "IL") -> str | None:
