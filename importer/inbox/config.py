@@ -347,12 +347,10 @@ inboxes:
 
 def _yaml_scalar(value: str) -> str:
     """One line written by PyYAML: plain when it can be, else double-quoted with escapes."""
-    for style in (None, '"'):
-        text: str = yaml.safe_dump(value, default_style=style, allow_unicode=True, width=1_000_000)
-        text = text.removesuffix("...\n").strip()
-        if (value.isprintable() and "\n" not in text) or style:
-            return text
-    raise AssertionError("unreachable")  # pragma: no cover
+    # Printable text never needs escapes; anything else (line breaks, controls) is quoted.
+    style = None if value.isprintable() else '"'
+    text: str = yaml.safe_dump(value, default_style=style, allow_unicode=True, width=1_000_000)
+    return text.removesuffix("...\n").strip()
 
 
 def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str) -> str:
