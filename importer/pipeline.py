@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from importer.campaigns import backup_file_name, resolve_campaign, write_pending_csv
 from importer.config import Settings
@@ -68,6 +68,9 @@ __all__ = ["FileOutcome", "ImportOptions", "ImportResult", "ProgressEvent", "run
 log = logging.getLogger(__name__)
 
 Mode = Literal["append", "upsert", "sync"]
+#: How rows are mapped: see importer/engine/ and docs/decisions.md ("columnar engine").
+Engine = Literal["auto", "columnar", "row"]
+ENGINES: tuple[str, ...] = get_args(Engine)
 # Larger AddCallsBulk requests lose their per-item results (see the spec's notes).
 MAX_CHUNK = 3000
 PHONE_CACHE_SIZE = 65_536
@@ -84,6 +87,7 @@ class ImportOptions:
     mode: Mode | None = None  # None = the mapping's mode, else append
     dry_run: bool = False
     chunk_size: int = 3000
+    engine: Engine = "auto"
     concurrency: int = 2
     allow_disabled: bool = False
     start_campaign: bool = False

@@ -24,7 +24,15 @@ from importer.cli._common import (
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
 from importer.outcomes import Status
-from importer.pipeline import ImportOptions, ImportResult, Mode, ProgressEvent, run_import
+from importer.pipeline import (
+    ENGINES,
+    Engine,
+    ImportOptions,
+    ImportResult,
+    Mode,
+    ProgressEvent,
+    run_import,
+)
 from importer.plain_text import escape_controls
 from importer.report import summary_to_dict
 from importer.sources.model import SourceOptions
@@ -208,6 +216,9 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
                    "sync: also remove pending numbers not in the source.")
 @click.option("--dry-run", is_flag=True, help="Do everything except the writes.")
 @click.option("--chunk-size", type=click.IntRange(1, 3000), default=3000, show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+              help="How rows are mapped: columnar (fast, blocks of rows), row (one row at a "
+                   "time, the reference), auto (columnar where it covers the mapping).")
 @click.option("--concurrency", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the run journal lives (default: per-user data directory).")
@@ -247,6 +258,7 @@ def import_command(
     mode: str | None,
     dry_run: bool,
     chunk_size: int,
+    engine: str,
     concurrency: int,
     state_dir: Path | None,
     lock_timeout: float,
@@ -285,6 +297,7 @@ def import_command(
         mode=cast("Mode | None", mode),  # click.Choice has checked the value
         dry_run=dry_run,
         chunk_size=chunk_size,
+        engine=cast("Engine", engine),
         concurrency=concurrency,
         allow_disabled=allow_disabled,
         start_campaign=start_campaign,
