@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +22,11 @@ from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy
+from importer.engine.rows import columnar_sorted_rows
 from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
-from importer.mapping.not_leads import sort_rows
+from importer.mapping.not_leads import Sorted, sort_rows
 from importer.outcomes import PUSHED, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import ReportWriter
@@ -67,6 +68,7 @@ class RunContext:
     source_phones: set[str] = field(default_factory=set)
     # --mode upsert: each pending number's details, to merge the file's values onto.
     pending_details: dict[str, Previous] = field(default_factory=dict)
+    columnar: bool = False  # map rows by blocks (importer/engine/) instead of one by one
 
 
 @dataclass(slots=True)
@@ -141,10 +143,9 @@ class FileRun:
                 for source in open_sources(self.path, self.source_options):
                     with source:
                         bound = self.bind(source.info)
-                        rows = sort_rows(
-                            source.rows(blank_rows=True),
-                            bound.map_row,
-                            source.info.header_cells,
+                        sort = columnar_sorted_rows if ctx.columnar else _row_sorted_rows
+                        rows = sort(
+                            source.rows(blank_rows=True), bound, source.info.header_cells
                         )
                         for row, mapped, not_a_lead in rows:
                             if ctx.cancel.is_set():
@@ -401,6 +402,13 @@ class FileRun:
                 run_id=self.run_id,
                 source_file=self.path.name,
             )
+
+
+def _row_sorted_rows(
+    rows: Iterable[SourceRow], bound: BoundMapping, header_cells: Sequence[str]
+) -> Iterator[Sorted]:
+    """The row engine: each row mapped on its own."""
+    return sort_rows(rows, bound.map_row, header_cells)
 
 
 def target_to_json(target: CallTarget) -> str:

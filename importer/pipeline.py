@@ -452,6 +452,7 @@ class _Importer:
             cancel=self.cancel,
             progress=lambda name, done: self.progress(ProgressEvent(name, "push", done, None)),
             pending_details=details,
+            columnar=self.options.engine == "columnar",
         )
         for index, item in enumerate(prepared):
             sync_after = mode == "sync" and index == len(prepared) - 1

@@ -50,13 +50,18 @@ from importer.sources.model import SourceInfo, SourceRow
 V = TypeVar("V")
 
 __all__ = [
+    "EXTENSION_KEY",
     "BoundMapping",
+    "FieldStep",
     "MappedRow",
     "Mapping",
     "MappingError",
     "bind",
+    "call_target",
+    "cell_value",
     "load_mapping",
     "parse_mapping",
+    "unescaped",
     "with_custom_data",
 ]
 
@@ -77,6 +82,56 @@ class MappedRow:
     fields: dict[str, str] = field(default_factory=dict)   # report values, in field_names order
     problem: Status | None = None           # MISSING_PHONE, INVALID_PHONE or TYPE_REJECTED
     reason: str = ""                        # plain-language notes (repairs, defaults used, ...)
+
+
+# (report text, value sent to the dialer or None, note or "")
+_StepOut = tuple[str, object, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldStep:
+    """One mapped field for the columnar engine: the cells it reads and how it maps them.
+
+    ``compute(cells, numeric)`` is the row engine's own function for the field: ``cells``
+    is a full-width row in which only ``columns`` need to be filled, ``numeric`` which
+    cells were numbers (read only when ``reads_numeric``).  A ``plain`` field copies one
+    column (stripped, without Excel's text mark) and has no ``compute``.
+    """
+
+    name: str
+    role: str                                  # name, priority, caller, originate, custom
+    columns: tuple[int, ...]
+    reads_numeric: bool
+    compute: Callable[[Sequence[str], frozenset[int]], _StepOut] | None
+    plain: int | None = None
+
+
+def _read_columns(text: _Text) -> tuple[int, ...]:
+    """Every column a text source may read, in a stable order."""
+    if text.value is not None:
+        return ()
+    found: list[int] = list(text.columns or [])
+    for part in text.parts or []:
+        if not isinstance(part, str):
+            found += part
+    found += text.fallback
+    return tuple(dict.fromkeys(found))
+
+
+def _custom_step(fn: _FieldFn, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
+    notes: list[str] = []
+    value = fn(cells, notes)
+    return value, value or None, "; ".join(notes)
+
+
+def cell_value(cell: str) -> str:
+    """A cell's text as sent: stripped, without Excel's text mark (see ``_excel_text``)."""
+    return _value(cell)
+
+
+def unescaped(cell: str) -> str:
+    """A cell without the leading "'" this tool's CSV exports add before = + - @."""
+    return _unescaped(cell)
 
 
 def _shown(header: str) -> str:
@@ -507,23 +562,7 @@ class BoundMapping:
         if len(cells) < self._width:
             cells = (*cells, *([""] * (self._width - len(cells))))
         notes: list[str] = []
-        index = self._single_phone
-        if index is not None:
-            raw = cells[index].strip()
-            result = self._phones.normalize(raw, numeric=index in row.numeric)
-        else:
-            candidates = [(_cell(cells, i), i in row.numeric) for i in self.phone_columns]
-            raw, result = self._phones.first_usable(candidates)
-        problem: Status | None = None
-        if result.problem is None and result.e164 is not None:  # result.ok, inlined
-            if result.reason:
-                notes += self._phone_notes(cells, raw, result)
-        else:
-            problem = result.problem or Status.INVALID_PHONE
-            if problem is Status.MISSING_PHONE or not result.reason:
-                notes.append(self._phone_problem_text(problem))
-            else:
-                notes.append(result.reason)
+        raw, result, problem = self.map_phone(cells, row.numeric, notes)
 
         fields: dict[str, str] = {}
         name: str | None = None
@@ -535,11 +574,11 @@ class BoundMapping:
             priority, fields["Priority"] = self._priority_fn(cells, notes)
         caller: str | None = None
         if self._caller is not None:
-            caller = self._caller_field(row, cells, notes)
+            caller = self._caller_field(row.numeric, cells, notes)
             fields["CallerID"] = caller or ""
         originate: int | None = None
         if self._originate is not None:
-            originate, fields["OriginateTime"] = self._originate_field(row, cells, notes)
+            originate, fields["OriginateTime"] = self._originate_field(row.numeric, cells, notes)
         custom: dict[str, str] = {}
         for key, column, fn in self._custom_steps:
             if fn is None:
@@ -560,7 +599,7 @@ class BoundMapping:
         e164 = result.e164
         if problem is None and e164:
             target = _call_target(
-                e164[1:] if self._send_as == "digits" else api_form(e164, self._send_as),
+                self.send_form(e164),
                 name,
                 caller,
                 priority,
@@ -570,6 +609,98 @@ class BoundMapping:
                 self._ignore_dnc,
             )
         return MappedRow(row, raw, result, target, fields, problem, "; ".join(notes))
+
+    def steps(self) -> list[FieldStep]:
+        """Each mapped field, in report order, as the columnar engine runs it."""
+        out: list[FieldStep] = []
+        if self._name is not None:
+            out.append(FieldStep("CustomerName", "name", _read_columns(self._name), False,
+                                 self._name_step))
+        if self._priority is not None:
+            out.append(FieldStep("Priority", "priority", _read_columns(self._priority), False,
+                                 self._priority_step))
+        if self._caller is not None:
+            columns = () if self._caller_const is not None else _read_columns(self._caller)
+            out.append(FieldStep("CallerID", "caller", columns, True, self._caller_step))
+        if self._originate is not None:
+            day, clock = self._originate
+            columns = _read_columns(day) + (() if clock is None else _read_columns(clock))
+            out.append(FieldStep("OriginateTime", "originate", columns, True,
+                                 self._originate_step))
+        for key, column, fn in self._custom_steps:
+            if fn is None:
+                out.append(FieldStep(key, "custom", (column,), False, None, plain=column))
+            else:
+                text = next((t for k, t, _ in self._custom if k == key), None)
+                columns = () if text is None else _read_columns(text)
+                out.append(FieldStep(key, "custom", columns, False, partial(_custom_step, fn)))
+        return out
+
+    def _name_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
+        assert self._name_fn is not None
+        notes: list[str] = []
+        name = self._name_fn(cells, notes) or None
+        return name or "", name, "; ".join(notes)
+
+    def _priority_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
+        notes: list[str] = []
+        number, shown = self._priority_fn(cells, notes)
+        return shown, number, "; ".join(notes)
+
+    def _caller_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
+        notes: list[str] = []
+        caller = self._caller_field(numeric, cells, notes)
+        return caller or "", caller, "; ".join(notes)
+
+    def _originate_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
+        notes: list[str] = []
+        sent, shown = self._originate_field(numeric, cells, notes)
+        return shown, sent, "; ".join(notes)
+
+    @property
+    def unescapes(self) -> bool:
+        """Whether cells lose this tool's formula escape first (``source.unescape_formulas``)."""
+        return self._unescape
+
+    @property
+    def ignore_dnc(self) -> bool | None:
+        """IgnoreDncStatus as sent (True or left out)."""
+        return self._ignore_dnc
+
+    @property
+    def width(self) -> int:
+        """The number of columns every row is padded to."""
+        return self._width
+
+    def map_phone(
+        self, cells: Sequence[str], numeric: frozenset[int], notes: list[str]
+    ) -> tuple[str, PhoneResult, Status | None]:
+        """The row's phone from its phone columns: (raw cell, result, problem); notes appended.
+
+        Reads only ``cells[i]`` for i in ``phone_columns`` (the columnar engine relies on it).
+        """
+        index = self._single_phone
+        if index is not None:
+            raw = cells[index].strip()
+            result = self._phones.normalize(raw, numeric=index in numeric)
+        else:
+            candidates = [(_cell(cells, i), i in numeric) for i in self.phone_columns]
+            raw, result = self._phones.first_usable(candidates)
+        problem: Status | None = None
+        if result.problem is None and result.e164 is not None:  # result.ok, inlined
+            if result.reason:
+                notes += self._phone_notes(cells, raw, result)
+        else:
+            problem = result.problem or Status.INVALID_PHONE
+            if problem is Status.MISSING_PHONE or not result.reason:
+                notes.append(self._phone_problem_text(problem))
+            else:
+                notes.append(result.reason)
+        return raw, result, problem
+
+    def send_form(self, e164: str) -> str:
+        """The phone as this mapping sends it (``phone.send_as``)."""
+        return e164[1:] if self._send_as == "digits" else api_form(e164, self._send_as)
 
     def _phone_problem_text(self, problem: Status) -> str:
         names = ", ".join(repr(self.headers[i]) for i in self.phone_columns)
@@ -621,7 +752,9 @@ class BoundMapping:
             )
         return (spec.default, shown), f"Priority: {value!r} {what}; left out"
 
-    def _caller_field(self, row: SourceRow, cells: Sequence[str], notes: list[str]) -> str | None:
+    def _caller_field(
+        self, numeric: frozenset[int], cells: Sequence[str], notes: list[str]
+    ) -> str | None:
         if self._caller is None:
             return None
         if self._caller_const is not None:
@@ -629,7 +762,7 @@ class BoundMapping:
         value, index = self._caller.read(cells)
         if not value:
             return None
-        result = self._caller_ids.normalize(value, numeric=index in row.numeric)
+        result = self._caller_ids.normalize(value, numeric=index in numeric)
         if result.ok and result.e164:
             return api_form(result.e164, self._send_as)
         why = f" ({result.reason})" if result.reason else ""
@@ -637,7 +770,7 @@ class BoundMapping:
         return None
 
     def _originate_field(
-        self, row: SourceRow, cells: Sequence[str], notes: list[str]
+        self, numeric: frozenset[int], cells: Sequence[str], notes: list[str]
     ) -> tuple[int | None, str]:
         assert self._originate is not None
         day_text, clock_text = self._originate
@@ -647,8 +780,8 @@ class BoundMapping:
         clock_value, clock_numeric = "", False
         if clock_text is not None:
             clock_value, clock_index = clock_text.read(cells)
-            clock_numeric = clock_index in row.numeric
-        key = (value, index in row.numeric, clock_value, clock_numeric)
+            clock_numeric = clock_index in numeric
+        key = (value, index in numeric, clock_value, clock_numeric)
         hit = self._originate_cache.get(key)
         if hit is None:
             if len(self._originate_cache) >= _VALUE_CACHE_SIZE:
@@ -869,3 +1002,7 @@ def _template_parts(template: str, resolved: dict[str, list[int]]) -> list[str |
 
 def _map_table(table: dict[str, V]) -> dict[str, V]:
     return {normalize_value(k): v for k, v in table.items()}
+
+
+#: ``CallTarget(...)`` with every field given, built the fast way (for the columnar engine).
+call_target = _call_target

@@ -39,13 +39,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 from importer.headers import normalize_header
 from importer.mapping.binder import MappedRow
 from importer.outcomes import Status
 from importer.sources.model import SourceRow
 
-__all__ = ["BLANK_ROW", "REPEATED_HEADER", "is_footer_line", "sort_rows"]
+__all__ = ["BLANK_ROW", "REPEATED_HEADER", "LeadSorter", "is_footer_line", "sort_rows"]
 
 BLANK_ROW = "blank row"
 REPEATED_HEADER = "repeated header row"
@@ -98,21 +99,28 @@ def _shown(text: str) -> str:
 
 
 Sorted = tuple[SourceRow, MappedRow, str | None]
+P = TypeVar("P")
 
 
-class _Sorter:
-    """The state of one sheet's sorting: the rows held back and why."""
+class LeadSorter(Generic[P]):
+    """The state of one sheet's sorting: the rows held back and why.
+
+    Each row comes with its phone problem and a payload that is handed back with the
+    verdict (the row engine's MappedRow, the columnar engine's row index).
+    """
 
     def __init__(self, header_cells: Sequence[str]) -> None:
         self.header = tuple(_header_key(c) for c in header_cells)
         self.header_filled = [i for i, c in enumerate(header_cells) if c and not c.isspace()]
-        self.held: list[tuple[SourceRow, MappedRow, int]] = []
+        self.held: list[tuple[SourceRow, P, int]] = []
         self.holding = _OTHER  # _TITLE or _FOOTER while rows are held
         self.last_break = -1   # the last row found not to be a lead (blank, header, ...)
 
-    def see(self, row: SourceRow, mapped: MappedRow) -> Iterator[Sorted]:
+    def see(
+        self, row: SourceRow, problem: Status | None, mapped: P
+    ) -> Iterator[tuple[SourceRow, P, str | None]]:
         """Sort one row: yield it, and any rows it decides, once their fate is known."""
-        kind = self._kind(row, mapped)
+        kind = self._kind(row, problem)
         if self.held:
             if self.holding == _FOOTER and kind in (_BLANK, _FOOTER) and (
                 len(self.held) < _MAX_HELD
@@ -126,7 +134,7 @@ class _Sorter:
             return
         yield self._out(row, mapped, kind)
 
-    def finish(self) -> Iterator[Sorted]:
+    def finish(self) -> Iterator[tuple[SourceRow, P, str | None]]:
         """The end of the sheet: held footer lines are footers; a held title is not one."""
         yield from self._release(title=False, footer=True)
 
@@ -142,14 +150,16 @@ class _Sorter:
             return True
         return following == _LEAD and self.last_break == self.held[0][0].row - 1
 
-    def _release(self, *, title: bool, footer: bool) -> Iterator[Sorted]:
+    def _release(
+        self, *, title: bool, footer: bool
+    ) -> Iterator[tuple[SourceRow, P, str | None]]:
         held = list(self.held)
         self.held.clear()  # in place: sort_rows keeps a reference to this list
         for row, mapped, kind in held:
             confirmed = (kind == _TITLE and title) or (kind == _FOOTER and footer)
             yield self._out(row, mapped, kind if confirmed or kind == _BLANK else _OTHER)
 
-    def _out(self, row: SourceRow, mapped: MappedRow, kind: int) -> Sorted:
+    def _out(self, row: SourceRow, mapped: P, kind: int) -> tuple[SourceRow, P, str | None]:
         reason = self._reason(row, kind)
         if reason is not None:
             self.last_break = row.row
@@ -167,8 +177,7 @@ class _Sorter:
             return f"{what} {_shown(text)}"
         return None
 
-    def _kind(self, row: SourceRow, mapped: MappedRow) -> int:
-        problem = mapped.problem
+    def _kind(self, row: SourceRow, problem: Status | None) -> int:
         if problem is not Status.MISSING_PHONE and problem is not Status.INVALID_PHONE:
             return _LEAD  # a phone, even of a type the mapping refuses: always a lead
         cells = row.cells
@@ -205,7 +214,7 @@ def sort_rows(
     lead (``blank row``, ``repeated header row``, ``group title '...'``, ``report footer
     '...'``).  ``header_cells`` are the sheet's header cells (``SourceInfo.header_cells``).
     """
-    sorter = _Sorter(header_cells)
+    sorter: LeadSorter[MappedRow] = LeadSorter(header_cells)
     held = sorter.held
     for row in rows:
         mapped = map_row(row)
@@ -213,5 +222,5 @@ def sort_rows(
             # The common case, kept lean: a lead, and nothing waiting for it.
             yield row, mapped, None
             continue
-        yield from sorter.see(row, mapped)
+        yield from sorter.see(row, mapped.problem, mapped)
     yield from sorter.finish()

@@ -1,0 +1,210 @@
+"""The bound mapping run over a block: every field as a column, each rule once per value.
+
+Each field is the row engine's own step (``BoundMapping.steps()`` and
+``BoundMapping.map_phone``) run once per distinct input of the cells it reads; notes
+are joined in the row engine's order (phone, then each field in report order).  No
+rule is implemented twice: what is columnar here is only *when* a rule runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from importer.dialer.models import CallTarget
+from importer.engine.blocks import Block
+from importer.engine.distinct import Distinct, by_distinct
+from importer.mapping import BoundMapping
+from importer.mapping.binder import EXTENSION_KEY, FieldStep, call_target, cell_value, unescaped
+from importer.outcomes import Status
+from importer.phones import PhoneResult
+
+__all__ = ["BlockMapper", "MappedBlock", "PhoneOut", "join_notes"]
+
+# (raw cell, result, problem, note)
+PhoneOut = tuple[str, PhoneResult, Status | None, str]
+_StepOut = tuple[str, object, str]
+_SEP = "; "
+
+
+@dataclass(slots=True)
+class MappedBlock:
+    """A block after mapping: per row the phone, each field, the notes and the target parts."""
+
+    block: Block
+    phone: Distinct[PhoneOut]
+    steps: list[tuple[FieldStep, Distinct[_StepOut]]]
+    usable: npt.NDArray[np.bool_]          # the row has a number to send (target not None)
+    bound: BoundMapping
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def phone_raw(self) -> pa.Array:
+        """The phone cell(s) as read, per row."""
+        return self.phone.column(lambda o: o[0])
+
+    def e164(self) -> pa.Array:
+        """E.164 for usable rows, "" otherwise (as the report's phone column)."""
+        return self.phone.column(lambda o: (o[1].e164 or "") if o[2] is None else "")
+
+    def field_texts(self) -> list[tuple[str, pa.Array]]:
+        """(field name, report text per row) in report order."""
+        return [(step.name, out.column(lambda o: o[0])) for step, out in self.steps]
+
+    def reasons(self) -> pa.Array:
+        """The mapping's notes per row, joined as the row engine joins them."""
+        parts = [self.phone.column(lambda o: o[3])]
+        parts += [out.column(lambda o: o[2]) for _, out in self.steps if _has_notes(out)]
+        return join_notes(parts)
+
+    def target(self, index: int) -> CallTarget | None:
+        """Row ``index``'s call target, built as ``BoundMapping.map_row`` builds it."""
+        _raw, result, problem, _ = self.phone.at(index)
+        e164 = result.e164
+        if problem is not None or not e164:
+            return None
+        name: str | None = None
+        priority: int | None = None
+        caller: str | None = None
+        originate: int | None = None
+        custom: dict[str, str] = {}
+        for step, out in self.steps:
+            text, value, _ = out.at(index)
+            role = step.role
+            if role == "custom":
+                if text:
+                    custom[step.name] = text
+            elif role == "name":
+                name = value  # type: ignore[assignment]
+            elif role == "priority":
+                priority = value  # type: ignore[assignment]
+            elif role == "caller":
+                caller = value  # type: ignore[assignment]
+            else:
+                originate = value  # type: ignore[assignment]
+        extension = result.extension
+        if extension and not custom.get(EXTENSION_KEY):
+            custom[EXTENSION_KEY] = extension
+        bound = self.bound
+        return call_target(
+            bound.send_form(e164),
+            name,
+            caller,
+            priority,
+            custom or None,
+            originate,
+            bound.mapping.options.is_date_local if originate is not None else None,
+            bound.ignore_dnc,
+        )
+
+    def fields(self, index: int) -> dict[str, str]:
+        """Row ``index``'s report values, as ``MappedRow.fields``."""
+        return {step.name: out.at(index)[0] for step, out in self.steps}
+
+    def reason(self, index: int) -> str:
+        """Row ``index``'s notes joined (the row engine's ``MappedRow.reason``)."""
+        notes = [self.phone.at(index)[3]]
+        notes += [out.at(index)[2] for _, out in self.steps]
+        return _SEP.join(n for n in notes if n)
+
+
+def _has_notes(out: Distinct[_StepOut]) -> bool:
+    return any(o[2] for o in out.outputs)
+
+
+def join_notes(parts: Sequence[pa.Array]) -> pa.Array:
+    """Join note columns with "; ", skipping empty ones (no nulls in, none out)."""
+    acc = parts[0]
+    for part in parts[1:]:
+        both = pc.binary_join_element_wise(acc, part, _SEP)
+        acc_empty = pc.equal(acc, "")
+        part_empty = pc.equal(part, "")
+        acc = pc.if_else(acc_empty, part, pc.if_else(part_empty, acc, both))
+    return acc
+
+
+class BlockMapper:
+    """Runs one bound mapping over blocks of one sheet."""
+
+    def __init__(self, bound: BoundMapping) -> None:
+        self.bound = bound
+        self.steps = bound.steps()
+        self.width = bound.width
+
+    def map_block(self, block: Block) -> MappedBlock:
+        """Map every row of ``block``."""
+        columns = block.columns
+        if self.bound.unescapes:
+            columns = [_per_value(c, unescaped) for c in columns]
+        n = len(block)
+        phone = by_distinct(
+            [columns[i] for i in self.bound.phone_columns],
+            [block.numeric.get(i) for i in self.bound.phone_columns],
+            self._phone_rule,
+            n,
+        )
+        outs: list[tuple[FieldStep, Distinct[_StepOut]]] = []
+        for step in self.steps:
+            outs.append((step, self._run_step(step, columns, block, n)))
+        problems = np.fromiter(
+            (o[2] is None and bool(o[1].e164) for o in phone.outputs), dtype=np.bool_,
+            count=len(phone.outputs),
+        )
+        usable = problems[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
+        return MappedBlock(block, phone, outs, usable, self.bound)
+
+    def _phone_rule(self, inputs: tuple[tuple[str, bool], ...]) -> PhoneOut:
+        cells, numeric = self._cells(self.bound.phone_columns, inputs)
+        notes: list[str] = []
+        raw, result, problem = self.bound.map_phone(cells, numeric, notes)
+        return raw, result, problem, _SEP.join(notes)
+
+    def _run_step(
+        self, step: FieldStep, columns: list[pa.Array], block: Block, n: int
+    ) -> Distinct[_StepOut]:
+        if step.plain is not None:
+            return by_distinct([columns[step.plain]], [None], _plain_rule, n)
+        compute = step.compute
+        assert compute is not None
+        wanted = step.columns
+
+        def rule(inputs: tuple[tuple[str, bool], ...]) -> _StepOut:
+            cells, numeric = self._cells(wanted, inputs)
+            return compute(cells, numeric)
+
+        return by_distinct(
+            [columns[i] for i in wanted],
+            [block.numeric.get(i) if step.reads_numeric else None for i in wanted],
+            rule,
+            n,
+        )
+
+    def _cells(
+        self, wanted: Sequence[int], inputs: tuple[tuple[str, bool], ...]
+    ) -> tuple[list[str], frozenset[int]]:
+        cells = [""] * self.width
+        numeric: set[int] = set()
+        for column, (text, is_number) in zip(wanted, inputs, strict=True):
+            cells[column] = text
+            if is_number:
+                numeric.add(column)
+        return cells, frozenset(numeric)
+
+
+def _plain_rule(inputs: tuple[tuple[str, bool], ...]) -> _StepOut:
+    value = cell_value(inputs[0][0])
+    return value, value or None, ""
+
+
+def _per_value(array: pa.Array, rule: object) -> pa.Array:
+    """``rule`` (str -> str) applied to each distinct value of ``array``."""
+    assert callable(rule)
+    encoded = pc.dictionary_encode(array)
+    values = pa.array([rule(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
+    return values.take(encoded.indices)
