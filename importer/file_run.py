@@ -22,6 +22,8 @@ from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy
+from importer.engine.blocks import row_blocks
+from importer.engine.dry_run import BlockDryRun
 from importer.engine.rows import columnar_sorted_rows
 from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
@@ -30,7 +32,7 @@ from importer.mapping.not_leads import Sorted, sort_rows
 from importer.outcomes import PUSHED, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import ReportWriter
-from importer.sources import open_sources
+from importer.sources import Source, open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 from importer.upsert import Previous, UpdatePlan, plan_update
 
@@ -143,6 +145,11 @@ class FileRun:
                 for source in open_sources(self.path, self.source_options):
                     with source:
                         bound = self.bind(source.info)
+                        if self._by_blocks():
+                            if not self._dry_run_blocks(source, bound):
+                                stopped = True
+                                break
+                            continue
                         sort = columnar_sorted_rows if ctx.columnar else _row_sorted_rows
                         rows = sort(
                             source.rows(blank_rows=True), bound, source.info.header_cells
@@ -173,6 +180,24 @@ class FileRun:
                 for _window, future in self._in_flight:
                     future.cancel()
         return stopped
+
+    def _by_blocks(self) -> bool:
+        """Whether this file's rows are classified and reported a block at a time."""
+        ctx = self.ctx
+        return ctx.columnar and ctx.dry_run and ctx.mode == "append" and not self.done_rows
+
+    def _dry_run_blocks(self, source: Source, bound: BoundMapping) -> bool:
+        """A dry run of one sheet by the columnar engine; False when cancelled."""
+        ctx = self.ctx
+        done_before = self.processed
+
+        def progress(done: int) -> None:
+            self.processed = done_before + done
+            ctx.progress(self.path.name, self.processed)
+
+        run = BlockDryRun(ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress)
+        blocks = row_blocks(source.rows(blank_rows=True), bound.width)
+        return run.run_sheet(blocks, bound, source.info.header_cells)
 
     def _unsettled_pushes(self) -> int:
         """Calls accepted in chunks that were answered but not settled when the run stopped."""

@@ -10,7 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 
-__all__ = ["RedactingFilter", "install_log_redaction", "mask", "redact", "register_secret"]
+__all__ = [
+    "RedactingFilter",
+    "install_log_redaction",
+    "mask",
+    "redact",
+    "register_secret",
+    "registered_secrets",
+]
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -35,6 +42,11 @@ def register_secret(code: str | None) -> None:
         with _lock:
             _secrets.add(code)
             _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """The registered codes, longest first (for redacting whole columns at once)."""
+    return _ordered
 
 
 def redact(text: str) -> str:

@@ -47,6 +47,8 @@ class Block:
 
     def source_row(self, index: int) -> SourceRow:
         """One row as the row engine's readers give it."""
+        if self.given is not None:
+            return self.given[index]
         return SourceRow(
             self.file,
             self.sheet,

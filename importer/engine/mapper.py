@@ -9,7 +9,8 @@ rule is implemented twice: what is columnar here is only *when* a rule runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,7 @@ class MappedBlock:
     steps: list[tuple[FieldStep, Distinct[_StepOut]]]
     usable: npt.NDArray[np.bool_]          # the row has a number to send (target not None)
     bound: BoundMapping
+    cache: dict[str, Any] = field(default_factory=dict)  # whole-block columns, made once
 
     def __len__(self) -> int:
         return len(self.block)

@@ -11,6 +11,8 @@ numbers (other countries) cost no more than an ordinary set.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = ["NumberSet"]
 
 _PAGE_BITS = 16
@@ -49,6 +51,11 @@ class NumberSet:
             page[byte] |= bit  # type: ignore[index]
         self._len += 1
         return True
+
+    def add_many(self, keys: Iterable[int]) -> list[bool]:
+        """``add`` each key in turn; whether each was new (a repeat in ``keys`` is not)."""
+        add = self.add
+        return [add(key) for key in keys]
 
     def __contains__(self, key: object) -> bool:
         if key.__class__ is not int:

@@ -67,7 +67,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, Self, get_args
+from typing import IO, TYPE_CHECKING, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
 from importer.outcomes import (
@@ -77,6 +77,11 @@ from importer.outcomes import (
     Summary,
 )
 from importer.redact import redact
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from importer.report.block import ReportBlock
 
 __all__ = [
     "BASE_COLUMNS",
@@ -504,11 +509,62 @@ class ReportWriter:
                 self._write_csv_line(line, texts)
 
             if self._spool is not None:
-                self._spool_row(row, texts, attention)
+                self._spool_row(texts, row.row, row.error_code, attention)
         except OSError as exc:
             raise _storage_error(self.report_dir, exc) from None
 
-    def _spool_row(self, row: RowResult, texts: list[str], attention: bool) -> None:
+    def write_block(self, block: ReportBlock) -> None:
+        """Add a block of rows at once (the columnar engine): the bytes ``write`` would give."""
+        from importer.report.block import block_texts, csv_column, lines_bytes, redact_rows
+
+        if self._closed:
+            raise ValueError("the report is already closed")
+        if self._header is None:
+            if not self._field_keys and block.fields:
+                self._set_fields(list(block.fields))
+            try:
+                self._start()
+            except OSError as exc:
+                raise _storage_error(self.report_dir, exc) from None
+        n = len(block.rows)
+        if n == 0:
+            return
+        texts = redact_rows(block_texts(block, self._field_keys))
+        statuses = block.status.value_counts().to_pylist()
+        attention = 0
+        for item in statuses:
+            status, count = str(item["values"]), int(item["counts"])
+            self.counts[status] = self.counts.get(status, 0) + count
+            if status not in QUIET_STATUSES:
+                attention += count
+        try:
+            if self._csv_fh is not None:
+                data = lines_bytes([t if isinstance(t, str) else csv_column(t) for t in texts])
+                self._csv_fh.flush()
+                self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
+            if self._spool is not None:
+                self._spool_block(block, texts)
+            else:
+                self.total += n
+                self._attention += attention
+        except OSError as exc:
+            raise _storage_error(self.report_dir, exc) from None
+
+    def _spool_block(self, block: ReportBlock, texts: list[pa.Array | str]) -> None:
+        columns = [
+            [t] * len(block.rows) if isinstance(t, str) else t.to_pylist() for t in texts
+        ]
+        statuses = block.status.to_pylist()
+        for i, row_texts in enumerate(zip(*columns, strict=True)):
+            attention = statuses[i] not in QUIET_STATUSES
+            self.total += 1
+            if attention:
+                self._attention += 1
+            self._spool_row(list(row_texts), int(block.rows[i]), None, attention)
+
+    def _spool_row(
+        self, texts: list[str], row: int, error_code: int | None, attention: bool
+    ) -> None:
         """Keep the row for the workbook, which is built at close."""
         assert self._spool is not None
         if self.total <= _WIDTH_SAMPLE_ROWS:
@@ -520,8 +576,8 @@ class ReportWriter:
         if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
             # Row number and error code stay numbers in the workbook.
             record: list[Any] = texts
-            record[2] = row.row
-            record[7] = row.error_code
+            record[2] = row
+            record[7] = error_code
             marshal.dump(record, self._spool)
             if attention:
                 self._spooled_attention += 1

@@ -1,0 +1,285 @@
+"""A dry run of an append import, a block at a time: classify and report whole columns.
+
+What ``FileRun`` does row by row for a dry run (importer/file_run.py ``_classify`` and
+``_settle_oldest``), done here on columns with the same rules in the same order:
+
+* a row the not-a-lead sorter names (blank, repeated header, title, footer) is
+  ``not_a_lead`` with that reason, no phone and no fields;
+* a row without a usable number keeps its phone problem (``missing_phone`` when none);
+* a usable number is ``suppressed``, then ``duplicate_in_batch`` (the run-wide set of
+  numbers seen, first occurrence wins), ``duplicate_pending``, ``duplicate_history``,
+  else ``would_add``;
+* reasons: the mapping's notes, then the reader's ragged-row notes, then why a
+  duplicate was skipped.
+
+Only dry runs of ``--mode append`` come here: upserts and syncs need each row's
+details, and real imports record every row in the journal as they send it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from importer.dedupe import DedupeChecks
+from importer.engine.blocks import Block
+from importer.engine.mapper import BlockMapper, MappedBlock
+from importer.mapping import BoundMapping
+from importer.mapping.not_leads import LeadSorter
+from importer.outcomes import Status
+from importer.report import ReportWriter
+from importer.report.block import ReportBlock
+
+__all__ = ["BlockDryRun"]
+
+_STATUSES = list(Status)
+_CODE = {s: i for i, s in enumerate(_STATUSES)}
+_NAMES = pa.array([s.value for s in _STATUSES], type=pa.string())
+_SEP = "; "
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A mapped block whose rows are not all out yet, and the not-a-lead reasons found."""
+
+    number: int
+    mapped: MappedBlock
+    reasons: dict[int, str] = field(default_factory=dict)
+    done: int = 0  # rows before this one are out
+
+
+class _LeadWalk:
+    """The not-a-lead sorter over blocks: only rows without a usable number (and the rows
+    after a held one) are looked at; a block goes out once every row in it is decided."""
+
+    def __init__(self, header_cells: Sequence[str]) -> None:
+        self.sorter: LeadSorter[tuple[int, int]] = LeadSorter(header_cells)
+        self.pending: list[_Pending] = []
+        self.count = 0
+
+    def feed(self, mapped: MappedBlock) -> Iterator[tuple[_Pending, int, int]]:
+        """Sort one block; yield (block, start, stop) for every run of decided rows."""
+        item = _Pending(self.count, mapped)
+        self.count += 1
+        self.pending.append(item)
+        sorter = self.sorter
+        n = len(mapped)
+        todo = np.flatnonzero(~mapped.usable).tolist()
+        at = 0      # the next of ``todo`` to look at
+        pos = 0     # rows before this one are settled or handed to the sorter
+        while True:
+            if sorter.held:
+                if pos >= n:
+                    break
+                index = pos
+            else:
+                while at < len(todo) and todo[at] < pos:
+                    at += 1
+                if at >= len(todo):
+                    break
+                index = todo[at]
+            problem = mapped.phone.at(index)[2]
+            self._record(sorter.see(mapped.block.source_row(index), problem, (item.number, index)))
+            pos = index + 1
+        yield from self._ready()
+
+    def finish(self) -> Iterator[tuple[_Pending, int, int]]:
+        """The end of the sheet: every held row is decided."""
+        self._record(self.sorter.finish())
+        yield from self._ready()
+
+    def _record(self, decided: Iterable[tuple[object, tuple[int, int], str | None]]) -> None:
+        by_number = {p.number: p for p in self.pending}
+        for _row, (number, index), reason in decided:
+            if reason is not None:
+                by_number[number].reasons[index] = reason
+
+    def _ready(self) -> Iterator[tuple[_Pending, int, int]]:
+        held = self.sorter.held
+        stop_at = held[0][1] if held else None
+        while self.pending:
+            item = self.pending[0]
+            n = len(item.mapped)
+            if stop_at is not None and item.number == stop_at[0]:
+                if stop_at[1] > item.done:
+                    yield item, item.done, stop_at[1]
+                    item.done = stop_at[1]
+                return
+            if item.done < n:
+                yield item, item.done, n
+            self.pending.pop(0)
+
+
+class BlockDryRun:
+    """Classifies and reports the blocks of one file's sheets (a dry run, ``--mode append``)."""
+
+    def __init__(
+        self,
+        checks: DedupeChecks,
+        campaign: str,
+        writer: ReportWriter,
+        cancel: threading.Event,
+        progress: Callable[[int], None],
+    ) -> None:
+        self.checks = checks
+        self.progress = progress
+        self.campaign = campaign
+        self.writer = writer
+        self.cancel = cancel
+        self.processed = 0
+        self._sets: dict[str, pa.Array] = {}
+
+    def run_sheet(
+        self, blocks: Iterable[Block], bound: BoundMapping, header_cells: Sequence[str]
+    ) -> bool:
+        """Report every row of one sheet; False when a cancel stopped it between blocks."""
+        mapper = BlockMapper(bound)
+        walk = _LeadWalk(header_cells)
+        for block in blocks:
+            if self.cancel.is_set():
+                return False
+            for item, start, stop in walk.feed(mapper.map_block(block)):
+                self._report(item, start, stop)
+            self.progress(self.processed)
+        for item, start, stop in walk.finish():
+            self._report(item, start, stop)
+        return True
+
+    # --- classifying ---------------------------------------------------------------------
+
+    def _report(self, item: _Pending, start: int, stop: int) -> None:
+        mapped = item.mapped
+        block = mapped.block
+        n = stop - start
+        usable = mapped.usable[start:stop]
+        not_lead = np.zeros(n, dtype=np.bool_)
+        not_lead_reason: dict[int, str] = {}
+        for index, reason in item.reasons.items():
+            if start <= index < stop:
+                not_lead[index - start] = True
+                not_lead_reason[index - start] = reason
+        problems = np.array(
+            [_CODE[o[2] or Status.MISSING_PHONE] for o in mapped.phone.outputs], dtype=np.int8
+        )[mapped.phone.codes[start:stop]]
+        status = np.where(usable, _CODE[Status.WOULD_ADD], problems).astype(np.int8)
+        reason = _with_row_problems(_cached(mapped, "reasons")[start:stop], block, start, stop)
+        phone = _cached(mapped, "e164")[start:stop]
+        check = usable & ~not_lead
+        why = self._dedupe(phone, check, status)
+        reason = _append(reason, why)
+        if not_lead.any():
+            status[not_lead] = _CODE[Status.NOT_A_LEAD]
+            mask = pa.array(not_lead)
+            reason = pc.replace_with_mask(
+                reason, mask, pa.array([not_lead_reason[i] for i in sorted(not_lead_reason)])
+            )
+            phone = pc.if_else(mask, "", phone)
+        fields = {
+            name: (pc.if_else(pa.array(not_lead), "", text) if not_lead.any() else text)
+            for name, text in _cached_fields(mapped, start, stop)
+        }
+        self.writer.write_block(
+            ReportBlock(
+                source_file=block.file,
+                sheet=block.sheet,
+                rows=block.rows[start:stop],
+                phone_raw=_cached(mapped, "phone_raw")[start:stop],
+                phone=phone,
+                status=_NAMES.take(pa.array(status)),
+                reason=reason,
+                campaign=self.campaign,
+                fields=fields,
+            )
+        )
+        self.processed += n
+
+    def _dedupe(
+        self, phone: pa.Array, check: npt.NDArray[np.bool_], status: npt.NDArray[np.int8]
+    ) -> pa.Array:
+        """Settle the usable rows' statuses in ``status``; return why each was skipped."""
+        why = np.full(len(status), "", dtype=object)
+        rows = np.flatnonzero(check)
+        if not len(rows):
+            return pa.array(why, type=pa.string())
+        checks = self.checks
+        numbers = phone.take(pa.array(rows))
+        if checks.suppressed:
+            hit = self._in("suppressed", numbers, checks.suppressed)
+            status[rows[hit]] = _CODE[Status.SUPPRESSED]
+            why[rows[hit]] = "on a suppression (do-not-call) list"
+            rows, numbers = rows[~hit], numbers.filter(pa.array(~hit))
+        keys = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64()).to_numpy()
+        new = np.zeros(len(rows), dtype=np.bool_)
+        distinct, first = np.unique(keys, return_index=True)
+        # The run-wide set in input order: a number's first row here is new only if no
+        # earlier block (or file) of the run had it.
+        order = np.argsort(first)
+        added = np.array(checks.seen.add_many(distinct[order].tolist()), dtype=np.bool_)
+        new[first[order][added]] = True
+        if checks.batch:
+            repeat = ~new
+            status[rows[repeat]] = _CODE[Status.DUPLICATE_IN_BATCH]
+            why[rows[repeat]] = "same number earlier in this run"
+            rows, numbers = rows[new], numbers.filter(pa.array(new))
+        if checks.pending is not None and len(checks.pending):
+            hit = self._in("pending", numbers, checks.pending.phones)
+            status[rows[hit]] = _CODE[Status.DUPLICATE_PENDING]
+            why[rows[hit]] = "already pending in the campaign"
+            rows, numbers = rows[~hit], numbers.filter(pa.array(~hit))
+        if checks.history:
+            hit = self._in("history", numbers, checks.history)
+            status[rows[hit]] = _CODE[Status.DUPLICATE_HISTORY]
+            why[rows[hit]] = "imported into this campaign recently"
+        return pa.array(why, type=pa.string())
+
+    def _in(self, name: str, numbers: pa.Array, values: set[str]) -> npt.NDArray[np.bool_]:
+        value_set = self._sets.get(name)
+        if value_set is None:
+            value_set = self._sets[name] = pa.array(sorted(values), type=pa.string())
+        hit: npt.NDArray[np.bool_] = (
+            pc.is_in(numbers, value_set=value_set).to_numpy(zero_copy_only=False)
+        )
+        return hit
+
+
+def _cached(mapped: MappedBlock, what: str) -> pa.Array:
+    """A whole-block column, computed once however many pieces the block goes out in."""
+    cache = mapped.cache
+    if what not in cache:
+        cache[what] = getattr(mapped, what)()
+    return cache[what]
+
+
+def _cached_fields(mapped: MappedBlock, start: int, stop: int) -> list[tuple[str, pa.Array]]:
+    if "fields" not in mapped.cache:
+        mapped.cache["fields"] = mapped.field_texts()
+    fields: list[tuple[str, pa.Array]] = mapped.cache["fields"]
+    return [(name, text[start:stop]) for name, text in fields]
+
+
+def _with_row_problems(reason: pa.Array, block: Block, start: int, stop: int) -> pa.Array:
+    """The reader's notes (ragged rows) after the mapping's, as ``_classify`` adds them."""
+    touched = sorted(i for i in block.problems if start <= i < stop)
+    if not touched:
+        return reason
+    mask = np.zeros(stop - start, dtype=np.bool_)
+    mask[[i - start for i in touched]] = True
+    texts = [
+        _SEP.join(filter(None, [str(reason[i - start].as_py()), *block.problems[i]]))
+        for i in touched
+    ]
+    return pc.replace_with_mask(reason, pa.array(mask), pa.array(texts, type=pa.string()))
+
+
+def _append(reason: pa.Array, why: pa.Array) -> pa.Array:
+    """``f"{reason}; {why}"`` where both are set, else whichever is."""
+    both = pc.binary_join_element_wise(reason, why, _SEP)
+    return pc.if_else(
+        pc.equal(why, ""), reason, pc.if_else(pc.equal(reason, ""), why, both)
+    )
