@@ -25,7 +25,15 @@ from importer.mapping.binder import EXTENSION_KEY, FieldStep, call_target, cell_
 from importer.outcomes import Status
 from importer.phones import PhoneResult
 
-__all__ = ["BlockMapper", "MappedBlock", "PhoneOut", "join_notes"]
+__all__ = [
+    "PY_WHITESPACE",
+    "BlockMapper",
+    "MappedBlock",
+    "PhoneOut",
+    "PlainColumn",
+    "StepColumn",
+    "join_notes",
+]
 
 # (raw cell, result, problem, note)
 PhoneOut = tuple[str, PhoneResult, Status | None, str]
@@ -39,7 +47,7 @@ class MappedBlock:
 
     block: Block
     phone: Distinct[PhoneOut]
-    steps: list[tuple[FieldStep, Distinct[_StepOut]]]
+    steps: list[tuple[FieldStep, StepColumn]]
     usable: npt.NDArray[np.bool_]          # the row has a number to send (target not None)
     bound: BoundMapping
     cache: dict[str, Any] = field(default_factory=dict)  # whole-block columns, made once
@@ -57,12 +65,12 @@ class MappedBlock:
 
     def field_texts(self) -> list[tuple[str, pa.Array]]:
         """(field name, report text per row) in report order."""
-        return [(step.name, out.column(lambda o: o[0])) for step, out in self.steps]
+        return [(step.name, out.texts()) for step, out in self.steps]
 
     def reasons(self) -> pa.Array:
         """The mapping's notes per row, joined as the row engine joins them."""
         parts = [self.phone.column(lambda o: o[3])]
-        parts += [out.column(lambda o: o[2]) for _, out in self.steps if _has_notes(out)]
+        parts += [out.notes() for _, out in self.steps if out.has_notes()]
         return join_notes(parts)
 
     def target(self, index: int) -> CallTarget | None:
@@ -116,8 +124,67 @@ class MappedBlock:
         return _SEP.join(n for n in notes if n)
 
 
-def _has_notes(out: Distinct[_StepOut]) -> bool:
-    return any(o[2] for o in out.outputs)
+class StepColumn:
+    """One field over a block: a rule's results per distinct input (``Distinct``)."""
+
+    def __init__(self, results: Distinct[_StepOut]) -> None:
+        self.results = results
+
+    def texts(self) -> pa.Array:
+        """The report text per row."""
+        return self.results.column(lambda o: o[0])
+
+    def notes(self) -> pa.Array:
+        """The note per row ("" for none)."""
+        return self.results.column(lambda o: o[2])
+
+    def has_notes(self) -> bool:
+        """Whether any row has a note."""
+        return any(o[2] for o in self.results.outputs)
+
+    def at(self, index: int) -> _StepOut:
+        """Row ``index``'s (text, value sent, note)."""
+        return self.results.at(index)
+
+
+class PlainColumn(StepColumn):
+    """A column copied as it is (stripped, without Excel's text mark), computed on the
+    whole column: ``cell_value`` runs only on the few cells that start with ' or =."""
+
+    def __init__(self, values: pa.Array) -> None:
+        stripped = pc.utf8_trim(values, characters=PY_WHITESPACE)
+        marked = pc.starts_with(stripped, "'") if len(stripped) else stripped
+        marked = pc.or_(marked, pc.starts_with(stripped, "="))
+        if pc.any(marked).as_py():
+            chosen = pc.filter(stripped, marked).to_pylist()
+            fixed = pa.array([cell_value(v) for v in chosen], type=pa.string())
+            stripped = pc.replace_with_mask(stripped, marked, fixed)
+        self.values = stripped
+
+    def texts(self) -> pa.Array:
+        """The report text per row."""
+        return self.values
+
+    def notes(self) -> pa.Array:
+        """No notes: a copied column has none."""
+        return pa.array([""] * len(self.values), type=pa.string())
+
+    def has_notes(self) -> bool:
+        """Never."""
+        return False
+
+    def at(self, index: int) -> _StepOut:
+        """Row ``index``'s (text, text or None, "")."""
+        text = str(self.values[index].as_py())
+        return text, text or None, ""
+
+
+#: What ``str.strip()`` removes: every character ``str.isspace()`` accepts (a test checks
+#: this against the running Python).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def join_notes(parts: Sequence[pa.Array]) -> pa.Array:
@@ -151,7 +218,7 @@ class BlockMapper:
             self._phone_rule,
             n,
         )
-        outs: list[tuple[FieldStep, Distinct[_StepOut]]] = []
+        outs: list[tuple[FieldStep, StepColumn]] = []
         for step in self.steps:
             outs.append((step, self._run_step(step, columns, block, n)))
         problems = np.fromiter(
@@ -169,9 +236,9 @@ class BlockMapper:
 
     def _run_step(
         self, step: FieldStep, columns: list[pa.Array], block: Block, n: int
-    ) -> Distinct[_StepOut]:
+    ) -> StepColumn:
         if step.plain is not None:
-            return by_distinct([columns[step.plain]], [None], _plain_rule, n)
+            return PlainColumn(columns[step.plain])
         compute = step.compute
         assert compute is not None
         wanted = step.columns
@@ -180,12 +247,12 @@ class BlockMapper:
             cells, numeric = self._cells(wanted, inputs)
             return compute(cells, numeric)
 
-        return by_distinct(
+        return StepColumn(by_distinct(
             [columns[i] for i in wanted],
             [block.numeric.get(i) if step.reads_numeric else None for i in wanted],
             rule,
             n,
-        )
+        ))
 
     def _cells(
         self, wanted: Sequence[int], inputs: tuple[tuple[str, bool], ...]
@@ -197,11 +264,6 @@ class BlockMapper:
             if is_number:
                 numeric.add(column)
         return cells, frozenset(numeric)
-
-
-def _plain_rule(inputs: tuple[tuple[str, bool], ...]) -> _StepOut:
-    value = cell_value(inputs[0][0])
-    return value, value or None, ""
 
 
 def _per_value(array: pa.Array, rule: object) -> pa.Array:

@@ -1,15 +1,16 @@
-"""CSV report lines for a block of rows, built by Arrow kernels, byte for byte as ``csv.writer``.
+"""CSV report lines for a block of rows, byte for byte what the row writer gives.
 
 The row writer (``ReportWriter.write``) escapes each cell with ``escape_cell`` and
-lets ``csv.writer`` (QUOTE_MINIMAL, ``,``, ``"``, ``\\r\\n``) quote it.  Here the same two
-rules run on whole columns:
+lets ``csv.writer`` (QUOTE_MINIMAL, ``,``, ``"``, CRLF) quote it.  Here the lines of a
+whole block are laid out with numpy from the columns' UTF-8 buffers:
 
-* escape: a cell starting with ``'``, or with a formula trigger after any ignorable
-  leading characters (``is_formula_like``), gets one ``'`` in front;
-* quote: a cell holding ``,``, ``"``, CR or LF is wrapped in ``"`` with ``"`` doubled.
+* a cell whose first byte is ``'`` or an ASCII formula trigger gets one ``'`` in front
+  (what ``escape_cell`` does to it);
+* a cell holding ``,``, ``"``, CR or LF, or whose first byte may start an ignorable or a
+  full-width trigger, goes through ``escape_cell`` and the quoting rule in Python: they
+  are few, and the rules then stay in one place.
 
-The character sets are the writer's own (``_TRIGGERS``, ``_IGNORABLE``), written into
-the patterns code point by code point, so the two can never drift apart.
+The byte sets come from the writer's own character sets (``_TRIGGERS``, ``_IGNORABLE``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.redact import redact, registered_secrets
-from importer.report.writer import _IGNORABLE, _TRIGGERS
+from importer.report.writer import _IGNORABLE, _TRIGGERS, escape_cell
 
-__all__ = ["ReportBlock", "block_texts", "csv_cell", "csv_column", "lines_bytes", "redact_rows"]
+__all__ = ["ReportBlock", "block_texts", "csv_cell", "csv_lines", "redact_rows"]
 
 
 @dataclass(slots=True)
@@ -86,46 +87,111 @@ def redact_rows(texts: list[pa.Array | str]) -> list[pa.Array | str]:
     return out
 
 
-def _char_class(chars: str | frozenset[str]) -> str:
-    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(chars)) + "]"
-
-
-# escape_cell: "'" first, or [ignorable]* then a trigger (is_formula_like).
-_ESCAPE = "^(?:\\x{27}|" + _char_class(_IGNORABLE) + "*" + _char_class(_TRIGGERS) + ")"
-_QUOTE = "[,\"\\r\\n]"
-
-
-def csv_column(values: pa.Array) -> pa.Array:
-    """A column's cells as the CSV report writes them (escaped, then quoted when needed)."""
-    escape = pc.match_substring_regex(values, _ESCAPE)
-    if pc.any(escape).as_py():
-        values = pc.if_else(escape, pc.binary_join_element_wise("'", values, ""), values)
-    quote = pc.match_substring_regex(values, _QUOTE)
-    if pc.any(quote).as_py():
-        doubled = pc.replace_substring(values, '"', '""')
-        values = pc.if_else(quote, pc.binary_join_element_wise('"', doubled, '"', ""), values)
-    return values
+# First bytes of a cell that escape_cell always escapes: "'" and the ASCII triggers.
+_ESCAPE_FIRST = np.frombuffer(b"'=+-@\t\r\n\x00", dtype=np.uint8)
+# First bytes that need a closer look: ASCII ignorables, and the lead bytes of the
+# non-ASCII ignorables and full-width triggers (U+00A0, U+1680, U+2000.., U+3000, U+FFxx).
+_LOOK_FIRST = np.unique(np.frombuffer(
+    bytes({
+        c.encode()[0] for c in (_IGNORABLE + "".join(_TRIGGERS)) if c in _IGNORABLE or c > "\x7f"
+    }),
+    dtype=np.uint8,
+))
+_QUOTE_BYTES = np.frombuffer(b',"\r\n', dtype=np.uint8)
 
 
 def csv_cell(value: str) -> str:
-    """One constant cell (the file name, the campaign) as the CSV report writes it."""
-    out = csv_column(pa.array([value], type=pa.string()))
-    return str(out[0].as_py())
+    """One cell as the CSV report writes it: ``escape_cell``, then ``csv.writer``'s quoting."""
+    value = escape_cell(value)
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
-def lines_bytes(columns: list[pa.Array | str]) -> memoryview:
-    """The CSV lines (CRLF-ended) of columns already in their CSV form; strings repeat."""
-    joined = pc.binary_join_element_wise(*columns, ",")
-    ended = pc.binary_join_element_wise(joined, "\r\n", "")
-    if isinstance(ended, pa.ChunkedArray):
-        ended = ended.combine_chunks()
-    if len(ended) == 0:
-        return memoryview(b"")
-    offsets = ended.buffers()[1]
-    data = ended.buffers()[2]
-    first = pa.Array.from_buffers(pa.int32(), len(ended) + 1, [None, offsets], offset=ended.offset)
-    start = first[0].as_py()
-    end = first[len(ended)].as_py()
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[start:end]
+def _buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """A string array's offsets (n + 1, absolute) and its data bytes."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    kind = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    buffers = values.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=kind)[values.offset : values.offset + len(values) + 1]
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    return offsets.astype(np.int64), data
+
+
+def _column(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8],
+                                       npt.NDArray[np.bool_]]:
+    """A column's cells in CSV form: (offsets, data, which cells take a leading "'")."""
+    offsets, data = _buffers(values)
+    n = len(offsets) - 1
+    lengths = np.diff(offsets)
+    filled = lengths > 0
+    first = np.zeros(n, dtype=np.uint8)
+    first[filled] = data[offsets[:-1][filled]]
+    escape = filled & np.isin(first, _ESCAPE_FIRST)
+    special = np.zeros(n, dtype=np.bool_)
+    hits = np.flatnonzero(np.isin(data[offsets[0] : offsets[-1]], _QUOTE_BYTES))
+    if len(hits):
+        special[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
+    look = filled & np.isin(first, _LOOK_FIRST)
+    special |= look
+    if not special.any():
+        return offsets, data, escape
+    # The few cells to quote, or whose first character needs a closer look: in Python.
+    chosen = np.flatnonzero(special)
+    texts = values.take(pa.array(chosen)).to_pylist()
+    fixed = pa.array([csv_cell(t) for t in texts], type=pa.string())
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[chosen] = True
+    values = pc.replace_with_mask(values, pa.array(mask), fixed)
+    escape &= ~mask
+    offsets, data = _buffers(values)
+    return offsets, data, escape
+
+
+def csv_lines(columns: list[pa.Array | str]) -> npt.NDArray[np.uint8]:
+    """The CSV report lines (CRLF-ended) of a block; a string is the same cell on every row."""
+    arrays = [c for c in columns if not isinstance(c, str)]
+    n = len(arrays[0]) if arrays else 0
+    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_]]
+                | bytes] = [
+        csv_cell(c).encode("utf-8", "replace") if isinstance(c, str) else _column(c)
+        for c in columns
+    ]
+    row_length = np.full(n, len(columns) - 1 + 2, dtype=np.int64)
+    for part in parts:
+        if isinstance(part, bytes):
+            row_length += len(part)
+        else:
+            offsets, _data, escape = part
+            row_length += np.diff(offsets) + escape
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(row_length, out=starts[1:])
+    out = np.empty(int(starts[-1]), dtype=np.uint8)
+    at = starts[:-1].copy()
+    for number, part in enumerate(parts):
+        if number:
+            out[at] = 0x2C  # ","
+            at += 1
+        if isinstance(part, bytes):
+            for k, byte in enumerate(part):
+                out[at + k] = byte
+            at += len(part)
+            continue
+        offsets, data, escape = part
+        out[at[escape]] = 0x27  # "'"
+        at += escape
+        lengths = np.diff(offsets)
+        total = int(offsets[-1] - offsets[0])
+        if total:
+            shift = np.repeat(at - offsets[:-1], lengths)
+            out[np.arange(offsets[0], offsets[-1], dtype=np.int64) + shift] = data[
+                offsets[0] : offsets[-1]
+            ]
+        at += lengths
+    out[at] = 0x0D
+    out[at + 1] = 0x0A
+    return out

@@ -515,7 +515,7 @@ class ReportWriter:
 
     def write_block(self, block: ReportBlock) -> None:
         """Add a block of rows at once (the columnar engine): the bytes ``write`` would give."""
-        from importer.report.block import block_texts, csv_column, lines_bytes, redact_rows
+        from importer.report.block import block_texts, csv_lines, redact_rows
 
         if self._closed:
             raise ValueError("the report is already closed")
@@ -539,7 +539,7 @@ class ReportWriter:
                 attention += count
         try:
             if self._csv_fh is not None:
-                data = lines_bytes([t if isinstance(t, str) else csv_column(t) for t in texts])
+                data = csv_lines(texts)
                 self._csv_fh.flush()
                 self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
             if self._spool is not None:
