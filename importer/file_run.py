@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +22,14 @@ from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy
-from importer.engine.blocks import row_blocks
+from importer.engine.blocks import Block, row_blocks
+from importer.engine.csv_reader import blocks_of_text
 from importer.engine.dry_run import BlockDryRun
 from importer.engine.rows import columnar_sorted_rows
 from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
-from importer.mapping.not_leads import Sorted, sort_rows
+from importer.mapping.not_leads import sort_rows
 from importer.outcomes import PUSHED, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import ReportWriter
@@ -150,10 +151,16 @@ class FileRun:
                                 stopped = True
                                 break
                             continue
-                        sort = columnar_sorted_rows if ctx.columnar else _row_sorted_rows
-                        rows = sort(
-                            source.rows(blank_rows=True), bound, source.info.header_cells
-                        )
+                        if ctx.columnar:
+                            rows = columnar_sorted_rows(
+                                _blocks(source, bound), bound, source.info.header_cells
+                            )
+                        else:
+                            rows = sort_rows(
+                                source.rows(blank_rows=True),
+                                bound.map_row,
+                                source.info.header_cells,
+                            )
                         for row, mapped, not_a_lead in rows:
                             if ctx.cancel.is_set():
                                 stopped = True
@@ -196,8 +203,7 @@ class FileRun:
             ctx.progress(self.path.name, self.processed)
 
         run = BlockDryRun(ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress)
-        blocks = row_blocks(source.rows(blank_rows=True), bound.width)
-        return run.run_sheet(blocks, bound, source.info.header_cells)
+        return run.run_sheet(_blocks(source, bound), bound, source.info.header_cells)
 
     def _unsettled_pushes(self) -> int:
         """Calls accepted in chunks that were answered but not settled when the run stopped."""
@@ -429,11 +435,11 @@ class FileRun:
             )
 
 
-def _row_sorted_rows(
-    rows: Iterable[SourceRow], bound: BoundMapping, header_cells: Sequence[str]
-) -> Iterator[Sorted]:
-    """The row engine: each row mapped on its own."""
-    return sort_rows(rows, bound.map_row, header_cells)
+def _blocks(source: Source, bound: BoundMapping) -> Iterable[Block]:
+    """The sheet's rows in blocks: a text file's bytes by Arrow where it can, else the
+    rows of the file's reader."""
+    fast = blocks_of_text(source, bound.width)
+    return fast if fast is not None else row_blocks(source.rows(blank_rows=True), bound.width)
 
 
 def target_to_json(target: CallTarget) -> str:

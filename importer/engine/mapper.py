@@ -39,6 +39,7 @@ __all__ = [
 PhoneOut = tuple[str, PhoneResult, Status | None, str]
 _StepOut = tuple[str, object, str]
 _SEP = "; "
+_NO_NUMERIC: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -205,6 +206,7 @@ class BlockMapper:
         self.bound = bound
         self.steps = bound.steps()
         self.width = bound.width
+        self._blank = [""] * bound.width
 
     def map_block(self, block: Block) -> MappedBlock:
         """Map every row of ``block``."""
@@ -257,7 +259,11 @@ class BlockMapper:
     def _cells(
         self, wanted: Sequence[int], inputs: tuple[tuple[str, bool], ...]
     ) -> tuple[list[str], frozenset[int]]:
-        cells = [""] * self.width
+        cells = self._blank.copy()
+        if len(wanted) == 1:
+            text, is_number = inputs[0]
+            cells[wanted[0]] = text
+            return cells, frozenset(wanted) if is_number else _NO_NUMERIC
         numeric: set[int] = set()
         for column, (text, is_number) in zip(wanted, inputs, strict=True):
             cells[column] = text

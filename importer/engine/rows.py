@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from importer.engine.blocks import row_blocks
+from importer.engine.blocks import Block
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.mapping import BoundMapping, MappedRow
 from importer.mapping.not_leads import Sorted, sort_rows
@@ -21,14 +21,14 @@ __all__ = ["columnar_sorted_rows"]
 
 
 def columnar_sorted_rows(
-    rows: Iterable[SourceRow], bound: BoundMapping, header_cells: Sequence[str]
+    blocks: Iterable[Block], bound: BoundMapping, header_cells: Sequence[str]
 ) -> Iterator[Sorted]:
     """Like ``sort_rows(rows, bound.map_row, header_cells)``, mapped by blocks."""
     mapper = BlockMapper(bound)
     current: list[MappedRow] = []
 
     def mapped_rows() -> Iterator[SourceRow]:
-        for block in row_blocks(rows, bound.width):
+        for block in blocks:
             for row, mapped in _rows_of(mapper.map_block(block)):
                 current[:] = [mapped]
                 yield row

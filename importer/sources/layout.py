@@ -198,18 +198,21 @@ def shape_rows(
     col0: int = 0,
     report_missing: bool = False,
     blank_rows: bool = False,
+    start_row: int = 0,
 ) -> Iterator[SourceRow]:
     """Yield the data rows after the header, aligned with its columns.
 
     Blank rows are left out, unless ``blank_rows``: then the blank rows between the header
     and the last non-blank row are yielded too, with every cell empty (a row missing from
     the reader's numbering is one of them); blank rows after the last data row never are.
+    ``start_row`` is where ``raw_rows`` start when they are a piece of the sheet: blank
+    rows are counted from there.
     """
     first = layout.first
     ncols = len(layout.columns)
     header_row = layout.header_row
     fast = first == 0
-    expected = header_row + 1  # the row after the last one yielded
+    expected = max(header_row + 1, start_row)  # the row after the last one yielded
     for row, cells, numeric, line in raw_rows:
         if row <= header_row:
             continue

@@ -105,6 +105,14 @@ class Source:
             blank_rows=blank_rows,
         )
 
+    def text_layout(self) -> tuple[TextTable, Layout] | None:
+        """A text file and its layout, for a reader that parses its bytes itself (the
+        columnar engine); None for workbooks."""
+        tables = self._tables
+        if isinstance(tables, _TextTables):
+            return tables.table, self._layout
+        return None
+
     def close(self) -> None:
         """Release the file (a workbook is closed with its last open sheet)."""
         if not self._closed:

@@ -111,6 +111,11 @@ class TextTable:
                 self._check_parses()
                 _VERIFIED.add(key)
 
+    @property
+    def sep_line(self) -> bool:
+        """Whether the file starts with Excel's ``sep=`` line (not a row)."""
+        return self._sep_line
+
     def _check_parses(self) -> None:
         """Parse the whole file once, so a quote never closed or an over-long cell far down
         the file is refused when the file is opened: an importer checks every file before it

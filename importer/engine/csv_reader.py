@@ -1,0 +1,284 @@
+"""CSV and TSV files read in pieces by Arrow's parser, checked to read exactly as the csv module.
+
+The file is cut into pieces of a few MB at line ends outside quotes.  A piece goes to
+Arrow's CSV parser only when its bytes leave no room for the two parsers to differ:
+
+* every ``"`` belongs to a well-formed quoted cell (opened right after a delimiter or a
+  line start, closed right before one, inner quotes doubled);
+* no blank or whitespace-only row, no lone CR, no NUL, no cell longer than the csv
+  module's field limit, and every record has exactly the header's number of cells.
+
+Any other piece is read by the csv module and shaped by the row reader's own
+``shape_rows`` (ragged-row notes, blank rows), with row numbers continued from the
+pieces before it, so row numbers and notes never change.  When a piece's quotes are not
+well-formed, the cuts after it cannot be trusted either: the rest of the file is read by
+the csv module.  The first piece (title rows, the header, Excel's ``sep=`` line) is
+always read by the csv module.  Files in encodings that are not ASCII-compatible
+(UTF-16) are left to the row reader entirely (``blocks_of_text`` returns None).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from importer.engine.blocks import BLOCK_ROWS, Block, row_blocks
+from importer.engine.mapper import PY_WHITESPACE
+from importer.sources import Source
+from importer.sources.layout import Layout, RawRow, shape_rows
+from importer.sources.model import SourceRow
+from importer.sources.text_reader import FIELD_LIMIT, TextTable
+
+__all__ = ["PIECE_BYTES", "blocks_of_text"]
+
+#: Bytes per piece: Arrow's parser is fastest on a few MB at a time.
+PIECE_BYTES = 4 << 20
+# The first piece holds the header (and any title rows above it): the csv module reads it.
+_FIRST_PIECE_BYTES = 64 << 10
+# Smaller files are read by the csv module: nothing to gain.
+_MIN_FAST_BYTES = 1 << 20
+_NO_NUMERIC: frozenset[int] = frozenset()
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """Whether bytes below 0x80 mean ASCII in this codec (cuts at b"\\n" and b'"' are safe)."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return False
+    if name.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
+        return False
+    try:
+        return "\n,;\t|\"".encode(name) == b"\n,;\t|\"" and b"x\ny".decode(name) == "x\ny"
+    except (UnicodeError, LookupError):
+        return False
+
+
+def blocks_of_text(source: Source, width: int) -> Iterator[Block] | None:
+    """The sheet's rows as blocks read from the file's bytes; None when not eligible."""
+    found = source.text_layout()
+    if found is None:
+        return None
+    table, layout = found
+    if (
+        layout.first != 0
+        or len(table.delimiter) != 1
+        or len(layout.columns) != width
+        or not _ascii_compatible(table.encoding.codec)
+        or table.path.stat().st_size < _MIN_FAST_BYTES
+    ):
+        return None
+    return _PieceReader(table, layout, source.info.path.name).blocks()
+
+
+class _PieceReader:
+    """Reads one text file piece by piece (see the module docstring)."""
+
+    def __init__(self, table: TextTable, layout: Layout, file: str) -> None:
+        self.table = table
+        self.layout = layout
+        self.file = file
+        self.width = len(layout.columns)
+        codec = codecs.lookup(table.encoding.codec).name
+        self.first_codec = codec
+        # Later pieces start mid-file: a BOM-stripping codec would eat a U+FEFF cell.
+        self.codec = "utf-8" if codec == "utf-8-sig" else codec
+        self.utf8 = self.codec == "utf-8"
+        self.delimiter = table.delimiter.encode("ascii")
+        self.next_row = 1      # the row number of the next record
+        self.expected = layout.header_row + 1  # the first row not yet given out
+
+    # --- pieces -------------------------------------------------------------------------
+
+    def blocks(self) -> Iterator[Block]:
+        """Every data row, in order, in blocks."""
+        path: Path = self.table.path
+        with path.open("rb") as fh:
+            first = True
+            rest = b""
+            while True:
+                chunk = fh.read(_FIRST_PIECE_BYTES if first else PIECE_BYTES)
+                data = rest + chunk
+                if not data:
+                    return
+                at_end = not chunk
+                cut = len(data) if at_end else _cut(data)
+                if cut is None:  # no line end outside quotes yet: read more
+                    rest = data
+                    continue
+                piece, rest = data[:cut], data[cut:]
+                if first:
+                    yield from self._python_piece(piece, first=True)
+                    first = False
+                elif self.next_row <= self.layout.header_row:
+                    yield from self._python_piece(piece, first=False)
+                elif self._well_quoted(piece):
+                    yield from self._piece(piece)
+                else:
+                    yield from self._rest_by_csv_module(piece + rest + fh.read())
+                    return
+                if at_end:
+                    return
+
+    def _well_quoted(self, piece: bytes) -> bool:
+        """Every quote opens a cell after a delimiter or line start, is doubled inside it,
+        and closes it right before a delimiter, a line end or the end of the piece."""
+        delimiter = self.delimiter[0]
+        at = piece.find(b'"')
+        while at >= 0:
+            if at and piece[at - 1] not in (delimiter, 0x0A):
+                return False
+            at += 1
+            while True:
+                close = piece.find(b'"', at)
+                if close < 0:
+                    return False
+                if piece[close + 1 : close + 2] == b'"':
+                    at = close + 2
+                    continue
+                after = piece[close + 1 : close + 2]
+                if after not in (b"", b"\n", b"\r", self.delimiter):
+                    return False
+                if after == b"\r" and piece[close + 2 : close + 3] != b"\n":
+                    return False
+                at = piece.find(b'"', close + 1)
+                break
+        return True
+
+    def _piece(self, piece: bytes) -> Iterator[Block]:
+        block = self._arrow_block(piece)
+        if block is None:
+            yield from self._python_piece(piece, first=False)
+            return
+        if block.rows[0] > self.expected:
+            yield from self._blank_block(self.expected, int(block.rows[0]))
+        self.expected = int(block.rows[-1]) + 1
+        yield block
+
+    def _arrow_block(self, piece: bytes) -> Block | None:
+        """The piece parsed by Arrow, or None when it is not one Arrow reads exactly."""
+        if (
+            b"\x00" in piece
+            or (b"\r" in piece and piece.count(b"\r") != piece.count(b"\r\n"))
+            or piece.startswith((b"\n", b"\r\n"))
+            or b"\n\n" in piece
+            or b"\n\r\n" in piece
+        ):
+            return None
+        data = piece if self.utf8 else self._transcoded(piece)
+        if data is None:
+            return None
+        try:
+            parsed = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(
+                    column_names=[f"c{i}" for i in range(self.width)],
+                    block_size=PIECE_BYTES + (1 << 20),
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter.decode("ascii"),
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f"c{i}": pa.string() for i in range(self.width)},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    null_values=[],
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowException):
+            return None  # ragged rows, most often: the csv module and shape_rows say what
+        columns = [c.combine_chunks() for c in parsed.columns]
+        n = parsed.num_rows
+        if n == 0 or not self._plain_rows(columns):
+            return None
+        rows = np.arange(self.next_row, self.next_row + n, dtype=np.int64)
+        self.next_row += n
+        return Block(self.file, None, rows, columns)
+
+    def _plain_rows(self, columns: list[pa.Array]) -> bool:
+        """No blank row (shape_rows would treat it apart) and no over-long cell."""
+        blank: pa.Array | None = None
+        for column in columns:
+            if pc.max(pc.binary_length(column)).as_py() > FIELD_LIMIT:
+                return False
+            empty = pc.equal(pc.utf8_trim(column, characters=PY_WHITESPACE), "")
+            blank = empty if blank is None else pc.and_(blank, empty)
+        return blank is None or not pc.any(blank).as_py()
+
+    def _transcoded(self, piece: bytes) -> bytes | None:
+        try:
+            return piece.decode(self.codec).encode("utf-8")
+        except UnicodeError:
+            return None
+
+    # --- the csv module ---------------------------------------------------------------
+
+    def _python_piece(self, piece: bytes, *, first: bool) -> Iterator[Block]:
+        text = piece.decode(self.first_codec if first else self.codec)
+        records = csv.reader(io.StringIO(text, newline=""), delimiter=self.table.delimiter)
+        if first and self.table.sep_line:
+            next(records, None)
+        yield from self._shaped(self._numbered(records))
+
+    def _rest_by_csv_module(self, data: bytes) -> Iterator[Block]:
+        text = data.decode(self.codec)
+        records = csv.reader(io.StringIO(text, newline=""), delimiter=self.table.delimiter)
+        yield from self._shaped(self._numbered(records))
+
+    def _numbered(self, records: Iterator[list[str]]) -> Iterator[RawRow]:
+        for cells in records:
+            row = self.next_row
+            self.next_row += 1
+            yield row, cells, _NO_NUMERIC, 0
+
+    def _shaped(self, raw: Iterator[RawRow]) -> Iterator[Block]:
+        rows = shape_rows(
+            raw,
+            self.layout,
+            file=self.file,
+            sheet=None,
+            report_missing=True,
+            blank_rows=True,
+            start_row=self.expected,
+        )
+        yield from row_blocks(_without_lines(rows, self), self.width, size=BLOCK_ROWS)
+
+    def _blank_block(self, start: int, stop: int) -> Iterator[Block]:
+        """Blank rows between pieces (the csv module's piece ended with them)."""
+        blanks = (
+            SourceRow(self.file, None, row, ("",) * self.width, _NO_NUMERIC, (), None)
+            for row in range(start, stop)
+        )
+        yield from row_blocks(blanks, self.width)
+
+
+def _without_lines(rows: Iterator[SourceRow], reader: _PieceReader) -> Iterator[SourceRow]:
+    """The rows, noting the last one given out (its line numbers are not kept here)."""
+    for row in rows:
+        reader.expected = row.row + 1
+        yield SourceRow(row.file, row.sheet, row.row, row.cells, row.numeric, row.problems, None)
+
+
+def _cut(data: bytes) -> int | None:
+    """Where to end a piece: just after the last line end outside quotes, if any."""
+    end = data.rfind(b"\n")
+    while end >= 0:
+        # Quotes before a line end: an even count means the line end is outside quotes
+        # (only trusted for pieces whose quotes then check out as well-formed).
+        if data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return None
