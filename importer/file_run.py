@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +22,6 @@ from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy
-from importer.engine.blocks import Block, row_blocks
-from importer.engine.csv_reader import blocks_of_text
-from importer.engine.dry_run import BlockDryRun
-from importer.engine.rows import columnar_sorted_rows
 from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
@@ -152,8 +148,12 @@ class FileRun:
                                 break
                             continue
                         if ctx.columnar:
-                            rows = columnar_sorted_rows(
-                                _blocks(source, bound), bound, source.info.header_cells
+                            from importer import engine
+
+                            rows = engine.columnar_sorted_rows(
+                                engine.sheet_blocks(source, bound.width),
+                                bound,
+                                source.info.header_cells,
                             )
                         else:
                             rows = sort_rows(
@@ -202,8 +202,13 @@ class FileRun:
             self.processed = done_before + done
             ctx.progress(self.path.name, self.processed)
 
-        run = BlockDryRun(ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress)
-        return run.run_sheet(_blocks(source, bound), bound, source.info.header_cells)
+        from importer import engine
+
+        run = engine.BlockDryRun(
+            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress
+        )
+        blocks = engine.sheet_blocks(source, bound.width)
+        return run.run_sheet(blocks, bound, source.info.header_cells)
 
     def _unsettled_pushes(self) -> int:
         """Calls accepted in chunks that were answered but not settled when the run stopped."""
@@ -433,13 +438,6 @@ class FileRun:
                 run_id=self.run_id,
                 source_file=self.path.name,
             )
-
-
-def _blocks(source: Source, bound: BoundMapping) -> Iterable[Block]:
-    """The sheet's rows in blocks: a text file's bytes by Arrow where it can, else the
-    rows of the file's reader."""
-    fast = blocks_of_text(source, bound.width)
-    return fast if fast is not None else row_blocks(source.rows(blank_rows=True), bound.width)
 
 
 def target_to_json(target: CallTarget) -> str:

@@ -73,6 +73,8 @@ Engine = Literal["auto", "columnar", "row"]
 ENGINES: tuple[str, ...] = get_args(Engine)
 # Larger AddCallsBulk requests lose their per-item results (see the spec's notes).
 MAX_CHUNK = 3000
+#: ``--engine auto`` maps files from this size on with the columnar engine.
+AUTO_COLUMNAR_BYTES = 1 << 20
 PHONE_CACHE_SIZE = 65_536
 
 
@@ -452,7 +454,6 @@ class _Importer:
             cancel=self.cancel,
             progress=lambda name, done: self.progress(ProgressEvent(name, "push", done, None)),
             pending_details=details,
-            columnar=self.options.engine == "columnar",
         )
         for index, item in enumerate(prepared):
             sync_after = mode == "sync" and index == len(prepared) - 1
@@ -632,6 +633,7 @@ class _Importer:
             summary.run_id = run_id
             self.result.run_id = self.result.run_id or run_id
         writer = self._writer(item, summary)
+        ctx.columnar = self._columnar(item.path)
         file_run = self._file_run = FileRun(
             ctx,
             item.path,
@@ -688,6 +690,17 @@ class _Importer:
             run_id or "-",
         )
         return FileOutcome(item.path, summary, reports, summary.exit_code or EXIT_OK)
+
+    def _columnar(self, path: Path) -> bool:
+        """Whether this file is mapped by the columnar engine (``--engine``; auto: files of
+        a megabyte or more, where it pays for loading pyarrow)."""
+        engine = self.options.engine
+        if engine != "auto":
+            return engine == "columnar"
+        try:
+            return path.stat().st_size >= AUTO_COLUMNAR_BYTES
+        except OSError:
+            return False
 
     def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
         """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""

@@ -35,31 +35,20 @@ from importer.engine.mapper import PY_WHITESPACE
 from importer.sources import Source
 from importer.sources.layout import Layout, RawRow, shape_rows
 from importer.sources.model import SourceRow
+from importer.sources.quotes import ascii_compatible, record_end, scan_quotes
 from importer.sources.text_reader import FIELD_LIMIT, TextTable
 
 __all__ = ["PIECE_BYTES", "blocks_of_text"]
 
 #: Bytes per piece: Arrow's parser is fastest on a few MB at a time.
 PIECE_BYTES = 4 << 20
+# Arrow parses a piece in blocks of this size, on several threads.
+_ARROW_BLOCK_BYTES = 1 << 20
 # The first piece holds the header (and any title rows above it): the csv module reads it.
 _FIRST_PIECE_BYTES = 64 << 10
 # Smaller files are read by the csv module: nothing to gain.
 _MIN_FAST_BYTES = 1 << 20
 _NO_NUMERIC: frozenset[int] = frozenset()
-
-
-def _ascii_compatible(codec: str) -> bool:
-    """Whether bytes below 0x80 mean ASCII in this codec (cuts at b"\\n" and b'"' are safe)."""
-    try:
-        name = codecs.lookup(codec).name
-    except LookupError:
-        return False
-    if name.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
-        return False
-    try:
-        return "\n,;\t|\"".encode(name) == b"\n,;\t|\"" and b"x\ny".decode(name) == "x\ny"
-    except (UnicodeError, LookupError):
-        return False
 
 
 def blocks_of_text(source: Source, width: int) -> Iterator[Block] | None:
@@ -72,7 +61,7 @@ def blocks_of_text(source: Source, width: int) -> Iterator[Block] | None:
         layout.first != 0
         or len(table.delimiter) != 1
         or len(layout.columns) != width
-        or not _ascii_compatible(table.encoding.codec)
+        or not ascii_compatible(table.encoding.codec)
         or table.path.stat().st_size < _MIN_FAST_BYTES
     ):
         return None
@@ -110,7 +99,7 @@ class _PieceReader:
                 if not data:
                     return
                 at_end = not chunk
-                cut = len(data) if at_end else _cut(data)
+                cut = len(data) if at_end else record_end(data)
                 if cut is None:  # no line end outside quotes yet: read more
                     rest = data
                     continue
@@ -120,41 +109,16 @@ class _PieceReader:
                     first = False
                 elif self.next_row <= self.layout.header_row:
                     yield from self._python_piece(piece, first=False)
-                elif self._well_quoted(piece):
-                    yield from self._piece(piece)
+                elif (quotes := scan_quotes(piece, self.delimiter[0])).ok:
+                    yield from self._piece(piece, quotes.multiline)
                 else:
                     yield from self._rest_by_csv_module(piece + rest + fh.read())
                     return
                 if at_end:
                     return
 
-    def _well_quoted(self, piece: bytes) -> bool:
-        """Every quote opens a cell after a delimiter or line start, is doubled inside it,
-        and closes it right before a delimiter, a line end or the end of the piece."""
-        delimiter = self.delimiter[0]
-        at = piece.find(b'"')
-        while at >= 0:
-            if at and piece[at - 1] not in (delimiter, 0x0A):
-                return False
-            at += 1
-            while True:
-                close = piece.find(b'"', at)
-                if close < 0:
-                    return False
-                if piece[close + 1 : close + 2] == b'"':
-                    at = close + 2
-                    continue
-                after = piece[close + 1 : close + 2]
-                if after not in (b"", b"\n", b"\r", self.delimiter):
-                    return False
-                if after == b"\r" and piece[close + 2 : close + 3] != b"\n":
-                    return False
-                at = piece.find(b'"', close + 1)
-                break
-        return True
-
-    def _piece(self, piece: bytes) -> Iterator[Block]:
-        block = self._arrow_block(piece)
+    def _piece(self, piece: bytes, multiline: bool) -> Iterator[Block]:
+        block = self._arrow_block(piece, multiline)
         if block is None:
             yield from self._python_piece(piece, first=False)
             return
@@ -163,7 +127,7 @@ class _PieceReader:
         self.expected = int(block.rows[-1]) + 1
         yield block
 
-    def _arrow_block(self, piece: bytes) -> Block | None:
+    def _arrow_block(self, piece: bytes, multiline: bool) -> Block | None:
         """The piece parsed by Arrow, or None when it is not one Arrow reads exactly."""
         if (
             b"\x00" in piece
@@ -181,14 +145,15 @@ class _PieceReader:
                 io.BytesIO(data),
                 read_options=pacsv.ReadOptions(
                     column_names=[f"c{i}" for i in range(self.width)],
-                    block_size=PIECE_BYTES + (1 << 20),
+                    block_size=_ARROW_BLOCK_BYTES,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter.decode("ascii"),
                     quote_char='"',
                     double_quote=True,
                     escape_char=False,
-                    newlines_in_values=True,
+                    # Much slower when on: only for pieces with a line break in a quoted cell.
+                    newlines_in_values=multiline,
                     ignore_empty_lines=False,
                 ),
                 convert_options=pacsv.ConvertOptions(
@@ -270,15 +235,3 @@ def _without_lines(rows: Iterator[SourceRow], reader: _PieceReader) -> Iterator[
     for row in rows:
         reader.expected = row.row + 1
         yield SourceRow(row.file, row.sheet, row.row, row.cells, row.numeric, row.problems, None)
-
-
-def _cut(data: bytes) -> int | None:
-    """Where to end a piece: just after the last line end outside quotes, if any."""
-    end = data.rfind(b"\n")
-    while end >= 0:
-        # Quotes before a line end: an even count means the line end is outside quotes
-        # (only trusted for pieces whose quotes then check out as well-formed).
-        if data.count(b'"', 0, end) % 2 == 0:
-            return end + 1
-        end = data.rfind(b"\n", 0, end)
-    return None

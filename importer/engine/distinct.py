@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Distinct", "by_distinct", "distinct_inputs"]
+__all__ = ["Distinct", "by_distinct", "by_distinct_text", "distinct_inputs"]
 
 R = TypeVar("R")
 
@@ -59,6 +59,12 @@ def distinct_inputs(
     arrays: Sequence[pa.Array], numeric: Sequence[npt.NDArray[np.bool_] | None]
 ) -> tuple[npt.NDArray[np.int64], list[tuple[tuple[str, bool], ...]]]:
     """Row -> distinct id, and id -> the ((text, numeric), ...) of each input column."""
+    if len(arrays) == 1 and (numeric[0] is None or not numeric[0].any()):
+        # One text column: the dictionary's indices are already the distinct ids.
+        encoded_one = pc.dictionary_encode(arrays[0])
+        texts: list[str] = encoded_one.dictionary.to_pylist()
+        ids = encoded_one.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        return ids, [((t, False),) for t in texts]
     encoded = [_encode(a, m) for a, m in zip(arrays, numeric, strict=True)]
     if len(encoded) == 1:
         codes, values = encoded[0]
@@ -97,3 +103,10 @@ def by_distinct(
         return Distinct(np.zeros(rows, dtype=np.int64), [rule(())])
     codes, inputs = distinct_inputs(arrays, numeric)
     return Distinct(codes, [rule(i) for i in inputs])
+
+
+def by_distinct_text(array: pa.Array, rule: Callable[[str], R]) -> Distinct[R]:
+    """``rule`` once per distinct text of one column (no numeric cells to tell apart)."""
+    encoded = pc.dictionary_encode(array)
+    ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return Distinct(ids, [rule(t) for t in encoded.dictionary.to_pylist()])

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from importer.dialer.models import CallTarget
 from importer.engine.blocks import Block
-from importer.engine.distinct import Distinct, by_distinct
+from importer.engine.distinct import Distinct, by_distinct, by_distinct_text
 from importer.mapping import BoundMapping
 from importer.mapping.binder import EXTENSION_KEY, FieldStep, call_target, cell_value, unescaped
 from importer.outcomes import Status
@@ -207,6 +207,7 @@ class BlockMapper:
         self.steps = bound.steps()
         self.width = bound.width
         self._blank = [""] * bound.width
+        self._single_phone = bound.single_phone_column
 
     def map_block(self, block: Block) -> MappedBlock:
         """Map every row of ``block``."""
@@ -214,12 +215,17 @@ class BlockMapper:
         if self.bound.unescapes:
             columns = [_per_value(c, unescaped) for c in columns]
         n = len(block)
-        phone = by_distinct(
-            [columns[i] for i in self.bound.phone_columns],
-            [block.numeric.get(i) for i in self.bound.phone_columns],
-            self._phone_rule,
-            n,
-        )
+        phone_columns = self.bound.phone_columns
+        phone: Distinct[PhoneOut]
+        if self._single_phone and phone_columns[0] not in block.numeric:
+            phone = by_distinct_text(columns[phone_columns[0]], self._phone_text_rule)
+        else:
+            phone = by_distinct(
+                [columns[i] for i in phone_columns],
+                [block.numeric.get(i) for i in phone_columns],
+                self._phone_rule,
+                n,
+            )
         outs: list[tuple[FieldStep, StepColumn]] = []
         for step in self.steps:
             outs.append((step, self._run_step(step, columns, block, n)))
@@ -230,10 +236,19 @@ class BlockMapper:
         usable = problems[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
         return MappedBlock(block, phone, outs, usable, self.bound)
 
-    def _phone_rule(self, inputs: tuple[tuple[str, bool], ...]) -> PhoneOut:
-        cells, numeric = self._cells(self.bound.phone_columns, inputs)
+    def _phone_text_rule(self, text: str) -> PhoneOut:
         notes: list[str] = []
-        raw, result, problem = self.bound.map_phone(cells, numeric, notes)
+        raw, result, problem = self.bound.map_phone_cell(text, False, notes)
+        return raw, result, problem, _SEP.join(notes)
+
+    def _phone_rule(self, inputs: tuple[tuple[str, bool], ...]) -> PhoneOut:
+        notes: list[str] = []
+        if self._single_phone:
+            text, numeric = inputs[0]
+            raw, result, problem = self.bound.map_phone_cell(text, numeric, notes)
+        else:
+            cells, numbers = self._cells(self.bound.phone_columns, inputs)
+            raw, result, problem = self.bound.map_phone(cells, numbers, notes)
         return raw, result, problem, _SEP.join(notes)
 
     def _run_step(

@@ -686,6 +686,29 @@ class BoundMapping:
         else:
             candidates = [(_cell(cells, i), i in numeric) for i in self.phone_columns]
             raw, result = self._phones.first_usable(candidates)
+        return raw, result, self._phone_verdict(cells, raw, result, notes)
+
+    def map_phone_cell(
+        self, text: str, numeric: bool, notes: list[str]
+    ) -> tuple[str, PhoneResult, Status | None]:
+        """``map_phone`` for a mapping with one phone column, given that column's cell.
+
+        For callers that see each distinct cell once (the columnar engine): the
+        normaliser's cache is skipped.
+        """
+        raw = text.strip()
+        result = self._phones.normalize_uncached(raw, numeric=numeric)
+        return raw, result, self._phone_verdict((), raw, result, notes)
+
+    @property
+    def single_phone_column(self) -> bool:
+        """Whether the phone comes from one column (``map_phone_cell`` applies)."""
+        return self._single_phone is not None
+
+    def _phone_verdict(
+        self, cells: Sequence[str], raw: str, result: PhoneResult, notes: list[str]
+    ) -> Status | None:
+        """The row's phone problem (None when usable), its notes appended."""
         problem: Status | None = None
         if result.problem is None and result.e164 is not None:  # result.ok, inlined
             if result.reason:
@@ -696,7 +719,7 @@ class BoundMapping:
                 notes.append(self._phone_problem_text(problem))
             else:
                 notes.append(result.reason)
-        return raw, result, problem
+        return problem
 
     def send_form(self, e164: str) -> str:
         """The phone as this mapping sends it (``phone.send_as``)."""

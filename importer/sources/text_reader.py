@@ -20,6 +20,7 @@ from importer.errors import SourceError
 from importer.sources.cells import column_letter
 from importer.sources.encoding import TextEncoding
 from importer.sources.layout import RawRow
+from importer.sources.quotes import file_well_quoted
 
 __all__ = ["DELIMITERS", "TextTable", "delimiter_name", "sniff_delimiter"]
 
@@ -122,7 +123,10 @@ class TextTable:
         sends anything, and these are the only errors that would otherwise surface mid-way.
         Only files that can have them pay for the extra pass (an odd number of quotes, or
         bigger than the field limit)."""
-        if not self.encoding.odd_quotes and self._parses_at_c_speed():
+        if not self.encoding.odd_quotes and (
+            file_well_quoted(self.path, self.delimiter, self.encoding.codec, FIELD_LIMIT)
+            or self._parses_at_c_speed()
+        ):
             return
         for _ in self.raw_rows():  # builds the exact error (row, line) when there is one
             pass

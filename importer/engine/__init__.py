@@ -1,0 +1,48 @@
+"""The columnar engine: rows mapped, classified and reported a block at a time (issue 19).
+
+The row engine (``BoundMapping.map_row`` and ``FileRun``) is the reference: every rule
+here is the row engine's own function, run once per distinct input of a block's
+columns (``mapper``), and a block is read from a text file's bytes by Arrow where that
+gives exactly the rows the csv module gives (``csv_reader``), else from the file's row
+reader (``blocks``).  A dry run of an append import is classified and reported on whole
+columns (``dry_run``); every other run hands the mapped rows one by one to ``FileRun``
+(``rows``), so the journal, pushes, resume, upsert and sync are the row engine's.
+
+Importing this package loads pyarrow (~50 MB): the row engine does not need it, so
+importer.file_run imports it only for a columnar run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from importer.engine.blocks import Block, row_blocks
+from importer.engine.csv_reader import blocks_of_text
+from importer.engine.dry_run import BlockDryRun
+from importer.engine.rows import columnar_sorted_rows
+from importer.sources import Source
+
+__all__ = ["THREADS_ENV", "Block", "BlockDryRun", "columnar_sorted_rows", "sheet_blocks"]
+
+#: Threads for Arrow's reader and kernels (default: one per core).
+THREADS_ENV = "LEAD_IMPORTER_THREADS"
+
+
+def _configure_threads() -> None:
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        pa.set_cpu_count(int(value))
+        pa.set_io_thread_count(int(value))
+
+
+_configure_threads()
+
+
+def sheet_blocks(source: Source, width: int) -> Iterable[Block]:
+    """The sheet's rows in blocks: a text file's bytes by Arrow where it can, else the
+    rows of the file's reader."""
+    fast = blocks_of_text(source, width)
+    return fast if fast is not None else row_blocks(source.rows(blank_rows=True), width)
