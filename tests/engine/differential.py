@@ -45,6 +45,7 @@ WRITE_METHODS = frozenset({"addcallsbulk", "addcall", "updatecall", "removecall"
 _STAMP = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?")  # report file names: leads.20261203T165205Z-2
 _RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")  # run ids: 20261203-165228-5f0f
 _RUN_ID_BYTES = re.compile(_RUN_ID.pattern.encode())
+_INSERTED = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _TIME_KEYS = frozenset({"started_at", "finished_at", "run_id"})
 _SUMMARY_TIME_LABELS = frozenset({"Started (UTC)", "Finished (UTC)", "Run ID"})
@@ -124,16 +125,21 @@ def _normalise_bytes(data: bytes, *, ids: bool) -> bytes:
     return _RUN_ID_BYTES.sub(b"<RUN-ID>", data) if ids else data
 
 
-def _reports(folder: Path, *, ids: bool) -> tuple[
+def _reports(folder: Path, reports: Path, *, ids: bool) -> tuple[
     dict[str, bytes], dict[str, Any], dict[str, dict[str, list[list[Any]]]]
 ]:
     csv_files: dict[str, bytes] = {}
     summaries: dict[str, Any] = {}
     workbooks: dict[str, dict[str, list[list[Any]]]] = {}
-    reports = folder / "reports"
+    names = [_STAMP.sub("<STAMP>", p.name) for p in reports.iterdir()] if reports.is_dir() else []
+    assert len(set(names)) == len(names), f"two reports by one name in {reports}: {names}"
     for path in sorted(reports.iterdir()) if reports.is_dir() else []:
         name = _STAMP.sub("<STAMP>", path.name)
-        if path.name.endswith(".csv"):
+        if ".pending-backup." in path.name:
+            # a sync's backup of what was pending: CallInserted is each emulator's own clock
+            data = _INSERTED.sub(b"<INSERTED>", path.read_bytes())
+            csv_files[name] = _normalise_bytes(data, ids=ids)
+        elif path.name.endswith(".csv"):
             csv_files[name] = _normalise_bytes(path.read_bytes(), ids=ids)
         elif path.name.endswith(".json"):
             summaries[name] = _normalise_json(json.loads(path.read_text("utf-8")), folder, {})
@@ -168,11 +174,13 @@ def run_engine(
     dry_run: bool = True,
     formats: str = "csv,xlsx,json",
     extra: Iterable[str] = (),
+    reports: str = "reports",
 ) -> Outcome:
-    """Import ``paths`` with ``--engine ENGINE``; reports and state go under ``folder``."""
+    """Import ``paths`` with ``--engine ENGINE``; state goes in ``folder/state``, reports in
+    ``folder/REPORTS`` (a run that follows another in the same state gets its own)."""
     folder.mkdir(parents=True, exist_ok=True)
     args = ["import", *map(str, paths), "--campaign", campaign, "--engine", engine,
-            "--report-format", formats, "--report-dir", str(folder / "reports"),
+            "--report-format", formats, "--report-dir", str(folder / reports),
             "--state-dir", str(folder / "state"), "--concurrency", "1", "--no-progress",
             *extra]
     if mapping is not None:
@@ -184,7 +192,7 @@ def run_engine(
                                 catch_exceptions=False)
     codes = {c.code: f"<CODE {c.name}>" for c in server.store.campaigns_of("demo")}
     ids = not dry_run
-    csv_files, summaries, workbooks = _reports(folder, ids=ids)
+    csv_files, summaries, workbooks = _reports(folder, folder / reports, ids=ids)
     return Outcome(
         engine=engine,
         exit_code=result.exit_code,
