@@ -305,8 +305,12 @@ def _quotes(folder: Path) -> Path:
 
 
 def _cr_only(folder: Path) -> Path:
-    """Old Mac line ends (CR only), with a line break inside a quoted cell."""
-    text = _csv_text(_table(EN_HEADER, en_row, 45, 800), lineterminator="\r")
+    """Old Mac line ends (CR only), with line breaks inside quoted cells; and a bare LF
+    inside a cell, which the csv module leaves unquoted when lines end with CR alone."""
+    table = _table(EN_HEADER, en_row, 45, 800)
+    for row in table[1::2]:
+        row[14] = row[14].replace("\n", "\r\n") + "\rlast line"
+    text = _csv_text(table, lineterminator="\r")
     return _write(folder / "cr_only.csv", text, "utf-8")
 
 

@@ -267,5 +267,14 @@ def assert_same(row: Outcome, columnar: Outcome, label: str = "") -> None:
                 raise AssertionError(f"{where}{name}, sheet {sheet!r}: "
                                      + _first_difference(rows, other_book[sheet]))
     if row.pushes != columnar.pushes:
-        raise AssertionError(f"{where}pushes differ: "
-                             + _first_difference(row.pushes, columnar.pushes))
+        raise AssertionError(f"{where}pushes differ: " + _first_difference(
+            _push_items(row.pushes), _push_items(columnar.pushes)))
+
+
+def _push_items(pushes: Sequence[tuple[str, Any]]) -> list[tuple[int, str, int, Any]]:
+    """(request number, method, item number, item): an AddCallsBulk body item by item."""
+    out: list[tuple[int, str, int, Any]] = []
+    for n, (method, body) in enumerate(pushes):
+        items = body if isinstance(body, list) else [body]
+        out.extend((n, method, i, item) for i, item in enumerate(items))
+    return out
