@@ -288,8 +288,8 @@ def _ragged(folder: Path) -> Path:
 
 
 def _quotes(folder: Path) -> Path:
-    """Quoted commas, doubled quotes, line breaks in quotes, a quote inside an unquoted
-    cell, and an unterminated quote on the last line."""
+    """Quoted commas, doubled quotes, line breaks in quotes, quotes inside unquoted cells,
+    text after a closing quote, and a quote never closed on the last line."""
     table = _table(EN_HEADER, en_row, 40, 700)
     for row in table[1:]:
         row[14] = row[14] + ', "quoted", and\nsecond line'
@@ -301,6 +301,7 @@ def _quotes(folder: Path) -> Path:
     text += _csv_text(table[20:])
     text += f'10902,"Unclosed,Levi,,{_MOBILES[3002]},,,cold,,,,,,,"open quote\r\n'
     text += f"10903,After,Open,,{_MOBILES[3003]},,,hot,,,,,,,,,\r\n"
+    text += f'10904,Never,"closed,,{_MOBILES[3004]},,,hot,,,,,,,,,\r\n'  # odd quote count
     return _write(folder / "quotes.csv", text, "utf-8")
 
 

@@ -39,6 +39,7 @@ def test_the_corpus_holds_what_it_claims(corpus: dict[str, Path]) -> None:
     assert b"\rlast line\"" in raw["cr_only.csv"]  # a line break inside a quoted cell
     quotes = raw["quotes.csv"]
     assert b'Dana "D",Levi' in quotes and b'"Unclosed,' in quotes and b'""quoted""' in quotes
+    assert quotes.splitlines()[-1].count(b'"') == 1  # the last line opens a quote, never closed
     assert b"\n=1+2" not in raw["formulas.csv"] and b",=" in raw["formulas.csv"]
     assert b",\t" in raw["formulas.csv"] and b",'054" in raw["formulas.csv"]
     assert b'"=""054' in raw["formulas.csv"]  # ="0541234567", quoted by the csv module
