@@ -19,12 +19,14 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from tests.phone_samples import valid_mobiles
 from tests.workbooks import write_sheets
 
 __all__ = ["BIG_FILE", "EN_HEADER", "HE_HEADER", "build_corpus", "corpus_names", "mobiles"]
 
+T = TypeVar("T")
 BIG_FILE = "big.csv"
 
 EN_HEADER = [
@@ -114,7 +116,7 @@ def _phone_form(number: str, i: int) -> str:
     return forms[i % len(forms)](number)
 
 
-def _pick(values: Sequence[str], i: int) -> str:
+def _pick(values: Sequence[T], i: int) -> T:
     return values[i % len(values)]
 
 
@@ -407,11 +409,11 @@ def _workbook_rows(start: int, count: int) -> list[list[object]]:
             row[4] = float(number)
         elif kind == 2:
             row[4], row[5] = None, int(number)
-        row[7] = _pick([10, 5.0, "hot", None, "חם", 3], i)  # type: ignore[list-item]
+        row[7] = _pick([10, 5.0, "hot", None, "חם", 3], i)
         row[8] = _pick([dt.datetime(2027, 1, 15, 10, 30), dt.date(2027, 1, 16), 46402.5,
-                        "15/01/2027 10:30", None], i)  # type: ignore[list-item]
-        row[9] = _pick([dt.date(2027, 2, 1), 46419, "01/02/2027", None], i)  # type: ignore[list-item]
-        row[10] = _pick([dt.time(9, 30), 0.75, "14:00", None], i)  # type: ignore[list-item]
+                        "15/01/2027 10:30", None], i)
+        row[9] = _pick([dt.date(2027, 2, 1), 46419, "01/02/2027", None], i)
+        row[10] = _pick([dt.time(9, 30), 0.75, "14:00", None], i)
         row[0] = 10_000 + i
         rows.append(row)
     return rows
