@@ -46,6 +46,8 @@ PIECE_BYTES = 4 << 20
 _ARROW_BLOCK_BYTES = 1 << 20
 # The first piece holds the header (and any title rows above it): the csv module reads it.
 _FIRST_PIECE_BYTES = 64 << 10
+# A piece that found no line end outside quotes by this size: the csv module reads on.
+_MAX_PIECE_BYTES = 64 << 20
 # Smaller files are read by the csv module: nothing to gain.
 _MIN_FAST_BYTES = 1 << 20
 _NO_NUMERIC: frozenset[int] = frozenset()
@@ -92,6 +94,7 @@ class _PieceReader:
         path: Path = self.table.path
         with path.open("rb") as fh:
             first = True
+            offset = 0   # where ``rest`` starts in the file
             rest = b""
             while True:
                 chunk = fh.read(_FIRST_PIECE_BYTES if first else PIECE_BYTES)
@@ -100,20 +103,22 @@ class _PieceReader:
                     return
                 at_end = not chunk
                 cut = len(data) if at_end else record_end(data)
-                if cut is None:  # no line end outside quotes yet: read more
-                    rest = data
+                if cut is None and len(data) <= _MAX_PIECE_BYTES:
+                    rest = data  # no line end outside quotes yet: read more
                     continue
-                piece, rest = data[:cut], data[cut:]
-                if first:
-                    yield from self._python_piece(piece, first=True)
-                    first = False
-                elif self.next_row <= self.layout.header_row:
-                    yield from self._python_piece(piece, first=False)
-                elif (quotes := scan_quotes(piece, self.delimiter[0])).ok:
-                    yield from self._piece(piece, quotes.multiline)
-                else:
-                    yield from self._rest_by_csv_module(piece + rest + fh.read())
+                piece = data[:cut] if cut is not None else b""
+                quotes = scan_quotes(piece, self.delimiter[0]) if piece else None
+                if quotes is None or not quotes.ok:
+                    # The cuts cannot be trusted from here on: the csv module reads the rest.
+                    yield from self._rest_by_csv_module(offset, first=first)
                     return
+                rest = data[len(piece):]
+                if first or self.next_row <= self.layout.header_row:
+                    yield from self._python_piece(piece, first=first)
+                    first = False
+                else:
+                    yield from self._piece(piece, quotes.multiline)
+                offset += len(piece)
                 if at_end:
                     return
 
@@ -198,10 +203,16 @@ class _PieceReader:
             next(records, None)
         yield from self._shaped(self._numbered(records))
 
-    def _rest_by_csv_module(self, data: bytes) -> Iterator[Block]:
-        text = data.decode(self.codec)
-        records = csv.reader(io.StringIO(text, newline=""), delimiter=self.table.delimiter)
-        yield from self._shaped(self._numbered(records))
+    def _rest_by_csv_module(self, offset: int, *, first: bool) -> Iterator[Block]:
+        """The file from byte ``offset`` (a record start) to its end, by the csv module."""
+        with self.table.path.open("rb") as raw:
+            raw.seek(offset)
+            codec = self.first_codec if first else self.codec
+            text = io.TextIOWrapper(raw, encoding=codec, newline="")
+            records = csv.reader(text, delimiter=self.table.delimiter)
+            if first and self.table.sep_line:
+                next(records, None)
+            yield from self._shaped(self._numbered(records))
 
     def _numbered(self, records: Iterator[list[str]]) -> Iterator[RawRow]:
         for cells in records:
