@@ -220,7 +220,7 @@ class BlockDryRun:
         # The run-wide set in input order: a number's first row here is new only if no
         # earlier block (or file) of the run had it.
         order = np.argsort(first)
-        added = np.array(checks.seen.add_many(distinct[order].tolist()), dtype=np.bool_)
+        added = checks.seen.add_many(distinct[order])
         new[first[order][added]] = True
         if checks.batch:
             repeat = ~new
