@@ -670,7 +670,9 @@ class ReportWriter:
             summary.started_at = _iso(self.started_at)
         if not summary.finished_at:
             summary.finished_at = _iso(datetime.now(UTC))
-        summary.reports = {fmt: str(path) for fmt, path in self._paths.items()}
+        # Files written beside the reports (a rejects file) keep their keys.
+        extra = {k: v for k, v in summary.reports.items() if k not in REPORT_FORMATS}
+        summary.reports = {fmt: str(path) for fmt, path in self._paths.items()} | extra
         if "xlsx" in self._paths and self._limited:
             summary.notes.append(self._limit_note())
 
