@@ -991,6 +991,28 @@ class Journal:
                 ],
             )
 
+    def set_undo_reports(self, undo_id: str, reports: dict[str, str]) -> None:
+        """Where an undo's reports are being written (known from its start)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE undos SET report_paths_json = ? WHERE undo_id = ?",
+                (_dumps(reports), undo_id),
+            )
+
+    def sync_removals(self, run_id: str) -> int:
+        """How many calls a sync run recorded removing (before it removed them)."""
+        found = self._query("SELECT count(*) FROM sync_removed WHERE run_id = ?", (run_id,))
+        return int(found[0][0])
+
+    def run_of_file(self, file_sha256: str) -> str | None:
+        """The latest real (not dry) run of a file with this SHA-256."""
+        found = self._query(
+            "SELECT run_id FROM runs WHERE file_sha256 = ? AND dry_run = 0 "
+            "ORDER BY rowid DESC LIMIT 1",
+            (file_sha256,),
+        )
+        return str(found[0][0]) if found else None
+
     def retry_failed_undo_items(self, undo_id: str) -> None:
         """Plan an incomplete undo's failed items again (a re-run retries them)."""
         with self._write() as conn:
