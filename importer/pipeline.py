@@ -640,7 +640,7 @@ class _Importer:
         rejects = RejectsWriter(
             self.options.report_dir,
             rejects_base(writer.paths),
-            list(dict.fromkeys(item.columns)),  # every sheet's columns, each once
+            _rejects_columns(item.columns),
             self.options.report_formats,
         )
         file_run = self._file_run = FileRun(
@@ -917,6 +917,13 @@ class _Importer:
                 )
             )
             self.progress(ProgressEvent(item.path.name, "sync", done, len(stale)))
+
+
+def _rejects_columns(columns: list[str]) -> list[str]:
+    """Every sheet's columns, each once; a rejects file's own reason/source_row dropped."""
+    unique = list(dict.fromkeys(columns))
+    ours = rejects_columns(unique)
+    return [c for i, c in enumerate(unique) if ours is None or i not in ours]
 
 
 def _rate_limit_notes(before: LimiterStats, after: LimiterStats) -> list[str]:

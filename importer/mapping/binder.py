@@ -469,7 +469,9 @@ class BoundMapping:
         # A mapping that maps var_Extension itself has it filled from the phone cell only
         # when its own column is empty for that row.
         self._extension_key: str | None = EXTENSION_KEY
-        self._unescape = self.mapping.source.unescape_formulas
+        # Our rejects files escape formula-like cells with a ' (as the report does): reading
+        # one back takes it off again, so a fixed row is sent as it was first read.
+        self._unescape = self.mapping.source.unescape_formulas or self.rejects_file
 
     def _field_fn(self, name: str, text: _Text | None, spec: TextSpec | None) -> _FieldFn:
         """cells, notes -> the field's text ("" when empty), as ``_mapped_value`` decides."""
