@@ -146,6 +146,12 @@ def test_undo_of_an_append_run_leaves_the_campaign_as_it_was(
     assert set(report) == {e164(n) for n in new}          # duplicate_pending is never touched
     assert set(report.values()) == {"removed"}
 
+    # The campaign's code is a secret: not in the output, the reports or the journal.
+    assert code not in preview.output + done.output
+    for path in [*(tmp_path / "reports").glob("*.csv"), *(tmp_path / "reports").glob("*.json"),
+                 *(tmp_path / "state").glob("journal.sqlite3*")]:
+        assert code.encode() not in path.read_bytes(), path.name
+
     again = undo(tmp_path, run_id, "--yes", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["already_undone"] is True
