@@ -101,7 +101,7 @@ def find_run_of_file(journal: Journal, path: Path) -> RunRecord:
         raise ConfigError(
             f"{path.name}: no import of this file is recorded in the journal {journal.path} "
             "(was it imported with another state directory, or as a dry run?)"
-        )
+        ).with_hint("")
     return journal.get_run(run_id)
 
 
@@ -111,7 +111,9 @@ def undo_run(
     """Undo one run (see the module docstring); raises ImporterError when it cannot proceed."""
     state_dir = options.state_dir or settings.resolved_state_dir()
     if not Journal.path_for(state_dir).exists():
-        raise ConfigError(f"no runs are recorded in {state_dir}; nothing to undo")
+        raise ConfigError(f"no runs are recorded in {state_dir}; nothing to undo").with_hint(
+            "Pass the --state-dir (or --config) the import used."
+        )
     with Journal.open(state_dir) as journal:
         return _Undo(journal, options, settings, cancel or threading.Event()).run()
 
@@ -143,7 +145,7 @@ class _Undo:
         if run.dry_run:
             raise ConfigError(
                 f"run {run.run_id} was a dry run: it changed nothing, so there is nothing to undo"
-            )
+            ).with_hint("")
         done = self.journal.undo_of(run.run_id)
         if done is not None and done.outcome == "finished":
             return self._already(done)
@@ -151,7 +153,7 @@ class _Undo:
             raise ConfigError(
                 f"run {run.run_id}'s rows were pruned from the journal (`runs prune`), so it "
                 "cannot be undone: which calls it added is no longer known"
-            )
+            ).with_hint("")
         client = DialerClient(self.settings, retry=self.options.retry, cancel=self.cancel)
         try:
             campaign = self._campaign(client)
@@ -381,7 +383,7 @@ class _Undo:
         if others:
             later = self.later.get(item.phone)
             reason = (
-                f"pending again: run {later} added it later"
+                f"pending again: run {later} added or updated it later"
                 if later
                 else "another pending call of this number was not added by this run"
             )

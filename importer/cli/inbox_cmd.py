@@ -218,12 +218,13 @@ def register(group: click.Group) -> None:
         found = [i for i in config.inboxes if (i.folder("done") / name).is_file()]
         if not found:
             folders = ", ".join(str(i.folder("done")) for i in config.inboxes)
-            fail(f"{escape_controls(name)!r} is not in a done/ folder ({folders})",
-                 EXIT_BAD_INPUT)
+            raise ConfigError(
+                f"{escape_controls(name)!r} is not in a done/ folder ({folders})"
+            ).with_hint("Name a file that an inbox imported (it is then in its done/ folder).")
         inbox = found[0]
         state_dir = settings.resolved_state_dir()
         if not Journal.path_for(state_dir).exists():
-            fail(f"no imports are recorded in {state_dir}", EXIT_BAD_INPUT)
+            raise ConfigError(f"no imports are recorded in {state_dir}").with_hint("")
         with Journal.open(state_dir) as journal:
             run = find_run_of_file(journal, inbox.folder("done") / name)
         options = UndoOptions(

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from importer.cli._common import echo_json, fail
+from importer.cli._common import echo_json
 from importer.config import Settings
-from importer.errors import EXIT_BAD_INPUT
+from importer.errors import EXIT_BAD_INPUT, ConfigError
 from importer.outcomes import Status
 from importer.plain_text import escape_controls
 from importer.undo import UndoOptions, UndoResult, undo_run
@@ -28,12 +28,10 @@ def _confirm(options: UndoOptions, settings: Settings, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        fail(
-            f"runs undo removes calls from a campaign: confirm with --yes (stdin is not a "
-            f"terminal, so nobody can be asked). `--dry-run` shows what undoing run "
-            f"{options.run_id} would do.",
-            EXIT_BAD_INPUT,
-        )
+        raise ConfigError(
+            "an undo removes calls from a campaign: confirm with --yes (stdin is not a "
+            "terminal, so nobody can be asked)"
+        ).with_hint(f"`--dry-run` shows what undoing run {options.run_id} would do.")
     preview = undo_run(replace(options, dry_run=True, report_formats=frozenset()), settings)
     if preview.already_undone:
         return True  # nothing will change; the real call says so

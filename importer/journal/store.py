@@ -732,12 +732,12 @@ class Journal:
     def prune(self, older_than_days: int, history_older_than_days: int | None = None) -> int:
         """Forget row detail of finished runs older than the given age.
 
-        Run records (counts, report paths) are kept; the details their upserts
-        replaced go with the rows.  Returns the number of runs whose rows were
-        dropped.  The import history, which dedupe reads, is kept unless
-        ``history_older_than_days`` is given: forgetting it lets numbers imported
-        then be dialled again, so it must stay longer than every mapping's
-        ``dedupe.history_days``.
+        Run records (counts, report paths, undos) are kept; the details their upserts
+        replaced or their syncs removed, and their undos' items, go with the rows.
+        Returns the number of runs whose rows were dropped.  The import history,
+        which dedupe reads, is kept unless ``history_older_than_days`` is given:
+        forgetting it lets numbers imported then be dialled again, so it must stay
+        longer than every mapping's ``dedupe.history_days``.
         """
         cutoff = _iso(self._clock() - timedelta(days=max(0, older_than_days)))
         with self._write() as conn:
@@ -752,6 +752,12 @@ class Journal:
                 conn.execute("DELETE FROM run_rows WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM replaced WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM sync_removed WHERE run_id = ?", (run_id,))
+                conn.execute(
+                    "DELETE FROM undo_items WHERE undo_id IN "
+                    "(SELECT undo_id FROM undos WHERE run_id = ?)",
+                    (run_id,),
+                )
             if history_older_than_days is not None:
                 history_cutoff = _iso(
                     self._clock() - timedelta(days=max(0, history_older_than_days))
