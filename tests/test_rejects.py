@@ -174,6 +174,10 @@ def test_copy_all_columns_never_copies_the_rejects_columns(
     rejects = Path(first["files"][0]["reports"]["rejects"])
     raw = rejects.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in raw                                   # escaped like the report
+    book = openpyxl.load_workbook(first["files"][0]["reports"]["rejects_xlsx"])
+    cell = book.active["A2"]
+    assert cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s"   # text, not formula
+    assert cell.quotePrefix
     header, rows = read_rejects(rejects)
     assert header == ["name", "phone", "reason", "city", "reason", "source_row"]
     assert rows[0][:4] == ['=HYPERLINK("http://x")', "052", "demo", "Acre"]
@@ -240,3 +244,38 @@ def test_a_rejects_file_dropped_back_into_the_inbox_is_linked(
     assert f"run {first['run_id']}" in shown.stdout and "Rejects of" in shown.stdout
     origin = runner.invoke(cli, ["runs", "show", first["run_id"]])
     assert "Rejects file" in origin.stdout and second["run_id"] in origin.stdout
+
+
+TWO_SHEETS = """\
+name: Two sheets
+phone: [phone]
+fields:
+  CustomerName: {column: name}
+dedupe: {history_days: 0}
+"""
+
+
+def test_rejects_of_several_sheets_line_up_by_column_name(
+    emulator_env: EmulatorServer, tmp_path: Path
+) -> None:
+    good = valid_mobiles(2, start=5_800_000)
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "North"
+    first.append(["name", "phone"])
+    first.append(["Avi", good[0]])
+    first.append(["Bad north", "12"])
+    second = book.create_sheet("South")
+    second.append(["phone", "name", "city"])
+    second.append([good[1], "Dana", "Eilat"])
+    second.append(["", "No phone south", "Arad"])
+    source = tmp_path / "two.xlsx"
+    book.save(source)
+    mapping = tmp_path / "two.yaml"
+    mapping.write_text(TWO_SHEETS, encoding="utf-8")
+    answer = json.loads(import_cli(tmp_path, source, mapping, "--all-sheets").stdout)
+    assert answer["counts"]["added"] == 2
+    header, rows = read_rejects(Path(answer["files"][0]["reports"]["rejects"]))
+    assert header == ["name", "phone", "city", "reason", "source_row"]
+    assert [row[:3] for row in rows] == [["Bad north", "12", ""], ["No phone south", "", "Arad"]]
+    assert [row[-1] for row in rows] == ["3", "3"]

@@ -32,6 +32,7 @@ __all__ = ["REJECTS_SUFFIXES", "RejectsWriter", "rejects_base", "rejects_base_of
 
 #: Format -> file suffix; the key under which the summary's ``reports`` names each file.
 REJECTS_SUFFIXES = {"rejects": ".rejects.csv", "rejects_xlsx": ".rejects.xlsx"}
+_BINARY = getattr(os, "O_BINARY", 0)
 _REPORT_SUFFIXES = (".report.csv", ".report.xlsx", ".summary.json")
 
 
@@ -77,6 +78,7 @@ class RejectsWriter:
         self._book: Any = None
         self._sheet: Any = None
         self._paths: dict[str, Path] = {}
+        self._mode = 0o644
 
     @property
     def paths(self) -> dict[str, Path]:
@@ -107,7 +109,9 @@ class RejectsWriter:
             self._csv_fh.close()
             if self._book is not None:
                 target = self.report_dir / (self.base + REJECTS_SUFFIXES["rejects_xlsx"])
-                self._book.save(target)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, self._mode)
+                with os.fdopen(fd, "wb") as fh:
+                    self._book.save(fh)
                 self._paths["rejects_xlsx"] = target
         except OSError as exc:
             raise self._storage_error(exc) from None
@@ -118,10 +122,11 @@ class RejectsWriter:
 
     def _open(self) -> None:
         self.report_dir.mkdir(parents=True, exist_ok=True)
-        mode = report_file_mode(self.report_dir)
+        # The reports' permissions: whoever may open the folder may open the file.
+        self._mode = report_file_mode(self.report_dir)
         target = self.report_dir / (self.base + REJECTS_SUFFIXES["rejects"])
         # The reports' name was claimed exclusively, so this one is ours as well.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._mode)
         self._csv_fh = os.fdopen(fd, "w", encoding="utf-8", newline="", errors="replace")
         self._paths["rejects"] = target
         self._csv_fh.write("\ufeff")   # Excel reads Hebrew as UTF-8 with it
