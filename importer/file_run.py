@@ -202,11 +202,13 @@ class FileRun:
     @staticmethod
     def _keep_cells(window: _Window, seq: int, row: SourceRow, align: _Align) -> None:
         """Keep the cells of a row the rejects file may need; others are not held in memory."""
-        status = window.results[-1][1].status
-        sending = any(
-            plans and plans[-1].seq == seq for plans in (window.planned, window.updates)
-        )
-        if sending or status.value in REJECTS_STATUSES:
+        # Once per row of every file: plain tests, no generator.
+        planned, updates = window.planned, window.updates
+        if (
+            (planned and planned[-1].seq == seq)
+            or (updates and updates[-1].seq == seq)
+            or window.results[-1][1].status in REJECTS_STATUSES
+        ):
             window.cells[seq] = align(row.cells)
 
     def _unsettled_pushes(self) -> int:
@@ -413,7 +415,7 @@ class FileRun:
         if self.rejects is not None:
             for seq, result in window.results:
                 cells = window.cells.get(seq)
-                if cells is not None and result.status.value in REJECTS_STATUSES:
+                if cells is not None and result.status in REJECTS_STATUSES:
                     self.rejects.write(cells, result.reason, result.row)
         self.processed += len(window.results)
         self.ctx.progress(self.path.name, self.processed)
