@@ -15,6 +15,7 @@ __all__ = [
     "ADDED_GROUP",
     "ATTENTION_STATUSES",
     "DONE_STATUSES",
+    "IMPORT_STATUSES",
     "PLANNED",
     "PUSHED",
     "QUIET_STATUSES",
@@ -24,6 +25,7 @@ __all__ = [
     "SETTLED",
     "SKIPPED_GROUP",
     "SUCCESS_STATUSES",
+    "UNDO_ONLY_STATUSES",
     "UNDO_STATUSES",
     "UPDATED_GROUP",
     "UPDATING",
@@ -86,6 +88,13 @@ REJECTS_STATUSES: frozenset[str] = frozenset({
     Status.INVALID_PHONE.value, Status.MISSING_PHONE.value, Status.TYPE_REJECTED.value,
     Status.REJECTED.value, Status.FAILED.value,
 })
+#: Statuses only an undo's report holds: import reports and summaries leave them out (their
+#: counts and Summary sheet list the import statuses), so the import contract stays as it was.
+UNDO_ONLY_STATUSES: frozenset[Status] = frozenset({
+    Status.ALREADY_DIALLED, Status.KEPT_ADDED_LATER, Status.RESTORED,
+})
+#: The statuses every report's counts list, zeros included, in contract order.
+IMPORT_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s not in UNDO_ONLY_STATUSES)
 #: The statuses of an undo's report (`runs undo`).
 UNDO_STATUSES: frozenset[Status] = frozenset({
     Status.REMOVED, Status.ALREADY_DIALLED, Status.KEPT_ADDED_LATER, Status.RESTORED,

@@ -130,6 +130,10 @@ def test_undo_of_an_append_run_leaves_the_campaign_as_it_was(
     ])
     imported = import_file(tmp_path, source)
     run_id = run_id_of(imported)
+    # Imports keep their counts as they were: the undo's statuses are not listed there.
+    assert not {"restored", "already_dialled", "kept_added_later"} & set(
+        json.loads(imported.stdout)["counts"]
+    )
     assert len(snapshot(url, code)) == len(before) + len(new)
 
     preview = undo(tmp_path, run_id, "--dry-run", "--json")
@@ -191,6 +195,8 @@ def test_undo_of_an_upsert_restores_the_details_it_replaced(
     assert answer["counts"]["removed"] == 1
     assert snapshot(url, code) == before
     assert statuses(answer["reports"]["csv"]) == {e164(updated): "restored", e164(added): "removed"}
+    summary = json.loads(Path(answer["reports"]["json"]).read_text(encoding="utf-8"))
+    assert summary["counts"]["restored"] == 1 and summary["mode"] == "undo"
 
 
 def test_undo_keeps_numbers_dialled_or_added_again_by_a_later_run(

@@ -71,9 +71,9 @@ from typing import IO, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
 from importer.outcomes import (
+    IMPORT_STATUSES,
     QUIET_STATUSES,
     RowResult,
-    Status,
     Summary,
 )
 from importer.redact import redact
@@ -210,7 +210,7 @@ def read_report_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def count_statuses(rows: Iterable[RowResult]) -> dict[str, int]:
     """Count rows per status; every status is present, zeros included."""
     counts = Counter(str(r.status) for r in rows)
-    return {s.value: counts.get(s.value, 0) for s in Status}
+    return {s.value: counts.get(s.value, 0) for s in IMPORT_STATUSES}
 
 
 # --------------------------------------------------------------------------- summary
@@ -218,7 +218,7 @@ def count_statuses(rows: Iterable[RowResult]) -> dict[str, int]:
 def summary_to_dict(summary: Summary) -> dict[str, Any]:
     """The JSON form of a summary (also the CLI's ``--json`` object)."""
     data = asdict(summary)
-    counts = {s.value: int(summary.counts.get(s.value, 0)) for s in Status}
+    counts = {s.value: int(summary.counts.get(s.value, 0)) for s in IMPORT_STATUSES}
     for key, value in summary.counts.items():   # keep unknown statuses visible, never drop rows
         counts.setdefault(key, int(value))
     data["counts"] = counts
@@ -399,7 +399,7 @@ class ReportWriter:
         self.formats = frozenset(formats)
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.xlsx_row_limit = max(1, xlsx_row_limit)
-        self.counts: dict[str, int] = {s.value: 0 for s in Status}
+        self.counts: dict[str, int] = {s.value: 0 for s in IMPORT_STATUSES}
         self.total = 0
         self._base_summary = summary
         self._field_keys: list[str] = []

@@ -30,7 +30,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from importer.outcomes import Status, Summary
+from importer.outcomes import IMPORT_STATUSES, Status, Summary
 from importer.redact import redact
 from importer.report.writer import _XLSX_FIRST, is_formula_like
 
@@ -245,7 +245,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     ws.append([cell("Status", "D9E1F2", bold=True), cell("Rows", "D9E1F2", bold=True),
                cell("Meaning", "D9E1F2", bold=True)])
     # The leads' statuses (the chart's data), then the rows that are not leads, apart.
-    statuses = [s.value for s in Status if s is not Status.NOT_A_LEAD]
+    statuses = [s.value for s in IMPORT_STATUSES if s is not Status.NOT_A_LEAD]
     extra = sorted(k for k in summary.counts if k not in statuses and k != Status.NOT_A_LEAD)
     for status in [*statuses, *extra]:
         fill = STATUS_COLOURS.get(status)
