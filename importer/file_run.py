@@ -26,9 +26,9 @@ from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.mapping.not_leads import sort_rows
-from importer.outcomes import PUSHED, RowResult, Status
+from importer.outcomes import PUSHED, REJECTS_STATUSES, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
-from importer.report import ReportWriter
+from importer.report import RejectsWriter, ReportWriter
 from importer.sources import Source, open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
 from importer.upsert import Previous, UpdatePlan, plan_update
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _WOULD_ADD = Outcome(Status.WOULD_ADD)
+
+_Align = Callable[[tuple[str, ...]], tuple[str, ...]]
 
 #: A row an earlier attempt of a resumed run settled: (status, reason, error_code, sheet, row).
 DoneRow = tuple[str, str, int | None, str | None, int]
@@ -76,6 +78,8 @@ class _Window:
     planned: list[Planned] = field(default_factory=list)
     updates: list[Planned] = field(default_factory=list)
     plans: dict[int, UpdatePlan] = field(default_factory=dict)   # by seq, one per update
+    # Source cells of rows that are, or may become (sent rows), rejects: by seq.
+    cells: dict[int, tuple[str, ...]] = field(default_factory=dict)
     chunk_no: int = 0
     unknown: bool = False  # some rows' fate could not be established
 
@@ -99,6 +103,7 @@ class FileRun:
         done_rows: dict[int, DoneRow],
         first_chunk_no: int,
         replaced: dict[int, Previous] | None = None,
+        rejects: RejectsWriter | None = None,
     ) -> None:
         self.ctx = ctx
         self.path = path
@@ -112,6 +117,7 @@ class FileRun:
         # A resumed upsert names its changes against the details recorded before its first
         # attempt (which may have been applied already), by seq.
         self.replaced = replaced or {}
+        self.rejects = rejects
         self.processed = 0
         self.pushed = 0  # calls this run added or updated, recorded or not (for a stop message)
         self._in_flight: list[tuple[_Window, Future[dict[int, Outcome]]]] = []
@@ -142,8 +148,9 @@ class FileRun:
                 for source in open_sources(self.path, self.source_options):
                     with source:
                         bound = self.bind(source.info)
+                        align = self._aligner(source.info.columns)
                         if self._by_blocks():
-                            if not self._dry_run_blocks(source, bound):
+                            if not self._dry_run_blocks(source, bound, align):
                                 stopped = True
                                 break
                             continue
@@ -166,6 +173,8 @@ class FileRun:
                                 stopped = True
                                 break
                             self._classify(row, mapped, not_a_lead, seq, bound, window)
+                            if self.rejects is not None:
+                                self._keep_cells(window, seq, row, align)
                             seq += 1
                             if window.sendable() >= ctx.chunk_size:
                                 self._dispatch(window, pool)
@@ -193,7 +202,7 @@ class FileRun:
         ctx = self.ctx
         return ctx.columnar and ctx.dry_run and ctx.mode == "append" and not self.done_rows
 
-    def _dry_run_blocks(self, source: Source, bound: BoundMapping) -> bool:
+    def _dry_run_blocks(self, source: Source, bound: BoundMapping, align: _Align) -> bool:
         """A dry run of one sheet by the columnar engine; False when cancelled."""
         ctx = self.ctx
         done_before = self.processed
@@ -205,10 +214,39 @@ class FileRun:
         from importer import engine
 
         run = engine.BlockDryRun(
-            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress
+            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress, self.rejects, align
         )
         blocks = engine.sheet_blocks(source, bound.width)
         return run.run_sheet(blocks, bound, source.info.header_cells)
+
+    def _aligner(self, columns: list[str]) -> _Align:
+        """Cells of this sheet in the rejects file's column order (sheets may differ)."""
+        wanted = self.rejects.columns if self.rejects is not None else columns
+        if wanted == columns:
+            return lambda cells: cells
+        where = {name: i for i, name in enumerate(wanted)}
+        places = [where.get(name, -1) for name in columns]
+
+        def align(cells: tuple[str, ...]) -> tuple[str, ...]:
+            out = [""] * len(wanted)
+            for place, cell in zip(places, cells, strict=False):
+                if place >= 0:
+                    out[place] = cell
+            return tuple(out)
+
+        return align
+
+    @staticmethod
+    def _keep_cells(window: _Window, seq: int, row: SourceRow, align: _Align) -> None:
+        """Keep the cells of a row the rejects file may need; others are not held in memory."""
+        # Once per row of every file: plain tests, no generator.
+        planned, updates = window.planned, window.updates
+        if (
+            (planned and planned[-1].seq == seq)
+            or (updates and updates[-1].seq == seq)
+            or window.results[-1][1].status in REJECTS_STATUSES
+        ):
+            window.cells[seq] = align(row.cells)
 
     def _unsettled_pushes(self) -> int:
         """Calls accepted in chunks that were answered but not settled when the run stopped."""
@@ -411,6 +449,11 @@ class FileRun:
         self._record(window, outcomes, added)
         for _seq, result in window.results:
             self.writer.write(result)
+        if self.rejects is not None:
+            for seq, result in window.results:
+                cells = window.cells.get(seq)
+                if cells is not None and result.status in REJECTS_STATUSES:
+                    self.rejects.write(cells, result.reason, result.row)
         self.processed += len(window.results)
         self.ctx.progress(self.path.name, self.processed)
 

@@ -16,11 +16,13 @@ from functools import lru_cache
 
 __all__ = [
     "MAX_HEADER_CHARS",
+    "REJECTS_COLUMNS",
     "closest_headers",
     "custom_data_key",
     "find_columns",
     "normalize_header",
     "normalize_value",
+    "rejects_columns",
     "repeated_name",
 ]
 
@@ -55,6 +57,28 @@ def normalize_value(text: str) -> str:
 def _match_key(text: str) -> str:
     # A header made only of punctuation ("#", "-") is matched by its exact text.
     return normalize_header(text) or text.strip()
+
+
+#: The two columns a rejects file adds after the source's own (importer.report.rejects).
+REJECTS_COLUMNS: tuple[str, str] = ("reason", "source_row")
+
+
+def rejects_columns(headers: Sequence[str]) -> tuple[int, int] | None:
+    """Indexes of a rejects file's trailing ``reason`` and ``source_row`` columns, else None.
+
+    The readers rename a name the file repeats (``reason (2)`` when the source had
+    its own ``reason``), so a renamed copy counts too.  Only the last two columns
+    are looked at: those are the ones our rejects files add.
+    """
+    if len(headers) < 3:
+        return None
+    found = []
+    for index, wanted in zip((-2, -1), REJECTS_COLUMNS, strict=True):
+        header = headers[index].strip()
+        if (repeated_name(header) or header).casefold() != wanted:
+            return None
+        found.append(len(headers) + index)
+    return found[0], found[1]
 
 
 # The readers make header names unique: a name the file repeats becomes "name (2)", ...

@@ -15,14 +15,18 @@ __all__ = [
     "ADDED_GROUP",
     "ATTENTION_STATUSES",
     "DONE_STATUSES",
+    "IMPORT_STATUSES",
     "PLANNED",
     "PUSHED",
     "QUIET_STATUSES",
+    "REJECTS_STATUSES",
     "ROW_STATUSES",
     "SENT",
     "SETTLED",
     "SKIPPED_GROUP",
     "SUCCESS_STATUSES",
+    "UNDO_ONLY_STATUSES",
+    "UNDO_STATUSES",
     "UPDATED_GROUP",
     "UPDATING",
     "RowResult",
@@ -51,12 +55,17 @@ class Status(StrEnum):
     # A group title, repeated header, report footer or blank row inside the data: counted
     # apart from the leads, never a problem (not_leads.py says which rows).
     NOT_A_LEAD = "not_a_lead"
+    # `runs undo`: what happened to each number the run added or updated.
+    ALREADY_DIALLED = "already_dialled"      # no longer pending: left alone
+    KEPT_ADDED_LATER = "kept_added_later"    # another run (or someone) added it again: kept
+    RESTORED = "restored"                    # an upsert's previous details, or a sync removal, back
 
 
 #: Statuses of rows that need no attention; big workbooks leave them out.
-SUCCESS_STATUSES: frozenset[str] = frozenset(
-    {Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value}
-)
+SUCCESS_STATUSES: frozenset[str] = frozenset({
+    Status.ADDED.value, Status.UPDATED.value, Status.WOULD_ADD.value, Status.WOULD_UPDATE.value,
+    Status.RESTORED.value,
+})
 #: Statuses a big workbook's Rows sheet leaves out: nothing to do about these rows.
 QUIET_STATUSES: frozenset[str] = SUCCESS_STATUSES | {Status.NOT_A_LEAD.value}
 #: Every other status: the rows a big workbook's Rows sheet keeps.
@@ -68,10 +77,28 @@ DONE_STATUSES = frozenset({Status.ADDED.value, Status.REJECTED.value, Status.UPD
 PUSHED = frozenset({Status.ADDED, Status.UPDATED})
 #: How `runs` groups the statuses into its columns.
 ADDED_GROUP = frozenset({Status.ADDED, Status.WOULD_ADD})
-UPDATED_GROUP = frozenset({Status.UPDATED, Status.WOULD_UPDATE})
+UPDATED_GROUP = frozenset({Status.UPDATED, Status.WOULD_UPDATE, Status.RESTORED})
 SKIPPED_GROUP = frozenset({
     Status.DUPLICATE_IN_BATCH, Status.DUPLICATE_PENDING, Status.DUPLICATE_HISTORY,
     Status.SUPPRESSED, Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED,
+    Status.ALREADY_DIALLED, Status.KEPT_ADDED_LATER,
+})
+#: Rows a person can fix and import again: they go to the run's rejects file.
+REJECTS_STATUSES: frozenset[str] = frozenset({
+    Status.INVALID_PHONE.value, Status.MISSING_PHONE.value, Status.TYPE_REJECTED.value,
+    Status.REJECTED.value, Status.FAILED.value,
+})
+#: Statuses only an undo's report holds: import reports and summaries leave them out (their
+#: counts and Summary sheet list the import statuses), so the import contract stays as it was.
+UNDO_ONLY_STATUSES: frozenset[Status] = frozenset({
+    Status.ALREADY_DIALLED, Status.KEPT_ADDED_LATER, Status.RESTORED,
+})
+#: The statuses every report's counts list, zeros included, in contract order.
+IMPORT_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s not in UNDO_ONLY_STATUSES)
+#: The statuses of an undo's report (`runs undo`).
+UNDO_STATUSES: frozenset[Status] = frozenset({
+    Status.REMOVED, Status.ALREADY_DIALLED, Status.KEPT_ADDED_LATER, Status.RESTORED,
+    Status.FAILED,
 })
 
 # --- in-flight row states (the journal's, before a row has its outcome) ---------------------

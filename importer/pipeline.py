@@ -48,6 +48,7 @@ from importer.errors import (
 )
 from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
+from importer.headers import rejects_columns
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
@@ -58,7 +59,15 @@ from importer.phones import PhoneNormalizer, pending_key
 from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.redact import register_secret
-from importer.report import REPORT_FORMATS, ReportWriter, looks_rtl, remove_unfinished
+from importer.report import (
+    REPORT_FORMATS,
+    RejectsWriter,
+    ReportWriter,
+    looks_rtl,
+    rejects_base,
+    rejects_base_of,
+    remove_unfinished,
+)
 from importer.sources import open_sources, require_phone_sheet
 from importer.sources.model import SourceInfo, SourceOptions
 from importer.upsert import Previous, previous_by_phone
@@ -630,10 +639,17 @@ class _Importer:
                     mapping_name=mapping.name or "",
                     dry_run=self.options.dry_run,
                 ).run_id
+                self._link_rejects(item, run_id, summary)
             summary.run_id = run_id
             self.result.run_id = self.result.run_id or run_id
         writer = self._writer(item, summary)
         ctx.columnar = self._columnar(item.path)
+        rejects = RejectsWriter(
+            self.options.report_dir,
+            rejects_base(writer.paths),
+            _rejects_columns(item.columns),
+            self.options.report_formats,
+        )
         file_run = self._file_run = FileRun(
             ctx,
             item.path,
@@ -645,6 +661,7 @@ class _Importer:
             done_rows=done_rows,
             first_chunk_no=first_chunk,
             replaced=replaced,
+            rejects=rejects,
         )
         limited_before = ctx.client.limiter.stats()
         try:
@@ -657,21 +674,25 @@ class _Importer:
                 try:
                     file_run.run()
                     if sync_after:
-                        self._sync_remove(ctx, writer, item, summary)
+                        self._sync_remove(ctx, writer, item, summary, run_id)
                 except RunInterruptedError as exc:
                     summary.notes.extend(
                         _rate_limit_notes(limited_before, ctx.client.limiter.stats())
                     )
                     summary.notes.append("Interrupted: the rest of the file was not processed.")
+                    self._close_rejects(rejects, run_id, summary)
                     self._close_report(writer, summary, exit_code=exc.exit_code)
                     if self.journal is not None:
                         self.journal.finish_run(run_id, "interrupted", dict(writer.counts))
                     raise
                 summary.notes.extend(_rate_limit_notes(limited_before, ctx.client.limiter.stats()))
-                reports = self._close_report(writer, summary)
+                self._close_rejects(rejects, run_id, summary)
+                reports = self._close_report(writer, summary) | rejects.paths
         except StorageError:
             self._record_stop(run_id, writer)
             raise
+        finally:
+            rejects.abandon()
         if self.journal is not None:
             failed = summary.counts.get(Status.FAILED.value, 0)
             self.journal.finish_run(
@@ -701,6 +722,31 @@ class _Importer:
             return path.stat().st_size >= AUTO_COLUMNAR_BYTES
         except OSError:
             return False
+    def _close_rejects(self, rejects: RejectsWriter, run_id: str, summary: Summary) -> None:
+        """Finish the rejects file, name it in the summary and record it in the journal."""
+        paths = rejects.close()
+        if not paths:
+            return
+        summary.reports.update({key: str(path) for key, path in paths.items()})
+        summary.notes.append(
+            f"{rejects.rows:,} row(s) to fix are in {paths['rejects'].name}: correct them (in "
+            "Excel, say) and import that file again with the same mapping."
+        )
+        if self.journal is not None and run_id:
+            for path in paths.values():
+                self.journal.record_rejects_file(
+                    run_id, rejects.base, str(path.absolute()), rejects.rows
+                )
+
+    def _link_rejects(self, item: _Prepared, run_id: str, summary: Summary) -> None:
+        """A rejects file of an earlier run imported again: link the two runs."""
+        base = rejects_base_of(item.path.name)
+        if self.journal is None or base is None or rejects_columns(item.columns) is None:
+            return
+        origin = self.journal.rejects_origin(base)
+        if origin is not None:
+            self.journal.link_rejects(run_id, origin)
+            summary.notes.append(f"This is the rejects file of run {origin}.")
 
     def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
         """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""
@@ -809,7 +855,12 @@ class _Importer:
     # ---------------------------------------------------------------- sync
 
     def _sync_remove(
-        self, ctx: RunContext, writer: ReportWriter, item: _Prepared, summary: Summary
+        self,
+        ctx: RunContext,
+        writer: ReportWriter,
+        item: _Prepared,
+        summary: Summary,
+        run_id: str,
     ) -> None:
         """--mode sync: remove pending numbers that no source row holds (after a backup)."""
         fresh = ctx.client.get_campaign_pending_calls(ctx.campaign.code)
@@ -849,12 +900,25 @@ class _Importer:
                 ) from None
             self.result.backups.append(backup)
             summary.notes.append(f"Pending calls were saved to {backup} before removing.")
+        journal = self.journal if run_id and not self.options.dry_run else None
+        if journal is not None:
+            # Before any RemoveCall: `runs undo` adds these calls back from here.
+            journal.record_sync_removals(
+                run_id,
+                [
+                    (phone, by_phone[phone].phone, Previous.from_call(by_phone[phone]).to_json())
+                    for phone in stale
+                ],
+            )
         for done, phone in enumerate(stale, start=1):
             first = by_phone[phone]
             if self.options.dry_run:
                 outcome = Outcome(Status.REMOVED, "dry run: would be removed (not in the source)")
             else:
                 outcome = remove_one(ctx.client, ctx.campaign.code, first.phone, self.options.retry)
+            if journal is not None:
+                removed = outcome.status is Status.REMOVED
+                journal.mark_sync_removed(run_id, phone, "removed" if removed else "failed")
             writer.write(
                 RowResult(
                     source_file=item.path.name,
@@ -870,6 +934,13 @@ class _Importer:
                 )
             )
             self.progress(ProgressEvent(item.path.name, "sync", done, len(stale)))
+
+
+def _rejects_columns(columns: list[str]) -> list[str]:
+    """Every sheet's columns, each once; a rejects file's own reason/source_row dropped."""
+    unique = list(dict.fromkeys(columns))
+    ours = rejects_columns(unique)
+    return [c for i, c in enumerate(unique) if ours is None or i not in ours]
 
 
 def _rate_limit_notes(before: LimiterStats, after: LimiterStats) -> list[str]:

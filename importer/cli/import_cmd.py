@@ -23,7 +23,7 @@ from importer.cli._common import (
 )
 from importer.errors import RunInterruptedError
 from importer.logs import configure_logging
-from importer.outcomes import Status
+from importer.outcomes import IMPORT_STATUSES, Status
 from importer.pipeline import (
     ENGINES,
     Engine,
@@ -179,7 +179,7 @@ def _count_parts(counts: dict[str, int]) -> str:
 
 
 def _result_to_json(result: ImportResult) -> dict[str, Any]:
-    totals: dict[str, int] = {s.value: 0 for s in Status}
+    totals: dict[str, int] = {s.value: 0 for s in IMPORT_STATUSES}
     files = []
     for outcome in result.files:
         entry = summary_to_dict(outcome.summary)

@@ -191,6 +191,52 @@ def register(group: click.Group) -> None:
         runner.watch(on_file=show)
         raise SystemExit(EXIT_OK)
 
+    @inbox.command("undo")
+    @click.argument("file_name", metavar="FILE")
+    @_config_option
+    @click.option("--dry-run", is_flag=True, help="Show what the undo would do; change nothing.")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+    @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
+    def undo_cmd(
+        *, file_name: str, config_path: Path, dry_run: bool, yes: bool, as_json: bool,
+        api_url: str | None,
+    ) -> None:
+        """Take back the import of FILE, a file in an inbox's done/ folder.
+
+        Does what `lead-importer runs undo RUN` does for the run that imported it:
+        removes the calls it added that are still pending and restores what it
+        updated. The file stays in done/; the report goes to the inbox's reports/.
+        """
+        from importer.cli.undo_cmd import run_undo
+        from importer.journal import Journal
+        from importer.undo import UndoOptions, find_run_of_file
+
+        config = load_inbox_config(config_path)
+        settings = settings_from(config.settings_file, api_url, state_dir=config.state_dir)
+        name = Path(file_name).name
+        found = [i for i in config.inboxes if (i.folder("done") / name).is_file()]
+        if not found:
+            folders = ", ".join(str(i.folder("done")) for i in config.inboxes)
+            raise ConfigError(
+                f"{escape_controls(name)!r} is not in a done/ folder ({folders})"
+            ).with_hint("Name a file that an inbox imported (it is then in its done/ folder).")
+        inbox = found[0]
+        state_dir = settings.resolved_state_dir()
+        if not Journal.path_for(state_dir).exists():
+            raise ConfigError(f"no imports are recorded in {state_dir}").with_hint("")
+        with Journal.open(state_dir) as journal:
+            run = find_run_of_file(journal, inbox.folder("done") / name)
+        options = UndoOptions(
+            run_id=run.run_id,
+            campaign=None,
+            dry_run=dry_run,
+            report_dir=inbox.reports_dir,
+            report_formats=frozenset(inbox.report_formats),
+            state_dir=state_dir,
+        )
+        run_undo(options, settings, yes=yes, as_json=as_json)
+
     @inbox.command("check")
     @_config_option
     @click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 import phonenumbers
 
-from importer.cli._common import echo_json, fail, report_format_option
+from importer.cli._common import echo_json, fail, report_format_option, settings_from
 from importer.config import load_settings
 from importer.errors import EXIT_BAD_INPUT
 from importer.journal import HistoryEntry, Journal, RunRecord
@@ -89,12 +89,37 @@ def _run_json(journal: Journal, run: RunRecord, *, detail: bool = False) -> dict
     data["key"] = asdict(run.key)
     data["counts"] = _counts(journal, run)
     if detail:
+        data.update(journal.run_links(run.run_id))
+        data["rejects_files"] = [asdict(r) for r in journal.rejects_files(run.run_id)]
+        undo = journal.undo_of(run.run_id)
+        data["undo"] = asdict(undo) if undo is not None else None
         data["unknown_chunks"] = [
             {"chunk_no": c.chunk_no, "rows": len(c.seqs), "sent_at": c.sent_at,
              "attempts": c.attempts}
             for c in journal.unknown_chunks(run.run_id)
         ]
     return data
+
+
+def _link_lines(journal: Journal, run: RunRecord) -> list[tuple[str, str]]:
+    """Its undo, the rejects file it wrote or imported, and the runs that imported that."""
+    links = journal.run_links(run.run_id)
+    lines: list[tuple[str, str]] = []
+    for rejects in journal.rejects_files(run.run_id):
+        lines.append(("Rejects file", f"{rejects.path} ({rejects.rows} row(s))"))
+    if links["rejects_of"]:
+        lines.append(("Rejects of", f"run {links['rejects_of']} (this file is its rejects file)"))
+    for other in links["rejects_imported_by"]:
+        lines.append(("Rejects imported", f"by run {other}"))
+    undo = journal.undo_of(run.run_id)
+    if undo is not None:
+        state = f"finished {undo.finished_at}" if undo.outcome == "finished" else (
+            f"{undo.outcome or 'unfinished'}: run `lead-importer runs undo {run.run_id}` again "
+            "to finish it"
+        )
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(undo.counts.items()) if n)
+        lines.append(("Undone", f"by {undo.undo_id} ({state}){': ' + counts if counts else ''}"))
+    return lines
 
 
 def _table(rows: list[list[str]], numeric_from: int) -> list[str]:
@@ -192,6 +217,7 @@ def show_cmd(run_id: str, as_json: bool, state_dir: Path | None, config_file: Pa
         lines += [(f"  {status}", str(n)) for status, n in sorted(counts.items()) if n]
         for fmt, path in sorted(run.report_paths.items()):
             lines.append((f"Report ({fmt})", path))
+        lines += _link_lines(journal, run)
         if unknown:
             rows = sum(len(c.seqs) for c in unknown)
             lines.append((
@@ -202,6 +228,62 @@ def show_cmd(run_id: str, as_json: bool, state_dir: Path | None, config_file: Pa
         width = max(len(k) for k, _ in lines)
         for label, value in lines:
             click.echo(f"{label.ljust(width)}  {value}")
+
+
+@runs_group.command("undo")
+@click.argument("run_id", metavar="RUN")
+@click.option("--dry-run", is_flag=True, help="Show what the undo would do; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--campaign", default=None,
+              help="The run's campaign (name or code) when its name has changed since.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports"), show_default=True, help="Where to write the report.")
+@report_format_option
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds to wait while an import into the same campaign runs.")
+@click.option("--api-url", default=None, help="Dialer base URL (default: $VOICENTER_API_URL).")
+@_state_options
+def undo_cmd(
+    *,
+    run_id: str,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    campaign: str | None,
+    report_dir: Path,
+    report_formats: frozenset[str],
+    lock_timeout: float,
+    api_url: str | None,
+    state_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Take a run back: remove the calls it added, restore the ones it updated.
+
+    Only calls the run added and that are still pending are removed; numbers that were
+    pending before it, dialled since or added again by a later run are left alone. A
+    sync run's removals are added back. Killed half way, the same command finishes it.
+    """
+    from importer.cli.undo_cmd import run_undo
+    from importer.undo import UndoOptions
+
+    settings = settings_from(config_file or _parent("config_file"), api_url)
+    options = UndoOptions(
+        run_id=run_id,
+        campaign=campaign,
+        dry_run=dry_run,
+        report_dir=report_dir,
+        report_formats=report_formats,
+        state_dir=_state_dir(state_dir, config_file),
+        lock_timeout=lock_timeout,
+    )
+    run_undo(options, settings, yes=yes, as_json=as_json)
+
+
+def _parent(name: str) -> Any:
+    """An option given to ``runs`` itself (``runs --state-dir D undo RUN``)."""
+    parent = click.get_current_context().find_object(dict) or {}
+    return parent.get(name)
 
 
 @runs_group.command("report")

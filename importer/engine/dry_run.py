@@ -32,8 +32,8 @@ from importer.engine.blocks import Block
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.mapping import BoundMapping
 from importer.mapping.not_leads import LeadSorter
-from importer.outcomes import Status
-from importer.report import ReportWriter
+from importer.outcomes import REJECTS_STATUSES, Status
+from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
 
 __all__ = ["BlockDryRun"]
@@ -41,6 +41,7 @@ __all__ = ["BlockDryRun"]
 _STATUSES = list(Status)
 _CODE = {s: i for i, s in enumerate(_STATUSES)}
 _NAMES = pa.array([s.value for s in _STATUSES], type=pa.string())
+_REJECT_CODES = np.array([_CODE[s] for s in _STATUSES if s in REJECTS_STATUSES], dtype=np.int8)
 _SEP = "; "
 
 
@@ -126,9 +127,13 @@ class BlockDryRun:
         writer: ReportWriter,
         cancel: threading.Event,
         progress: Callable[[int], None],
+        rejects: RejectsWriter | None = None,
+        align: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
     ) -> None:
         self.checks = checks
         self.progress = progress
+        self.rejects = rejects
+        self.align = align or (lambda cells: cells)
         self.campaign = campaign
         self.writer = writer
         self.cancel = cancel
@@ -184,6 +189,7 @@ class BlockDryRun:
             name: (pc.if_else(pa.array(not_lead), "", text) if not_lead.any() else text)
             for name, text in _cached_fields(mapped, start, stop)
         }
+        self._write_rejects(block, start, status, reason)
         self.writer.write_block(
             ReportBlock(
                 source_file=block.file,
@@ -198,6 +204,23 @@ class BlockDryRun:
             )
         )
         self.processed += n
+
+    def _write_rejects(
+        self, block: Block, start: int, status: npt.NDArray[np.int8], reason: pa.Array
+    ) -> None:
+        """Rows to fix go to the rejects file with their cells as read (FileRun does the same
+        row by row)."""
+        if self.rejects is None:
+            return
+        chosen = np.flatnonzero(np.isin(status, _REJECT_CODES))
+        if not len(chosen):
+            return
+        picked = pa.array(chosen + start)
+        cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
+        reasons = reason.take(pa.array(chosen)).to_pylist()
+        rows = block.rows[chosen + start].tolist()
+        for row_cells, why, row in zip(cells, reasons, rows, strict=True):
+            self.rejects.write(self.align(row_cells), why, row)
 
     def _dedupe(
         self, phone: pa.Array, check: npt.NDArray[np.bool_], status: npt.NDArray[np.int8]

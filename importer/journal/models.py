@@ -14,9 +14,12 @@ __all__ = [
     "ChunkRecord",
     "HistoryEntry",
     "JournalRow",
+    "RejectsFile",
     "ReplacedEntry",
     "RunKey",
     "RunRecord",
+    "UndoItem",
+    "UndoRecord",
     "sha256_file",
     "sha256_text",
 ]
@@ -133,6 +136,48 @@ class HistoryEntry:
     row: int
     added_at: str
     action: str = "added"  # "added", or "updated" by an upsert
+
+
+@dataclass(frozen=True, slots=True)
+class RejectsFile:
+    """A rejects file a run wrote: the rows to fix and import again."""
+
+    run_id: str
+    base: str                        # "<stem>.<UTC ts>": the name without ".rejects.csv"
+    path: str
+    rows: int
+    written_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class UndoRecord:
+    """The undo of one run (``runs undo``); outcome None while it runs or after a kill."""
+
+    undo_id: str
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    outcome: str | None
+    counts: dict[str, int]
+    report_paths: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class UndoItem:
+    """One number an undo looks at: to remove, to restore (upsert) or to add back (sync)."""
+
+    item: int
+    kind: str                        # "remove" | "restore" | "readd"
+    sheet: str | None
+    row: int
+    phone: str                       # E.164
+    phone_raw: str                   # as in the file; for "readd", as the API listed it
+    import_ref: str | None           # what the run sent in CustomData, to know its own call
+    fields: dict[str, str]
+    detail_json: str | None          # the details to restore or add back (API names)
+    state: str                       # "planned" | "sending" | "done"
+    status: str                      # a report status once done
+    reason: str
 
 
 def sha256_file(path: Path, *, block_size: int = 1 << 20) -> str:

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4C494D50          # "LIMP": lead-importer
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # MIGRATIONS[n] brings a version n-1 journal to version n.  Append, never edit.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -109,6 +109,60 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # What the importer did to the number: "added" (AddCallsBulk) or "updated" (an
         # upsert's UpdateCall); rows of older journals were all recorded as added.
         "ALTER TABLE history ADD COLUMN action TEXT NOT NULL DEFAULT 'added'",
+    ),
+    4: (
+        # `runs undo`: the undo a run got (it is then never resumed nor "already imported"),
+        # and the run whose rejects file this run imported.
+        "ALTER TABLE runs ADD COLUMN undone_by TEXT",
+        "ALTER TABLE runs ADD COLUMN rejects_of TEXT",
+        # The rejects files a run wrote; ``base`` is "<stem>.<UTC ts>", the part of the
+        # name that survives Excel's "Save as" (another extension).
+        """CREATE TABLE rejects_files (
+            run_id TEXT NOT NULL,
+            base TEXT NOT NULL,
+            path TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            written_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, path)
+        )""",
+        "CREATE INDEX rejects_by_base ON rejects_files (base)",
+        # What a --mode sync run removed, with the call's details (API field names), so an
+        # undo can add it back; "removing" is written before the RemoveCall is sent.
+        """CREATE TABLE sync_removed (
+            run_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            api_phone TEXT NOT NULL,
+            previous_json TEXT NOT NULL,
+            state TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, phone)
+        )""",
+        """CREATE TABLE undos (
+            undo_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT,
+            counts_json TEXT NOT NULL DEFAULT '{}',
+            report_paths_json TEXT NOT NULL DEFAULT '{}'
+        )""",
+        # One line per number an undo looks at; ``state`` planned -> sending -> done.
+        """CREATE TABLE undo_items (
+            undo_id TEXT NOT NULL,
+            item INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            sheet TEXT,
+            row INTEGER NOT NULL,
+            phone TEXT NOT NULL,
+            phone_raw TEXT NOT NULL,
+            import_ref TEXT,
+            fields_json TEXT NOT NULL,
+            detail_json TEXT,
+            state TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (undo_id, item)
+        ) WITHOUT ROWID""",
     ),
 }
 

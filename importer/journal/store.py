@@ -34,9 +34,12 @@ from importer.journal.models import (
     ChunkRecord,
     HistoryEntry,
     JournalRow,
+    RejectsFile,
     ReplacedEntry,
     RunKey,
     RunRecord,
+    UndoItem,
+    UndoRecord,
     sha256_file,
     sha256_text,
 )
@@ -48,9 +51,12 @@ __all__ = [
     "HistoryEntry",
     "Journal",
     "JournalRow",
+    "RejectsFile",
     "ReplacedEntry",
     "RunKey",
     "RunRecord",
+    "UndoItem",
+    "UndoRecord",
     "sha256_file",
     "sha256_text",
 ]
@@ -71,6 +77,13 @@ _ROW_COLUMNS = (
     "fields_json, target_json"
 )
 _KEY_WHERE = "file_sha256 = ? AND mapping_sha256 = ? AND campaign_key = ? AND mode = ?"
+# History actions of an import (dedupe's history_days counts them); an undo marks the
+# lines it took back "undone" and adds its own ("removed", "restored").
+_IMPORT_ACTIONS = "'added', 'updated'"
+_UNDO_ITEM_COLUMNS = (
+    "item, kind, sheet, row, phone, phone_raw, import_ref, fields_json, detail_json, state, "
+    "status, reason"
+)
 
 
 def _utc_now() -> datetime:
@@ -252,7 +265,7 @@ class Journal:
             except sqlite3.Error as exc:
                 raise translate_error(exc, self.path) from None
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         with self._lock:
             try:
                 return self._connection().execute(sql, params).fetchall()
@@ -361,7 +374,8 @@ class Journal:
     def _latest(self, key: RunKey, dry_run: bool, extra: str = "") -> RunRecord | None:
         found = self._query(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE {_KEY_WHERE} AND dry_run = ? {extra} "
-            "ORDER BY rowid DESC LIMIT 1",
+            # An undone run is neither resumed nor "already imported": its file may come again.
+            "AND undone_by IS NULL ORDER BY rowid DESC LIMIT 1",
             (key.file_sha256, key.mapping_sha256, key.campaign_key, key.mode, int(dry_run)),
         )
         return _run_from(found[0]) if found else None
@@ -690,7 +704,8 @@ class Journal:
         cutoff = _iso(self._clock() - timedelta(days=days))
         found = self._query(
             "SELECT DISTINCT phone FROM history WHERE campaign_key = ? AND added_at >= ? "
-            "AND run_id != ?",
+            # An undo's own lines, and the imports it took back, are not imports.
+            f"AND run_id != ? AND action IN ({_IMPORT_ACTIONS})",
             (campaign_key, cutoff, exclude_run or ""),
         )
         return {str(r[0]) for r in found}
@@ -717,12 +732,12 @@ class Journal:
     def prune(self, older_than_days: int, history_older_than_days: int | None = None) -> int:
         """Forget row detail of finished runs older than the given age.
 
-        Run records (counts, report paths) are kept; the details their upserts
-        replaced go with the rows.  Returns the number of runs whose rows were
-        dropped.  The import history, which dedupe reads, is kept unless
-        ``history_older_than_days`` is given: forgetting it lets numbers imported
-        then be dialled again, so it must stay longer than every mapping's
-        ``dedupe.history_days``.
+        Run records (counts, report paths, undos) are kept; the details their upserts
+        replaced or their syncs removed, and their undos' items, go with the rows.
+        Returns the number of runs whose rows were dropped.  The import history,
+        which dedupe reads, is kept unless ``history_older_than_days`` is given:
+        forgetting it lets numbers imported then be dialled again, so it must stay
+        longer than every mapping's ``dedupe.history_days``.
         """
         cutoff = _iso(self._clock() - timedelta(days=max(0, older_than_days)))
         with self._write() as conn:
@@ -737,6 +752,12 @@ class Journal:
                 conn.execute("DELETE FROM run_rows WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM chunks WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM replaced WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM sync_removed WHERE run_id = ?", (run_id,))
+                conn.execute(
+                    "DELETE FROM undo_items WHERE undo_id IN "
+                    "(SELECT undo_id FROM undos WHERE run_id = ?)",
+                    (run_id,),
+                )
             if history_older_than_days is not None:
                 history_cutoff = _iso(
                     self._clock() - timedelta(days=max(0, history_older_than_days))
@@ -790,3 +811,267 @@ class Journal:
                 campaign=run.campaign_name,
                 fields=dict(r.fields),
             )
+
+
+    # -- rejects files -----------------------------------------------------------------
+
+    def record_rejects_file(self, run_id: str, base: str, path: str, rows: int) -> None:
+        """Remember a rejects file a run wrote (``base``: its "<stem>.<UTC ts>" name part)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO rejects_files (run_id, base, path, rows, written_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, base, path, rows, self.now()),
+            )
+
+    def rejects_files(self, run_id: str) -> list[RejectsFile]:
+        """The rejects files a run wrote."""
+        found = self._query(
+            "SELECT run_id, base, path, rows, written_at FROM rejects_files WHERE run_id = ? "
+            "ORDER BY written_at, path",
+            (run_id,),
+        )
+        return [RejectsFile(*r) for r in found]
+
+    def rejects_origin(self, base: str) -> str | None:
+        """The run that wrote the rejects file named ``base`` ("<stem>.<UTC ts>"), if any."""
+        found = self._query(
+            "SELECT run_id FROM rejects_files WHERE base = ? ORDER BY rowid DESC LIMIT 1", (base,)
+        )
+        return str(found[0][0]) if found else None
+
+    def link_rejects(self, run_id: str, origin_run_id: str) -> None:
+        """Record that ``run_id`` imported a rejects file of ``origin_run_id``."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET rejects_of = ? WHERE run_id = ?", (origin_run_id, run_id)
+            )
+
+    def run_links(self, run_id: str) -> dict[str, Any]:
+        """What points from and to a run: its undo, its rejects' origin and re-imports."""
+        found = self._query(
+            "SELECT undone_by, rejects_of FROM runs WHERE run_id = ?", (run_id,)
+        )
+        undone_by, rejects_of = found[0] if found else (None, None)
+        again = self._query(
+            "SELECT run_id FROM runs WHERE rejects_of = ? ORDER BY rowid", (run_id,)
+        )
+        return {
+            "undone_by": undone_by,
+            "rejects_of": rejects_of,
+            "rejects_imported_by": [str(r[0]) for r in again],
+        }
+
+    # -- sync removals -----------------------------------------------------------------
+
+    def record_sync_removals(
+        self, run_id: str, calls: Iterable[tuple[str, str, str]]
+    ) -> None:
+        """Before removing: (E.164, phone as the API lists it, details JSON) of each call."""
+        now = self.now()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO sync_removed (run_id, phone, api_phone, previous_json, "
+                "state, recorded_at) VALUES (?, ?, ?, ?, 'removing', ?)",
+                [(run_id, phone, api, details, now) for phone, api, details in calls],
+            )
+
+    def mark_sync_removed(self, run_id: str, phone: str, state: str) -> None:
+        """After a RemoveCall: "removed", or "failed" (the call is still pending)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE sync_removed SET state = ? WHERE run_id = ? AND phone = ?",
+                (state, run_id, phone),
+            )
+
+    # -- undo --------------------------------------------------------------------------
+
+    def undo_of(self, run_id: str) -> UndoRecord | None:
+        """The undo of a run, finished or not."""
+        found = self._query(
+            "SELECT undo_id, run_id, started_at, finished_at, outcome, counts_json, "
+            "report_paths_json FROM undos WHERE run_id = ?",
+            (run_id,),
+        )
+        if not found:
+            return None
+        r = found[0]
+        return UndoRecord(
+            r[0], r[1], r[2], r[3], r[4],
+            {str(k): int(v) for k, v in json.loads(r[5]).items()},
+            {str(k): str(v) for k, v in json.loads(r[6]).items()},
+        )
+
+    def start_undo(self, run_id: str) -> UndoRecord:
+        """Begin (or find the unfinished) undo of a run, with one item per number to look at.
+
+        Items: every row the run added (or sent without a recorded answer) is to be
+        removed; every row it updated, with the details the update replaced, restored;
+        every call a sync run removed, added back.  The run is marked undone at once,
+        so it is never resumed and its file is not "already imported" any more.
+        """
+        existing = self.undo_of(run_id)
+        if existing is not None:
+            return existing
+        undo_id = f"undo-{run_id}"
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO undos (undo_id, run_id, started_at) VALUES (?, ?, ?)",
+                (undo_id, run_id, self.now()),
+            )
+            conn.execute("UPDATE runs SET undone_by = ? WHERE run_id = ?", (undo_id, run_id))
+            conn.execute(
+                f"INSERT INTO undo_items (undo_id, {_UNDO_ITEM_COLUMNS}) "
+                "SELECT :undo, item, kind, sheet, row, phone, phone_raw, import_ref, "
+                f"fields_json, detail_json, 'planned', '', '' FROM ({_UNDO_CANDIDATES})",
+                {"undo": undo_id, "run": run_id},
+            )
+        started = self.undo_of(run_id)
+        assert started is not None
+        return started
+
+    def undo_candidates(self, run_id: str, after: int = -1) -> list[UndoItem]:
+        """The items an undo of the run would look at, a page from ``after`` (a dry run)."""
+        found = self._query(
+            f"SELECT {_UNDO_ITEM_COLUMNS} FROM (SELECT *, 'planned' AS state, '' AS status, "
+            f"'' AS reason FROM ({_UNDO_CANDIDATES})) WHERE item > :after ORDER BY item "
+            "LIMIT :limit",
+            {"run": run_id, "after": after, "limit": _PAGE},
+        )
+        return [_undo_item(r) for r in found]
+
+    def undo_items(self, undo_id: str, after: int = -1) -> list[UndoItem]:
+        """A page of an undo's items, from ``after``, in order."""
+        found = self._query(
+            f"SELECT {_UNDO_ITEM_COLUMNS} FROM undo_items WHERE undo_id = ? AND item > ? "
+            "ORDER BY item LIMIT ?",
+            (undo_id, after, _PAGE),
+        )
+        return [_undo_item(r) for r in found]
+
+    def mark_undo_sending(self, undo_id: str, items: Sequence[int]) -> None:
+        """Durably record, BEFORE the requests, that these items' writes go out."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE undo_items SET state = 'sending' WHERE undo_id = ? AND item IN "
+                "(SELECT value FROM json_each(?))",
+                (undo_id, _dumps(list(items))),
+            )
+
+    def mark_undo_done(
+        self,
+        undo: UndoRecord,
+        campaign: tuple[str, str],
+        source_file: str,
+        results: Sequence[tuple[UndoItem, str, str]],
+    ) -> None:
+        """Record items' outcomes (item, status, reason) and what they change in the history.
+
+        A number the undo removed or restored stops counting as imported by the run
+        (its history line becomes "undone", so dedupe lets it in again), and the undo
+        adds its own line ("removed" or "restored").  ``campaign`` is (key, name).
+        """
+        now = self.now()
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE undo_items SET state = 'done', status = ?, reason = ? "
+                "WHERE undo_id = ? AND item = ?",
+                [(status, reason, undo.undo_id, it.item) for it, status, reason in results],
+            )
+            took_back = [
+                it.phone for it, status, _ in results
+                if status in {Status.REMOVED.value, Status.RESTORED.value} and it.kind != "readd"
+            ]
+            conn.executemany(
+                "UPDATE history SET action = 'undone' WHERE run_id = ? AND phone = ?",
+                [(undo.run_id, phone) for phone in took_back],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO history (phone, campaign_key, campaign_name, run_id, "
+                "source_file, row, added_at, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (it.phone, campaign[0], campaign[1], undo.undo_id, source_file, it.row, now,
+                     status)
+                    for it, status, _ in results
+                    if status in {Status.REMOVED.value, Status.RESTORED.value}
+                ],
+            )
+
+    def set_undo_reports(self, undo_id: str, reports: dict[str, str]) -> None:
+        """Where an undo's reports are being written (known from its start)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE undos SET report_paths_json = ? WHERE undo_id = ?",
+                (_dumps(reports), undo_id),
+            )
+
+    def sync_removals(self, run_id: str) -> int:
+        """How many calls a sync run recorded removing (before it removed them)."""
+        found = self._query("SELECT count(*) FROM sync_removed WHERE run_id = ?", (run_id,))
+        return int(found[0][0])
+
+    def run_of_file(self, file_sha256: str) -> str | None:
+        """The latest real (not dry) run of a file with this SHA-256."""
+        found = self._query(
+            "SELECT run_id FROM runs WHERE file_sha256 = ? AND dry_run = 0 "
+            "ORDER BY rowid DESC LIMIT 1",
+            (file_sha256,),
+        )
+        return str(found[0][0]) if found else None
+
+    def retry_failed_undo_items(self, undo_id: str) -> None:
+        """Plan an incomplete undo's failed items again (a re-run retries them)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE undo_items SET state = 'planned', status = '', reason = '' "
+                "WHERE undo_id = ? AND status = ?",
+                (undo_id, Status.FAILED.value),
+            )
+
+    def finish_undo(
+        self, undo_id: str, outcome: str, counts: dict[str, int], reports: dict[str, str]
+    ) -> None:
+        """Record how an undo ended ("finished", "incomplete" with failed items, "interrupted")."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE undos SET outcome = ?, finished_at = ?, counts_json = ?, "
+                "report_paths_json = ? WHERE undo_id = ?",
+                (outcome, self.now(), _dumps(counts), _dumps(reports), undo_id),
+            )
+
+    def changed_later(self, run_id: str) -> dict[str, str]:
+        """Numbers of the run that a later run added or updated again: phone -> that run."""
+        found = self._query(
+            "SELECT h1.phone, max(h2.run_id) FROM history h1 JOIN history h2 "
+            "ON h2.phone = h1.phone AND h2.campaign_key = h1.campaign_key "
+            "AND h2.rowid > h1.rowid AND h2.run_id != h1.run_id "
+            f"AND h2.action IN ({_IMPORT_ACTIONS}) WHERE h1.run_id = ? GROUP BY h1.phone",
+            (run_id,),
+        )
+        return {str(r[0]): str(r[1]) for r in found}
+
+
+# Items of an undo, by kind: "remove" (rows the run added, or sent without a recorded
+# answer), "restore" (rows it updated, with what the update replaced) and "readd" (calls a
+# sync run removed).  Rows keep their seq as item number; re-adds come after the last row.
+_UNDO_CANDIDATES = (
+    "SELECT r.seq AS item, CASE WHEN r.status IN ('added', 'sent') THEN 'remove' "
+    "ELSE 'restore' END AS kind, r.sheet AS sheet, r.row AS row, r.phone AS phone, "
+    "r.phone_raw AS phone_raw, r.import_ref AS import_ref, r.fields_json AS fields_json, "
+    "p.previous_json AS detail_json FROM run_rows r LEFT JOIN replaced p "
+    "ON p.run_id = r.run_id AND p.seq = r.seq WHERE r.run_id = :run AND r.phone != '' AND "
+    "(r.status IN ('added', 'sent') OR (r.status IN ('updated', 'updating') "
+    "AND p.previous_json IS NOT NULL)) "
+    "UNION ALL SELECT (SELECT coalesce(max(seq), -1) FROM run_rows WHERE run_id = :run) "
+    "+ row_number() OVER (ORDER BY s.rowid), 'readd', NULL, 0, s.phone, s.api_phone, NULL, "
+    "'{}', s.previous_json FROM sync_removed s WHERE s.run_id = :run "
+    "AND s.state IN ('removing', 'removed')"
+)
+
+
+def _undo_item(r: Sequence[Any]) -> UndoItem:
+    return UndoItem(
+        item=int(r[0]), kind=str(r[1]), sheet=r[2], row=int(r[3]), phone=str(r[4]),
+        phone_raw=str(r[5]), import_ref=r[6], fields=json.loads(r[7]), detail_json=r[8],
+        state=str(r[9]), status=str(r[10]), reason=str(r[11]),
+    )

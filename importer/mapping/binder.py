@@ -25,10 +25,12 @@ from importer.dialer.models import CallTarget
 from importer.errors import MappingError
 from importer.headers import (
     MAX_HEADER_CHARS,
+    REJECTS_COLUMNS,
     closest_headers,
     custom_data_key,
     find_columns,
     normalize_value,
+    rejects_columns,
     repeated_name,
 )
 from importer.mapping.dates import combine, parse_time_of_day, parse_when, to_originate
@@ -273,6 +275,7 @@ class BoundMapping:
         self._file = info.path.name
         self._now = clock()
         self.notes: list[str] = []
+        self.rejects_file = self._hide_rejects_columns()
         problems: list[str] = []
 
         # A shared normalizer (the pipeline's, with its cache) must use mapping.phone_policy().
@@ -343,6 +346,23 @@ class BoundMapping:
             **{key: text for key, text, _ in self._custom},
         }
         return frozenset(name for name, text in texts.items() if text is not None and text.absent)
+
+    def _hide_rejects_columns(self) -> bool:
+        """A rejects file's own ``reason``/``source_row`` columns never reach the dialer.
+
+        They are our bookkeeping, not the lead's: no mapping name and no
+        ``copy_columns`` pattern (``*``) may bind them, so their keys match nothing.
+        """
+        extra = rejects_columns(self._keys)
+        if extra is None:
+            return False
+        for index in extra:
+            self._keys[index] = ""
+        self.notes.append(
+            f"{self._file} is a rejects file: its last columns "
+            f"({', '.join(REJECTS_COLUMNS)}) are not imported"
+        )
+        return True
 
     # --- binding --------------------------------------------------------------------------
 
@@ -504,7 +524,9 @@ class BoundMapping:
         # A mapping that maps var_Extension itself has it filled from the phone cell only
         # when its own column is empty for that row.
         self._extension_key: str | None = EXTENSION_KEY
-        self._unescape = self.mapping.source.unescape_formulas
+        # Our rejects files escape formula-like cells with a ' (as the report does): reading
+        # one back takes it off again, so a fixed row is sent as it was first read.
+        self._unescape = self.mapping.source.unescape_formulas or self.rejects_file
 
     def _field_fn(self, name: str, text: _Text | None, spec: TextSpec | None) -> _FieldFn:
         """cells, notes -> the field's text ("" when empty), as ``_mapped_value`` decides."""

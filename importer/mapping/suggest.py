@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from importer.errors import MappingError
-from importer.headers import custom_data_key, normalize_value
+from importer.headers import custom_data_key, normalize_value, rejects_columns
 from importer.mapping.binder import bind
 from importer.mapping.dates import parse_time_of_day, parse_when
 from importer.mapping.schema import parse_mapping, read_yaml
@@ -324,6 +324,8 @@ def build_suggestion(
     if not phones:
         raise _no_phone_column(info, profiles)
     used |= {p.index for p in phones}
+    # A rejects file's reason/source_row columns are ours, never the lead's.
+    used |= set(rejects_columns(info.columns) or ())
     sections.append(_phone_section(phones, extra_phone_columns, kind))
 
     fields, field_notes = _fields(profiles, used)

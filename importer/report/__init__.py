@@ -4,6 +4,12 @@ Report writers only write: the statuses they write live in ``importer.outcomes``
 
 from __future__ import annotations
 
+from importer.report.rejects import (
+    REJECTS_SUFFIXES,
+    RejectsWriter,
+    rejects_base,
+    rejects_base_of,
+)
 from importer.report.writer import (
     BASE_COLUMNS,
     REPORT_FORMAT_NAMES,
@@ -25,8 +31,10 @@ from importer.report.writer import (
 
 __all__ = [
     "BASE_COLUMNS",
+    "REJECTS_SUFFIXES",
     "REPORT_FORMATS",
     "REPORT_FORMAT_NAMES",
+    "RejectsWriter",
     "ReportFormat",
     "ReportWriter",
     "count_statuses",
@@ -35,6 +43,8 @@ __all__ = [
     "looks_rtl",
     "parse_report_formats",
     "read_report_csv",
+    "rejects_base",
+    "rejects_base_of",
     "remove_unfinished",
     "report_file_mode",
     "split_report_formats",

@@ -71,9 +71,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
 from importer.outcomes import (
+    IMPORT_STATUSES,
     QUIET_STATUSES,
     RowResult,
-    Status,
     Summary,
 )
 from importer.redact import redact
@@ -215,7 +215,7 @@ def read_report_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
 def count_statuses(rows: Iterable[RowResult]) -> dict[str, int]:
     """Count rows per status; every status is present, zeros included."""
     counts = Counter(str(r.status) for r in rows)
-    return {s.value: counts.get(s.value, 0) for s in Status}
+    return {s.value: counts.get(s.value, 0) for s in IMPORT_STATUSES}
 
 
 # --------------------------------------------------------------------------- summary
@@ -223,7 +223,7 @@ def count_statuses(rows: Iterable[RowResult]) -> dict[str, int]:
 def summary_to_dict(summary: Summary) -> dict[str, Any]:
     """The JSON form of a summary (also the CLI's ``--json`` object)."""
     data = asdict(summary)
-    counts = {s.value: int(summary.counts.get(s.value, 0)) for s in Status}
+    counts = {s.value: int(summary.counts.get(s.value, 0)) for s in IMPORT_STATUSES}
     for key, value in summary.counts.items():   # keep unknown statuses visible, never drop rows
         counts.setdefault(key, int(value))
     data["counts"] = counts
@@ -404,7 +404,7 @@ class ReportWriter:
         self.formats = frozenset(formats)
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.xlsx_row_limit = max(1, xlsx_row_limit)
-        self.counts: dict[str, int] = {s.value: 0 for s in Status}
+        self.counts: dict[str, int] = {s.value: 0 for s in IMPORT_STATUSES}
         self.total = 0
         self._base_summary = summary
         self._field_keys: list[str] = []
@@ -726,7 +726,9 @@ class ReportWriter:
             summary.started_at = _iso(self.started_at)
         if not summary.finished_at:
             summary.finished_at = _iso(datetime.now(UTC))
-        summary.reports = {fmt: str(path) for fmt, path in self._paths.items()}
+        # Files written beside the reports (a rejects file) keep their keys.
+        extra = {k: v for k, v in summary.reports.items() if k not in REPORT_FORMATS}
+        summary.reports = {fmt: str(path) for fmt, path in self._paths.items()} | extra
         if "xlsx" in self._paths and self._limited:
             summary.notes.append(self._limit_note())
 

@@ -30,7 +30,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from importer.outcomes import Status, Summary
+from importer.outcomes import IMPORT_STATUSES, Status, Summary
 from importer.redact import redact
 from importer.report.writer import _XLSX_FIRST, is_formula_like
 
@@ -56,6 +56,9 @@ STATUS_COLOURS: dict[str, str] = {
     Status.FAILED: _RED,
     Status.REMOVED: _BLUE,
     Status.NOT_A_LEAD: _LILAC,
+    Status.ALREADY_DIALLED: _GREY,
+    Status.KEPT_ADDED_LATER: _GREY,
+    Status.RESTORED: _GREEN,
 }
 
 STATUS_MEANINGS: dict[str, str] = {
@@ -72,9 +75,12 @@ STATUS_MEANINGS: dict[str, str] = {
     Status.TYPE_REJECTED: "number type not allowed by the mapping",
     Status.REJECTED: "refused by the API (see reason and error_code)",
     Status.FAILED: "not delivered after retries; a re-run retries it",
-    Status.REMOVED: "sync mode: removed, no longer in the source",
+    Status.REMOVED: "sync mode: removed, no longer in the source; undo: removed",
     Status.NOT_A_LEAD: "a group title, repeated header, report footer or blank row inside "
     "the data: not a lead, not a problem",
+    Status.ALREADY_DIALLED: "undo: no longer pending (dialled), left alone",
+    Status.KEPT_ADDED_LATER: "undo: pending again because of another import, kept",
+    Status.RESTORED: "undo: the previous details (or a call sync removed) are back",
 }
 
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -239,7 +245,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     ws.append([cell("Status", "D9E1F2", bold=True), cell("Rows", "D9E1F2", bold=True),
                cell("Meaning", "D9E1F2", bold=True)])
     # The leads' statuses (the chart's data), then the rows that are not leads, apart.
-    statuses = [s.value for s in Status if s is not Status.NOT_A_LEAD]
+    statuses = [s.value for s in IMPORT_STATUSES if s is not Status.NOT_A_LEAD]
     extra = sorted(k for k in summary.counts if k not in statuses and k != Status.NOT_A_LEAD)
     for status in [*statuses, *extra]:
         fill = STATUS_COLOURS.get(status)
