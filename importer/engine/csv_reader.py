@@ -46,8 +46,6 @@ PIECE_BYTES = 4 << 20
 _ARROW_BLOCK_BYTES = 1 << 20
 # The first piece holds the header (and any title rows above it): the csv module reads it.
 _FIRST_PIECE_BYTES = 64 << 10
-# A piece that found no line end outside quotes by this size: the csv module reads on.
-_MAX_PIECE_BYTES = 64 << 20
 # Smaller files are read by the csv module: nothing to gain.
 _MIN_FAST_BYTES = 1 << 20
 _NO_NUMERIC: frozenset[int] = frozenset()
@@ -103,9 +101,8 @@ class _PieceReader:
                     return
                 at_end = not chunk
                 cut = len(data) if at_end else record_end(data)
-                if cut is None and len(data) <= _MAX_PIECE_BYTES:
-                    rest = data  # no line end outside quotes yet: read more
-                    continue
+                # A record longer than a whole piece (a huge cell): the csv module reads on,
+                # and says what is wrong if it is over the field limit.
                 piece = data[:cut] if cut is not None else b""
                 quotes = scan_quotes(piece, self.delimiter[0]) if piece else None
                 if quotes is None or not quotes.ok:

@@ -184,14 +184,44 @@ def csv_lines(columns: list[pa.Array | str]) -> npt.NDArray[np.uint8]:
         offsets, data, escape = part
         out[at[escape]] = 0x27  # "'"
         at += escape
-        lengths = np.diff(offsets)
-        total = int(offsets[-1] - offsets[0])
-        if total:
-            shift = np.repeat(at - offsets[:-1], lengths)
-            out[np.arange(offsets[0], offsets[-1], dtype=np.int64) + shift] = data[
-                offsets[0] : offsets[-1]
-            ]
-        at += lengths
+        _copy_cells(out, at, offsets, data)
+        at += np.diff(offsets)
     out[at] = 0x0D
     out[at + 1] = 0x0A
     return out
+
+
+# Bytes copied per scatter: its index arrays take 8 bytes per byte copied.
+_SCATTER_BYTES = 1 << 20
+
+
+def _copy_cells(
+    out: npt.NDArray[np.uint8],
+    at: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    data: npt.NDArray[np.uint8],
+) -> None:
+    """Copy cell i (``data[offsets[i]:offsets[i + 1]]``) to ``out[at[i]:]`` for every row.
+
+    Rows go in groups of about a megabyte of text, so the index arrays stay small; a cell
+    bigger than that is copied on its own.
+    """
+    n = len(at)
+    ends = offsets[1:] - offsets[0]
+    row = 0
+    while row < n:
+        start_byte = int(offsets[row])
+        stop = int(np.searchsorted(ends, start_byte - offsets[0] + _SCATTER_BYTES, "right"))
+        if stop <= row:  # one cell of a megabyte or more
+            length = int(offsets[row + 1]) - start_byte
+            out[at[row] : at[row] + length] = data[start_byte : start_byte + length]
+            row += 1
+            continue
+        lengths = np.diff(offsets[row : stop + 1])
+        total = int(offsets[stop]) - start_byte
+        if total:
+            shift = np.repeat(at[row:stop] - offsets[row:stop], lengths)
+            out[np.arange(start_byte, start_byte + total, dtype=np.int64) + shift] = data[
+                start_byte : start_byte + total
+            ]
+        row = stop

@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["QuoteScan", "ascii_compatible", "file_well_quoted", "record_end", "scan_quotes"]
 
-_READ_BYTES = 8 << 20
+_READ_BYTES = 6 << 20  # a record shorter than this is far under the 16 MB field limit
 
 
 class QuoteScan:
@@ -86,9 +86,10 @@ def ascii_compatible(codec: str) -> bool:
         return False
 
 
-def file_well_quoted(path: Path, delimiter: str, codec: str, limit: int) -> bool:
-    """Whether every quote of the file is well-formed and no record runs past ``limit``
-    bytes; False also when the file cannot be checked this way (say UTF-16)."""
+def file_well_quoted(path: Path, delimiter: str, codec: str) -> bool:
+    """Whether every quote of the file is well-formed and every record is shorter than a
+    read (6 MB, under the csv module's field limit); False also when the file cannot be
+    checked this way (say UTF-16)."""
     if len(delimiter) != 1 or not delimiter.isascii() or not ascii_compatible(codec):
         return False
     separator = ord(delimiter)
@@ -98,10 +99,9 @@ def file_well_quoted(path: Path, delimiter: str, codec: str, limit: int) -> bool
             data = rest + chunk
             cut = record_end(data)
             if cut is None:
-                if len(data) > limit:
-                    return False
-                rest = data
-                continue
+                # One record longer than a whole read: leave such a file to the csv module,
+                # which says exactly what is wrong with it (a cell over the field limit).
+                return False
             if not scan_quotes(data[:cut], separator).ok:
                 return False
             rest = data[cut:]

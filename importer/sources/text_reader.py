@@ -124,7 +124,7 @@ class TextTable:
         Only files that can have them pay for the extra pass (an odd number of quotes, or
         bigger than the field limit)."""
         if not self.encoding.odd_quotes and (
-            file_well_quoted(self.path, self.delimiter, self.encoding.codec, FIELD_LIMIT)
+            file_well_quoted(self.path, self.delimiter, self.encoding.codec)
             or self._parses_at_c_speed()
         ):
             return
