@@ -442,3 +442,13 @@ def test_noted_cells_are_imported_with_their_note(
     code = emulator_env.demo.campaigns["Hot leads"]
     pending = sorted(emulator_env.pending_phones(code))
     assert pending == sorted(n[1:] for n in (MOBILE_54, LANDLINE_03, MOBILE_52, mobile_53))
+
+
+@pytest.mark.parametrize("cell", ["*020000000", "call *020000000", "*0521234567"])
+def test_a_star_code_is_never_mined_for_a_number(cell: str) -> None:
+    # Found by the hypothesis test: PhoneNumberMatcher saw 02-0000000 inside a star code.
+    from importer.phones import PhoneNormalizer, PhonePolicy
+    from importer.phones.normalizer import PHONE_TYPES
+
+    result = PhoneNormalizer(PhonePolicy(allow_types=frozenset(PHONE_TYPES))).normalize(cell)
+    assert result.e164 is None and "star service code" in result.reason

@@ -644,7 +644,11 @@ class PhoneNormalizer:
 
     def _from_text(self, text: str) -> PhoneResult | None:
         """The first usable number PhoneNumberMatcher finds in the cell, its note kept; or None."""
-        found = find_numbers(text, self.region)
+        # Digits right after "*" or "#" are a service code (*6000, *020000000), never a phone.
+        found = [
+            f for f in find_numbers(text, self.region)
+            if f.start == 0 or text[f.start - 1] not in "*#"
+        ]
         if not found:
             return None
         verdicts = []
