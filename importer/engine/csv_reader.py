@@ -177,13 +177,19 @@ class _PieceReader:
 
     def _plain_rows(self, columns: list[pa.Array]) -> bool:
         """No blank row (shape_rows would treat it apart) and no over-long cell."""
-        blank: pa.Array | None = None
         for column in columns:
             if pc.max(pc.binary_length(column)).as_py() > FIELD_LIMIT:
                 return False
-            empty = pc.equal(pc.utf8_trim(column, characters=PY_WHITESPACE), "")
-            blank = empty if blank is None else pc.and_(blank, empty)
-        return blank is None or not pc.any(blank).as_py()
+        # A blank row has only whitespace in every column: follow the rows that might be,
+        # column by column (usually the first column already rules out every row).
+        maybe = np.arange(len(columns[0]), dtype=np.int64) if columns else None
+        for column in columns:
+            if maybe is None or not len(maybe):
+                return True
+            cells = column.take(pa.array(maybe)) if len(maybe) < len(column) else column
+            empty = pc.equal(pc.utf8_trim(cells, characters=PY_WHITESPACE), "")
+            maybe = maybe[empty.to_numpy(zero_copy_only=False)]
+        return maybe is None or not len(maybe)
 
     def _transcoded(self, piece: bytes) -> bytes | None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,10 +31,17 @@ class Distinct(Generic[R]):
 
     codes: npt.NDArray[np.int64]
     outputs: list[R]
+    _parts: list[tuple[Any, ...]] | None = None
 
-    def column(self, pick: Callable[[R], str]) -> pa.Array:
-        """One text part of the results, as a string array over the rows."""
-        values = pa.array([pick(o) for o in self.outputs], type=pa.string())
+    def part(self, index: int) -> tuple[Any, ...]:
+        """Item ``index`` of every (tuple) result, in result order."""
+        if self._parts is None:
+            self._parts = list(zip(*self.outputs, strict=True))
+        return self._parts[index] if self._parts else ()
+
+    def column(self, index: int) -> pa.Array:
+        """Text item ``index`` of the (tuple) results, as a string array over the rows."""
+        values = pa.array(self.part(index), type=pa.string())
         return values.take(pa.array(self.codes))
 
     def at(self, index: int) -> R:

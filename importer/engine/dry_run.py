@@ -35,6 +35,7 @@ from importer.mapping.not_leads import LeadSorter
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
+from importer.sources.model import SourceRow
 
 __all__ = ["BlockDryRun"]
 
@@ -72,6 +73,7 @@ class _LeadWalk:
         sorter = self.sorter
         n = len(mapped)
         todo = np.flatnonzero(~mapped.usable).tolist()
+        rows = _rows_at(mapped.block, todo)
         at = 0      # the next of ``todo`` to look at
         pos = 0     # rows before this one are settled or handed to the sorter
         while True:
@@ -86,7 +88,8 @@ class _LeadWalk:
                     break
                 index = todo[at]
             problem = mapped.phone.at(index)[2]
-            self._record(sorter.see(mapped.block.source_row(index), problem, (item.number, index)))
+            row = rows.get(index) or mapped.block.source_row(index)
+            self._record(sorter.see(row, problem, (item.number, index)))
             pos = index + 1
         yield from self._ready()
 
@@ -115,6 +118,21 @@ class _LeadWalk:
             if item.done < n:
                 yield item, item.done, n
             self.pending.pop(0)
+
+
+def _rows_at(block: Block, indexes: list[int]) -> dict[int, SourceRow]:
+    """The rows at ``indexes`` (the few without a usable number), their cells fetched at once."""
+    if not indexes or block.given is not None:
+        return {}
+    picked = pa.array(indexes, type=pa.int64())
+    cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
+    out: dict[int, SourceRow] = {}
+    for index, row_cells in zip(indexes, cells, strict=True):
+        out[index] = SourceRow(
+            block.file, block.sheet, int(block.rows[index]), row_cells,
+            block.numeric_at(index), block.problems.get(index, ()), None,
+        )
+    return out
 
 
 class BlockDryRun:
@@ -170,7 +188,7 @@ class BlockDryRun:
                 not_lead[index - start] = True
                 not_lead_reason[index - start] = reason
         problems = np.array(
-            [_CODE[o[2] or Status.MISSING_PHONE] for o in mapped.phone.outputs], dtype=np.int8
+            [_CODE[p or Status.MISSING_PHONE] for p in mapped.phone.part(2)], dtype=np.int8
         )[mapped.phone.codes[start:stop]]
         status = np.where(usable, _CODE[Status.WOULD_ADD], problems).astype(np.int8)
         reason = _with_row_problems(_cached(mapped, "reasons")[start:stop], block, start, stop)

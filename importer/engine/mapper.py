@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 # (raw cell, result, problem, note)
-PhoneOut = tuple[str, PhoneResult, Status | None, str]
+# (raw cell, result, problem, note, E.164 when usable else "")
+PhoneOut = tuple[str, PhoneResult, Status | None, str, str]
 _StepOut = tuple[str, object, str]
 _SEP = "; "
 _NO_NUMERIC: frozenset[int] = frozenset()
@@ -58,11 +59,11 @@ class MappedBlock:
 
     def phone_raw(self) -> pa.Array:
         """The phone cell(s) as read, per row."""
-        return self.phone.column(lambda o: o[0])
+        return self.phone.column(0)
 
     def e164(self) -> pa.Array:
         """E.164 for usable rows, "" otherwise (as the report's phone column)."""
-        return self.phone.column(lambda o: (o[1].e164 or "") if o[2] is None else "")
+        return self.phone.column(4)
 
     def field_texts(self) -> list[tuple[str, pa.Array]]:
         """(field name, report text per row) in report order."""
@@ -70,13 +71,13 @@ class MappedBlock:
 
     def reasons(self) -> pa.Array:
         """The mapping's notes per row, joined as the row engine joins them."""
-        parts = [self.phone.column(lambda o: o[3])]
+        parts = [self.phone.column(3)]
         parts += [out.notes() for _, out in self.steps if out.has_notes()]
         return join_notes(parts)
 
     def target(self, index: int) -> CallTarget | None:
         """Row ``index``'s call target, built as ``BoundMapping.map_row`` builds it."""
-        _raw, result, problem, _ = self.phone.at(index)
+        _raw, result, problem, _, _ = self.phone.at(index)
         e164 = result.e164
         if problem is not None or not e164:
             return None
@@ -133,15 +134,15 @@ class StepColumn:
 
     def texts(self) -> pa.Array:
         """The report text per row."""
-        return self.results.column(lambda o: o[0])
+        return self.results.column(0)
 
     def notes(self) -> pa.Array:
         """The note per row ("" for none)."""
-        return self.results.column(lambda o: o[2])
+        return self.results.column(2)
 
     def has_notes(self) -> bool:
         """Whether any row has a note."""
-        return any(o[2] for o in self.results.outputs)
+        return any(self.results.part(2))
 
     def at(self, index: int) -> _StepOut:
         """Row ``index``'s (text, value sent, note)."""
@@ -208,6 +209,7 @@ class BlockMapper:
         self.width = bound.width
         self._blank = [""] * bound.width
         self._single_phone = bound.single_phone_column
+        self._phone_cell = bound.phone_cell_rule()
 
     def map_block(self, block: Block) -> MappedBlock:
         """Map every row of ``block``."""
@@ -218,7 +220,7 @@ class BlockMapper:
         phone_columns = self.bound.phone_columns
         phone: Distinct[PhoneOut]
         if self._single_phone and phone_columns[0] not in block.numeric:
-            phone = by_distinct_text(columns[phone_columns[0]], self._phone_text_rule)
+            phone = by_distinct_text(columns[phone_columns[0]], self._phone_cell)
         else:
             phone = by_distinct(
                 [columns[i] for i in phone_columns],
@@ -229,27 +231,16 @@ class BlockMapper:
         outs: list[tuple[FieldStep, StepColumn]] = []
         for step in self.steps:
             outs.append((step, self._run_step(step, columns, block, n)))
-        problems = np.fromiter(
-            (o[2] is None and bool(o[1].e164) for o in phone.outputs), dtype=np.bool_,
-            count=len(phone.outputs),
-        )
-        usable = problems[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
+        sendable = np.array([bool(e) for e in phone.part(4)], dtype=np.bool_)
+        usable = sendable[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
         return MappedBlock(block, phone, outs, usable, self.bound)
-
-    def _phone_text_rule(self, text: str) -> PhoneOut:
-        notes: list[str] = []
-        raw, result, problem = self.bound.map_phone_cell(text, False, notes)
-        return raw, result, problem, _SEP.join(notes)
 
     def _phone_rule(self, inputs: tuple[tuple[str, bool], ...]) -> PhoneOut:
         notes: list[str] = []
-        if self._single_phone:
-            text, numeric = inputs[0]
-            raw, result, problem = self.bound.map_phone_cell(text, numeric, notes)
-        else:
-            cells, numbers = self._cells(self.bound.phone_columns, inputs)
-            raw, result, problem = self.bound.map_phone(cells, numbers, notes)
-        return raw, result, problem, _SEP.join(notes)
+        cells, numbers = self._cells(self.bound.phone_columns, inputs)
+        raw, result, problem = self.bound.map_phone(cells, numbers, notes)
+        e164 = result.e164 or "" if problem is None else ""
+        return raw, result, problem, _SEP.join(notes), e164
 
     def _run_step(
         self, step: FieldStep, columns: list[pa.Array], block: Block, n: int

@@ -40,7 +40,7 @@ def columnar_sorted_rows(
 def _rows_of(mapped: MappedBlock) -> Iterator[tuple[SourceRow, MappedRow]]:
     """Each row of a mapped block with its ``MappedRow``."""
     for i, row in enumerate(mapped.block.source_rows()):
-        raw, result, problem, _ = mapped.phone.at(i)
+        raw, result, problem, _, _ = mapped.phone.at(i)
         yield row, MappedRow(
             row,
             raw,

@@ -710,21 +710,31 @@ class BoundMapping:
             raw, result = self._phones.first_usable(candidates)
         return raw, result, self._phone_verdict(cells, raw, result, notes)
 
-    def map_phone_cell(
-        self, text: str, numeric: bool, notes: list[str]
-    ) -> tuple[str, PhoneResult, Status | None]:
-        """``map_phone`` for a mapping with one phone column, given that column's cell.
+    def phone_cell_rule(
+        self,
+    ) -> Callable[[str], tuple[str, PhoneResult, Status | None, str, str]]:
+        """``map_phone`` for a mapping with one phone column, as one function of that column's
+        text cell, for the columnar engine (which sees each distinct cell once, so the
+        normaliser's cache is skipped): cell -> (raw, result, problem, notes joined, E.164
+        when usable else "")."""
+        normalize = self._phones.normalize_uncached
+        verdict = self._phone_verdict
 
-        For callers that see each distinct cell once (the columnar engine): the
-        normaliser's cache is skipped.
-        """
-        raw = text.strip()
-        result = self._phones.normalize_uncached(raw, numeric=numeric)
-        return raw, result, self._phone_verdict((), raw, result, notes)
+        def rule(text: str) -> tuple[str, PhoneResult, Status | None, str, str]:
+            raw = text.strip()
+            result = normalize(raw)
+            e164 = result.e164
+            if result.problem is None and e164 is not None and not result.reason:
+                return raw, result, None, "", e164  # a clean number: no notes to build
+            notes: list[str] = []
+            problem = verdict((), raw, result, notes)
+            return raw, result, problem, "; ".join(notes), (e164 or "") if problem is None else ""
+
+        return rule
 
     @property
     def single_phone_column(self) -> bool:
-        """Whether the phone comes from one column (``map_phone_cell`` applies)."""
+        """Whether the phone comes from one column (``phone_cell_rule`` applies)."""
         return self._single_phone is not None
 
     def _phone_verdict(

@@ -100,6 +100,18 @@ _LOOK_FIRST = np.unique(np.frombuffer(
 _QUOTE_BYTES = np.frombuffer(b',"\r\n', dtype=np.uint8)
 
 
+def _lookup(members: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    table = np.zeros(256, dtype=np.bool_)
+    table[members] = True
+    return table
+
+
+# Byte -> whether it is one of the set: one pass of indexing instead of np.isin.
+_IS_ESCAPE_FIRST = _lookup(_ESCAPE_FIRST)
+_IS_LOOK_FIRST = _lookup(_LOOK_FIRST)
+_IS_QUOTE_BYTE = _lookup(_QUOTE_BYTES)
+
+
 def csv_cell(value: str) -> str:
     """One cell as the CSV report writes it: ``escape_cell``, then ``csv.writer``'s quoting."""
     value = escape_cell(value)
@@ -131,12 +143,12 @@ def _column(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uin
     filled = lengths > 0
     first = np.zeros(n, dtype=np.uint8)
     first[filled] = data[offsets[:-1][filled]]
-    escape = filled & np.isin(first, _ESCAPE_FIRST)
+    escape = filled & _IS_ESCAPE_FIRST[first]
     special = np.zeros(n, dtype=np.bool_)
-    hits = np.flatnonzero(np.isin(data[offsets[0] : offsets[-1]], _QUOTE_BYTES))
+    hits = np.flatnonzero(_IS_QUOTE_BYTE[data[offsets[0] : offsets[-1]]])
     if len(hits):
         special[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
-    look = filled & np.isin(first, _LOOK_FIRST)
+    look = filled & _IS_LOOK_FIRST[first]
     special |= look
     if not special.any():
         return offsets, data, escape

@@ -63,13 +63,19 @@ def scan_quotes(data: bytes, delimiter: int) -> QuoteScan:
 def record_end(data: bytes) -> int | None:
     """Where a piece of well-quoted text can end: after its last line end outside quotes."""
     end = data.rfind(b"\n")
-    while end >= 0:
-        # An even count of quotes before a line end puts it outside quotes (for text
-        # whose quotes then check out as well-formed).
-        if data.count(b'"', 0, end) % 2 == 0:
+    if end < 0:
+        return None
+    # An even count of quotes before a line end puts it outside quotes (for text whose
+    # quotes then check out as well-formed); counted once, then line by line backwards.
+    quotes = data.count(b'"', 0, end)
+    while True:
+        if quotes % 2 == 0:
             return end + 1
-        end = data.rfind(b"\n", 0, end)
-    return None
+        previous = data.rfind(b"\n", 0, end)
+        if previous < 0:
+            return None
+        quotes -= data.count(b'"', previous, end)
+        end = previous
 
 
 def ascii_compatible(codec: str) -> bool:
