@@ -15,17 +15,26 @@ The byte sets come from the writer's own character sets (``_TRIGGERS``, ``_IGNOR
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from importer.redact import redact, registered_secrets
 from importer.report.writer import _IGNORABLE, _TRIGGERS, escape_cell
 
-__all__ = ["ReportBlock", "block_texts", "csv_cell", "csv_lines", "redact_rows"]
+__all__ = [
+    "ReportBlock",
+    "block_texts",
+    "csv_cell",
+    "csv_lines",
+    "has_secret",
+    "redact_rows",
+]
 
 
 @dataclass(slots=True)
@@ -58,6 +67,11 @@ def block_texts(block: ReportBlock, field_keys: list[str]) -> list[pa.Array | st
     ]
     texts += [block.fields.get(key, "") for key in field_keys]
     return texts
+
+
+def has_secret(data: bytes) -> bool:
+    """Whether any registered code appears in ``data`` (a block's CSV lines)."""
+    return any(secret.encode("utf-8") in data for secret in registered_secrets())
 
 
 def redact_rows(texts: list[pa.Array | str]) -> list[pa.Array | str]:
@@ -164,8 +178,105 @@ def _column(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uin
     return offsets, data, escape
 
 
-def csv_lines(columns: list[pa.Array | str]) -> npt.NDArray[np.uint8]:
-    """The CSV report lines (CRLF-ended) of a block; a string is the same cell on every row."""
+def csv_lines(columns: list[pa.Array | str]) -> bytes:
+    """The CSV report lines (CRLF-ended) of a block; a string is the same cell on every row.
+
+    Rows whose every cell is written as it is (or with a leading "'") go through Arrow's
+    CSV writer with quoting off; the few rows with a cell to quote are joined in Python
+    and put back in their places.  A constant cell that needs quoting sends the block
+    to the numpy layout (``_laid_out``).
+    """
+    arrays = [c for c in columns if not isinstance(c, str)]
+    constants = [csv_cell(c) for c in columns if isinstance(c, str)]
+    if not arrays or any(c[:1] == '"' for c in constants):
+        return _laid_out(columns).tobytes()
+    n = len(arrays[0])
+    special = np.zeros(n, dtype=np.bool_)
+    prepared: list[pa.Array | str] = []
+    for column in columns:
+        if isinstance(column, str):
+            prepared.append(csv_cell(column))
+            continue
+        escape, odd = _cell_marks(column)
+        special |= odd
+        if escape.any():
+            column = pc.if_else(   # noqa: PLW2901 - the column in its CSV form
+                pa.array(escape), pc.binary_join_element_wise("'", column, ""), column
+            )
+        if odd.any():
+            chosen = np.flatnonzero(odd)
+            fixed = [csv_cell(t) for t in column.take(pa.array(chosen)).to_pylist()]
+            column = pc.replace_with_mask(  # noqa: PLW2901
+                column, pa.array(odd), pa.array(fixed, type=pa.string())
+            )
+        prepared.append(column)
+    plain = pa.array(~special)
+    rows = n - int(special.sum())
+    same = pa.array(np.zeros(rows, dtype=np.int64))
+    table = pa.table(
+        [
+            pa.array([c], type=pa.string()).take(same) if isinstance(c, str) else c.filter(plain)
+            for c in prepared
+        ],
+        names=[f"c{i}" for i in range(len(prepared))],
+    )
+    sink = io.BytesIO()
+    if table.num_rows:
+        pacsv.write_csv(
+            table,
+            sink,
+            pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"),
+        )
+    written = sink.getvalue()
+    if rows == n:
+        return written
+    # The rows with a quoted cell: their cells are in CSV form already; Arrow joins them.
+    picked = pa.array(np.flatnonzero(special))
+    joined = pc.binary_join_element_wise(
+        *[c if isinstance(c, str) else c.take(picked) for c in prepared], ","
+    )
+    lines = pc.binary_join_element_wise(joined, "\r\n", "")
+    return _interleave(written, np.flatnonzero(special), lines)
+
+
+def _cell_marks(values: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which cells take a leading "'", and which need a look in Python (quoting, or a first
+    character that may be an ignorable or a full-width trigger)."""
+    offsets, data = _buffers(values)
+    n = len(offsets) - 1
+    filled = np.diff(offsets) > 0
+    first = np.zeros(n, dtype=np.uint8)
+    first[filled] = data[offsets[:-1][filled]]
+    escape = filled & _IS_ESCAPE_FIRST[first]
+    special = filled & _IS_LOOK_FIRST[first]
+    hits = np.flatnonzero(_IS_QUOTE_BYTE[data[offsets[0] : offsets[-1]]])
+    if len(hits):
+        special[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
+    return escape & ~special, special
+
+
+def _interleave(written: bytes, chosen: npt.NDArray[np.int64], lines: pa.Array) -> bytes:
+    """Arrow's lines (every row but ``chosen``) with ``lines`` put back at ``chosen``."""
+    ends = np.flatnonzero(np.frombuffer(written, dtype=np.uint8) == 0x0A) + 1
+    view = memoryview(written)
+    offsets, data = _buffers(lines)
+    text = memoryview(data.tobytes())
+    parts: list[bytes | memoryview] = []
+    at = 0       # bytes of ``written`` already out
+    taken = 0    # Arrow's lines already out
+    for k, row in enumerate(chosen.tolist()):
+        before = row - k  # Arrow's lines that come before this row
+        if before > taken:
+            end = int(ends[before - 1])
+            parts.append(view[at:end])
+            at, taken = end, before
+        parts.append(text[offsets[k] : offsets[k + 1]])
+    parts.append(view[at:])
+    return b"".join(parts)
+
+
+def _laid_out(columns: list[pa.Array | str]) -> npt.NDArray[np.uint8]:
+    """The block's lines laid out byte by byte with numpy (any cells)."""
     arrays = [c for c in columns if not isinstance(c, str)]
     n = len(arrays[0]) if arrays else 0
     parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_]]

@@ -515,7 +515,7 @@ class ReportWriter:
 
     def write_block(self, block: ReportBlock) -> None:
         """Add a block of rows at once (the columnar engine): the bytes ``write`` would give."""
-        from importer.report.block import block_texts, csv_lines, redact_rows
+        from importer.report.block import block_texts, csv_lines, has_secret, redact_rows
 
         if self._closed:
             raise ValueError("the report is already closed")
@@ -529,7 +529,16 @@ class ReportWriter:
         n = len(block.rows)
         if n == 0:
             return
-        texts = redact_rows(block_texts(block, self._field_keys))
+        texts = block_texts(block, self._field_keys)
+        data = b""
+        if self._csv_fh is not None:
+            data = csv_lines(texts)
+            # Codes are rare in cells: one search of the block's bytes, then the slow way.
+            if has_secret(data):
+                texts = redact_rows(texts)
+                data = csv_lines(texts)
+        else:
+            texts = redact_rows(texts)
         statuses = block.status.value_counts().to_pylist()
         attention = 0
         for item in statuses:
@@ -539,7 +548,6 @@ class ReportWriter:
                 attention += count
         try:
             if self._csv_fh is not None:
-                data = csv_lines(texts)
                 self._csv_fh.flush()
                 self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
             if self._spool is not None:
