@@ -231,12 +231,12 @@ class Program:
 class Reports:
     """The md5 of every CSV report of ours, and the status counts of the last run."""
 
-    md5: dict[tuple[int, str], set[str]]
+    md5: dict[tuple[str, str], set[str]]   # (file name, program key) -> digests seen
     counts: dict[str, int]
 
-    def add(self, rows: int, key: str, digest: str, counts: dict[str, int]) -> None:
+    def add(self, file: str, key: str, digest: str, counts: dict[str, int]) -> None:
         """Remember one run's report digest."""
-        self.md5.setdefault((rows, key), set()).add(digest)
+        self.md5.setdefault((file, key), set()).add(digest)
         self.counts = counts
 
 
@@ -275,8 +275,7 @@ def ours_program(
 
     def run(path: Path) -> Measured:
         measured, counts, digest = run_ours(path, env, engine)
-        rows = int(path.stem.rsplit("_", 1)[1])
-        reports.add(rows, key, digest, counts)
+        reports.add(path.name, key, digest, counts)
         return measured
 
     return Program(key, label, run)
@@ -512,14 +511,14 @@ def check_reports(reports: Reports) -> bool:
     """Print every engine's report md5 per size; True when they are all one."""
     print("\nCSV report md5 (every run of each engine; the engines must agree byte for byte):")
     ok = True
-    for rows in sorted({r for r, _ in reports.md5}):
-        found = {key: digests for (r, key), digests in reports.md5.items() if r == rows}
+    for file in dict.fromkeys(f for f, _ in reports.md5):
+        found = {key: digests for (f, key), digests in reports.md5.items() if f == file}
         distinct = set().union(*found.values())
         line = "  ".join(f"{key} {'/'.join(sorted(d))}" for key, d in found.items())
-        print(f"  {rows:>9,} rows  {line}  {'identical' if len(distinct) == 1 else ''}")
+        print(f"  {file}  {line}  {'identical' if len(distinct) == 1 else ''}")
         if len(distinct) != 1:
             ok = False
-            print(f"MISMATCH: the CSV reports differ at {rows:,} rows: "
+            print(f"MISMATCH: the CSV reports of {file} differ: "
                   + "; ".join(f"{key} {sorted(d)}" for key, d in found.items()))
     return ok
 
