@@ -307,7 +307,7 @@ def machine() -> dict[str, str]:
     }
     from importlib.metadata import PackageNotFoundError, version
 
-    for name in ("phonenumbers", "pandas", "python-calamine", "openpyxl"):
+    for name in ("phonenumbers", "pandas", "pyarrow", "python-calamine", "openpyxl"):
         try:
             facts[name.replace("-", "_")] = version(name)
         except PackageNotFoundError:
@@ -318,7 +318,8 @@ def machine() -> dict[str, str]:
 def print_machine() -> None:
     """One line with the machine facts."""
     m = machine()
-    print(f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['os']}, {m['date']}")
+    print(f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['os']}, {m['date']}; "
+          f"pandas {m['pandas']}, pyarrow {m['pyarrow']}")
 
 
 def verdict(ok: bool, text: str) -> str:

@@ -2,7 +2,7 @@
 
     python bench/run_all.py [--quick]
 
-1. bench_import.py - dry run of a big CSV vs the pandas floor and a naive script
+1. bench_import.py - dry run of a big CSV, both engines, vs the pandas floor and a naive script
 2. bench_read.py   - XLSX/CSV readers vs raw python-calamine, openpyxl, csv
 3. bench_phones.py - phone normalisation vs plain phonenumbers
 4. bench_push.py   - pushing into the emulator (20 ms latency) vs a per-row AddCall loop
@@ -27,8 +27,9 @@ from common import BENCH, machine
 BENCHES = (
     "bench_import.py", "bench_read.py", "bench_phones.py", "bench_push.py", "bench_ratelimit.py"
 )
-# Lines that state a result against a target, whatever each script's style.
-MARKERS = ("VERDICT", "target <", "target >", "PhoneNormalizer")
+# Lines that state a result against a target, whatever each script's style; MISMATCH is
+# bench_import.py's word for engines whose reports differ.
+MARKERS = ("VERDICT", "target <", "target >", "PhoneNormalizer", "MISMATCH")
 
 
 def main() -> None:
@@ -41,8 +42,8 @@ def main() -> None:
     header = (
         f"lead-importer benchmarks{' (--quick)' if args.quick else ''}: {m['date']}, "
         f"{m['nproc']} cores ({m['cpu']}), Python {m['python']}, {m['os']}; phonenumbers "
-        f"{m['phonenumbers']}, pandas {m['pandas']}, python-calamine {m['python_calamine']}, "
-        f"openpyxl {m['openpyxl']}"
+        f"{m['phonenumbers']}, pandas {m['pandas']}, pyarrow {m['pyarrow']}, "
+        f"python-calamine {m['python_calamine']}, openpyxl {m['openpyxl']}"
     )
     print(header, flush=True)
     log = [header, ""]
