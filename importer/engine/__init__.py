@@ -31,14 +31,18 @@ __all__ = ["THREADS_ENV", "Block", "BlockDryRun", "columnar_sorted_rows", "sheet
 THREADS_ENV = "LEAD_IMPORTER_THREADS"
 
 
-def _configure_threads() -> None:
+def _configure_arrow() -> None:
     value = os.environ.get(THREADS_ENV, "").strip()
     if value.isdigit() and int(value) > 0:
         pa.set_cpu_count(int(value))
         pa.set_io_thread_count(int(value))
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        # The C library's allocator hands freed blocks back; Arrow's default (mimalloc) kept
+        # ~35 MB more at the peak of a 1M-row dry run, and was no faster (docs/benchmarks.md).
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
-_configure_threads()
+_configure_arrow()
 
 
 def sheet_blocks(source: Source, width: int) -> Iterable[Block]:

@@ -237,8 +237,11 @@ class BlockDryRun:
         cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
         reasons = reason.take(pa.array(chosen)).to_pylist()
         rows = block.rows[chosen + start].tolist()
-        for row_cells, why, row in zip(cells, reasons, rows, strict=True):
-            self.rejects.write(self.align(row_cells), why, row)
+        align = self.align
+        self.rejects.write_rows(
+            (align(row_cells), why, row)
+            for row_cells, why, row in zip(cells, reasons, rows, strict=True)
+        )
 
     def _dedupe(
         self, phone: pa.Array, check: npt.NDArray[np.bool_], status: npt.NDArray[np.int8]

@@ -19,14 +19,14 @@ import contextlib
 import csv
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, cast
 
 from importer.errors import StorageError
 from importer.headers import REJECTS_COLUMNS
-from importer.redact import redact
-from importer.report.writer import escape_cell, is_formula_like, report_file_mode
+from importer.redact import redact, registered_secrets
+from importer.report.writer import _CSV_FIRST, escape_cell, is_formula_like, report_file_mode
 
 __all__ = ["REJECTS_SUFFIXES", "RejectsWriter", "rejects_base", "rejects_base_of"]
 
@@ -100,6 +100,32 @@ class RejectsWriter:
         except OSError as exc:
             raise self._storage_error(exc) from None
         self.rows += 1
+
+    def write_rows(self, rows: Iterable[tuple[Sequence[str], str, int]]) -> None:
+        """``write`` for many rows (cells, reason, source_row): the same lines, fewer steps."""
+        if self.want_xlsx:
+            for cells, reason, source_row in rows:
+                self.write(cells, reason, source_row)
+            return
+        width = len(self.columns)
+        secrets = registered_secrets()
+        lines = []
+        for cells, reason, source_row in rows:
+            row = [*cells[:width], *([""] * (width - len(cells))), reason, str(source_row)]
+            if secrets:
+                joined = "\x1f".join(row)
+                if any(secret in joined for secret in secrets):
+                    row = [redact(cell) for cell in row]
+            lines.append([escape_cell(c) if c[:1] in _CSV_FIRST else c for c in row])
+        if not lines:
+            return
+        try:
+            if self._csv is None:
+                self._open()
+            self._csv.writerows(lines)
+        except OSError as exc:
+            raise self._storage_error(exc) from None
+        self.rows += len(lines)
 
     def close(self) -> dict[str, Path] | None:
         """Finish the files; None (and no file) when no row was rejected."""

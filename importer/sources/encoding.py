@@ -184,8 +184,27 @@ def _nul_error(file: str, line: int) -> UnsupportedFormatError:
     )
 
 
+# Files whose whole bytes were scanned already, by (path, size, mtime, forced): the
+# pipeline opens each file twice (the check, then the import), and a scan reads it all.
+_DETECTED: dict[tuple[str, int, int, str | None], TextEncoding] = {}
+_DETECTED_MAX = 64
+
+
 def detect_text_encoding(path: Path, file: str, forced: str | None = None) -> TextEncoding:
     """Choose the encoding of a text file, or raise ``EncodingDetectionError``."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, forced)
+    known = _DETECTED.get(key)
+    if known is not None:
+        return known
+    found = _detect_text_encoding(path, file, forced)
+    if len(_DETECTED) >= _DETECTED_MAX:
+        _DETECTED.clear()
+    _DETECTED[key] = found
+    return found
+
+
+def _detect_text_encoding(path: Path, file: str, forced: str | None) -> TextEncoding:
     with path.open("rb") as fh:
         head = fh.read(_HEAD)
     if forced:
