@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -19,6 +19,7 @@ from importer.errors import (
     ConfigError,
     ImporterError,
 )
+from importer.plain_text import escape_controls
 from importer.redact import install_log_redaction, redact
 from importer.report import REPORT_FORMAT_NAMES, parse_report_formats
 
@@ -121,6 +122,14 @@ def run_cli(group: click.Group) -> None:
             EXIT_INTERNAL,
         )
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def echo_notes_and_reports(notes: Iterable[str], reports: Mapping[str, Path]) -> None:
+    """The lines under a file's summary: its notes, then where each report went."""
+    for note in notes:
+        click.echo(f"  note: {note}")
+    for fmt, path in reports.items():
+        click.echo(f"  report ({fmt}): {escape_controls(str(path))}")
 
 
 def echo_json(obj: Any) -> None:

@@ -17,6 +17,7 @@ import click
 from importer.cli._common import (
     api_options,
     echo_json,
+    echo_notes_and_reports,
     report_format_option,
     settings_from,
     sheet_option,
@@ -148,10 +149,7 @@ def _print_summary(result: ImportResult) -> None:
         else:
             dry = " (dry run: nothing was sent or removed)" if summary.dry_run else ""
             click.echo(f"{name}: {summary.total_rows:,} row(s): {parts}{dry}")
-        for note in summary.notes:
-            click.echo(f"  note: {note}")
-        for fmt, path in outcome.reports.items():
-            click.echo(f"  report ({fmt}): {escape_controls(str(path))}")
+        echo_notes_and_reports(summary.notes, outcome.reports)
     if result.run_id:
         click.echo(f"run id: {result.run_id}")
     failed = sum(

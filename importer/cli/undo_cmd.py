@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from importer.cli._common import echo_json
+from importer.cli._common import echo_json, echo_notes_and_reports
 from importer.config import Settings
 from importer.errors import EXIT_BAD_INPUT, ConfigError
 from importer.outcomes import Status
@@ -73,10 +73,7 @@ def _print(result: UndoResult) -> None:
     else:
         dry = " (dry run: nothing was changed)" if result.dry_run else ""
         click.echo(f"{name}: undo of run {run.run_id}: {_counts_text(result.counts)}{dry}")
-    for note in result.notes:
-        click.echo(f"  note: {note}")
-    for fmt, path in result.reports.items():
-        click.echo(f"  report ({fmt}): {escape_controls(str(path))}")
+    echo_notes_and_reports(result.notes, result.reports)
     if not result.dry_run:
         click.echo(f"undo id: {result.undo_id}")
     failed = result.counts.get(Status.FAILED.value, 0)
