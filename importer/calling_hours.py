@@ -330,9 +330,17 @@ def _next_allowed(policy: CallingHours, zones: tuple[str, ...], when: datetime) 
         common = _intersect(common, _intervals(policy, zone, when))
     moment = next((max(s, when) for s, e in common if e > when), None)
     if moment is None and len(known) > 1:
-        # No window shared by every zone: the first zone's (phonenumbers lists them A-Z).
+        # No window shared by every zone (Sydney and London never are both at work): the
+        # first zone's, said in the reason, rather than a lead never dialled.
         moment = next((max(s, when) for s, e in _intervals(policy, known[0], when) if e > when),
                       None)
+        if moment is not None:
+            shown = moment.astimezone(_zone(known[0]))
+            verb = "kept at" if moment == when else "moved to"
+            return Decision(moment, (
+                f"no calling window shared by {', '.join(known)}: {verb} "
+                f"{shown:%A %H:%M} ({shown:%d/%m/%Y}, {known[0]})"
+            ))
     if moment is None:
         moment = when  # a policy without any window: nothing is ever moved
     if moment == when:
