@@ -28,6 +28,7 @@ __all__ = [
     "Decision",
     "Window",
     "parse_calling_hours",
+    "prefix_length",
     "zones_for_e164",
 ]
 
@@ -388,6 +389,11 @@ def _tz_data() -> tuple[Mapping[str, tuple[str, ...]], int]:
     from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
     return TIMEZONE_DATA, int(TIMEZONE_LONGEST_PREFIX)
+
+
+def prefix_length() -> int:
+    """How many digits of a number (country code included) decide its zones."""
+    return _tz_data()[1]
 
 
 def zones_for_e164(e164: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.mapping.not_leads import sort_rows
+from importer.mapping.scheduling import Scheduler
 from importer.outcomes import PUSHED, REJECTS_STATUSES, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import RejectsWriter, ReportWriter
@@ -104,8 +105,11 @@ class FileRun:
         first_chunk_no: int,
         replaced: dict[int, Previous] | None = None,
         rejects: RejectsWriter | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.ctx = ctx
+        # Calling hours (None: off): each chunk's rows are decided as the chunk is sent.
+        self.scheduler = scheduler
         self.path = path
         self.bind = bind
         self.source_options = source_options
@@ -214,7 +218,8 @@ class FileRun:
         from importer import engine
 
         run = engine.BlockDryRun(
-            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress, self.rejects, align
+            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress, self.rejects, align,
+            scheduler=self.scheduler,
         )
         blocks = engine.sheet_blocks(source, bound.width)
         return run.run_sheet(blocks, bound, source.info.header_cells)
@@ -371,6 +376,8 @@ class FileRun:
     def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
         """Record the window in the journal, then send its chunk (nothing for a dry run)."""
         ctx = self.ctx
+        if self.scheduler is not None and window.planned:
+            self._schedule(window, self.scheduler)
         targets = {p.seq: p for p in (*window.planned, *window.updates)}
         if ctx.journal is not None:
             ctx.journal.add_rows(
@@ -415,6 +422,18 @@ class FileRun:
         else:
             future = pool.submit(self._send, window)
         self._in_flight.append((window, future))
+
+    @staticmethod
+    def _schedule(window: _Window, scheduler: Scheduler) -> None:
+        """Calling hours, decided now, as the chunk goes out: a long import keeps deciding."""
+        now = scheduler.clock()
+        results = dict(window.results)
+        for planned in window.planned:
+            planned.target, decision = scheduler.apply(planned.e164, planned.target, now)
+            result = results[planned.seq]
+            result.dial_after = decision.dial_after
+            if decision.reason:
+                result.reason = "; ".join(filter(None, [result.reason, decision.reason]))
 
     def _send(self, window: _Window) -> dict[int, Outcome]:
         ctx = self.ctx

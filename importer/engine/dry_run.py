@@ -32,6 +32,7 @@ from importer.engine.blocks import Block
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.mapping import BoundMapping
 from importer.mapping.not_leads import LeadSorter
+from importer.mapping.scheduling import Scheduler
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
@@ -147,8 +148,11 @@ class BlockDryRun:
         progress: Callable[[int], None],
         rejects: RejectsWriter | None = None,
         align: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+        *,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.checks = checks
+        self.scheduler = scheduler
         self.progress = progress
         self.rejects = rejects
         self.align = align or (lambda cells: cells)
@@ -196,6 +200,10 @@ class BlockDryRun:
         check = usable & ~not_lead
         why = self._dedupe(phone, check, status)
         reason = _append(reason, why)
+        dial_after: pa.Array | str = ""
+        if self.scheduler is not None:
+            sent = (status == _CODE[Status.WOULD_ADD]) & ~not_lead
+            reason, dial_after = _schedule(self.scheduler, mapped, start, sent, phone, reason)
         if not_lead.any():
             status[not_lead] = _CODE[Status.NOT_A_LEAD]
             mask = pa.array(not_lead)
@@ -219,6 +227,7 @@ class BlockDryRun:
                 reason=reason,
                 campaign=self.campaign,
                 fields=fields,
+                dial_after=dial_after,
             )
         )
         self.processed += n
@@ -287,6 +296,47 @@ class BlockDryRun:
             pc.is_in(numbers, value_set=value_set).to_numpy(zero_copy_only=False)
         )
         return hit
+
+
+def _schedule(
+    scheduler: Scheduler,
+    mapped: MappedBlock,
+    start: int,
+    sent: npt.NDArray[np.bool_],
+    phone: pa.Array,
+    reason: pa.Array,
+) -> tuple[pa.Array, pa.Array | str]:
+    """Calling hours for the rows that would be sent: the scheduler's decision once per
+    distinct (number prefix, OriginateTime), spread back over the rows; (reason, dial_after)."""
+    rows = np.flatnonzero(sent)
+    if not len(rows):
+        return reason, ""
+    from importer.calling_hours import prefix_length, zones_for_e164
+
+    now = scheduler.clock()
+    prefixes = pc.utf8_slice_codeunits(phone.take(pa.array(rows)), 0, 1 + prefix_length())
+    encoded = prefixes.dictionary_encode()
+    prefix_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    zones = [zones_for_e164(p) for p in encoded.dictionary.to_pylist()]
+    step = next((out for s, out in mapped.steps if s.role == "originate"), None)
+    if step is None:
+        values: list[int | None] = [None]
+        originate_codes = np.zeros(len(rows), dtype=np.int64)
+    else:
+        # The value sent (an epoch or None), as MappedBlock.target reads it.
+        values = [out[1] if isinstance(out[1], int) else None for out in step.results.outputs]
+        originate_codes = step.results.codes[rows + start]
+    keys = prefix_codes * len(values) + originate_codes
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    decisions = [
+        scheduler.decide(zones[int(k) // len(values)], values[int(k) % len(values)], now)
+        for k in distinct
+    ]
+    why = np.full(len(sent), "", dtype=object)
+    when = np.full(len(sent), "", dtype=object)
+    why[rows] = np.array([d.reason for d in decisions], dtype=object)[inverse]
+    when[rows] = np.array([d.dial_after for d in decisions], dtype=object)[inverse]
+    return _append(reason, pa.array(why, type=pa.string())), pa.array(when, type=pa.string())
 
 
 def _cached(mapped: MappedBlock, what: str) -> pa.Array:
