@@ -223,6 +223,21 @@ class CallingHours:
         decision = self.next_allowed(zones, when)
         return decision if decision.reason else None
 
+    def common_windows(
+        self, zones: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The stretches (UTC) between ``start`` and ``end`` that are open in every zone."""
+        known = tuple(dict.fromkeys(z for z in zones if _is_zone(z))) or (DEFAULT_ZONE,)
+        since, until = _utc(start), _utc(end)
+        common: list[tuple[datetime, datetime]] | None = None
+        for zone in known:
+            first = since.astimezone(_zone(zone)).date() - timedelta(days=1)
+            days = (until - since).days + 3
+            mine = [iv for offset in range(days)
+                    for iv in _zone_intervals(self, zone, first + timedelta(days=offset))]
+            common = mine if common is None else _intersect(common, mine)
+        return [(max(s, since), min(e, until)) for s, e in common or [] if e > since and s < until]
+
     def windows(self, zone: str, start: date, days: int) -> Iterator[tuple[date, Window, str]]:
         """The allowed windows of ``days`` local dates from ``start`` in one zone, and why."""
         for offset in range(days):

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from importer.mapping import scheduling
-
 from importer.emulator.server import (
     EmulatorProcess,
     EmulatorServer,
     FaultConfig,
     start_emulator_process,
 )
-
+from importer.mapping import scheduling
 
 #: "Now" for calling hours in every test: a Wednesday morning in Israel, so that reports do not
 #: depend on the day the suite runs (CI may run on a Saturday). Tests about the hard days pass

@@ -413,7 +413,8 @@ def test_csv_round_trips_and_never_carries_formulas(values: list[tuple[str, str,
                 "source_file": r.source_file, "sheet": r.sheet or "", "row": str(r.row),
                 "phone_raw": r.phone_raw, "phone": r.phone, "status": "rejected",
                 "reason": r.reason, "error_code": str(r.error_code), "campaign": r.campaign,
-                "dial_after": "", "CustomerName": r.fields["CustomerName"], "var_x": r.fields["var_x"],
+                "dial_after": "",
+                "CustomerName": r.fields["CustomerName"], "var_x": r.fields["var_x"],
             }
             for r in rows
         ]

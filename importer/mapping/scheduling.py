@@ -44,7 +44,11 @@ def wall_clock() -> datetime:
 def fixed_clock(now: datetime | None) -> Callable[[], datetime]:
     """``--now``: always that moment; otherwise the real clock."""
     if now is None:
-        return lambda: wall_clock()
+
+        def real() -> datetime:
+            return wall_clock()  # looked up at each call: the test suite sets its own
+
+        return real
     fixed = now.astimezone(UTC)
     return lambda: fixed
 
