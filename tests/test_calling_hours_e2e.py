@@ -249,3 +249,26 @@ def test_hours_command_with_a_mapping_that_turns_them_off(tmp_path: Path) -> Non
     result = CliRunner().invoke(cli, ["hours", "--mapping", str(mapping)])
     assert result.exit_code == 0
     assert "Calling hours are off" in result.stdout
+
+
+def test_a_bad_calling_hours_section_is_one_clear_paragraph(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING + "calling_hours:\n  days: {fryday: '09:00-13:00'}\n",
+                       encoding="utf-8")
+    result = CliRunner().invoke(cli, ["hours", "--mapping", str(mapping)])
+    assert result.exit_code == 2
+    assert "calling_hours.days: 'fryday' is not a weekday (sunday … saturday)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_config_files_section_and_now(tmp_path: Path) -> None:
+    from importer.config import load_settings
+
+    config = tmp_path / "config.yaml"
+    config.write_text("calling_hours:\n  days: {friday: closed}\n  closed_dates: [2026-12-31]\n"
+                      "now: 2026-12-04T15:00+02:00\n", encoding="utf-8")
+    settings = load_settings(config, environ={})
+    assert settings.calling_hours.days["friday"] == "closed"
+    assert settings.now == datetime(2026, 12, 4, 15, 0, tzinfo=IL)
+    off = load_settings(None, environ={"LEAD_IMPORTER_CALLING_HOURS": "off"})
+    assert CallingHours.from_section(off.calling_hours) is None
