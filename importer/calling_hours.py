@@ -406,9 +406,19 @@ def _tz_data() -> tuple[Mapping[str, tuple[str, ...]], int]:
     return TIMEZONE_DATA, int(TIMEZONE_LONGEST_PREFIX)
 
 
-def prefix_length() -> int:
-    """How many digits of a number (country code included) decide its zones."""
-    return _tz_data()[1]
+def prefix_length(head: str) -> int:
+    """How many digits decide the zones of numbers starting with ``head`` (3 digits).
+
+    Israel's data has one entry (972), the USA's go down to area codes: grouping numbers by
+    this many digits gives a handful of groups instead of one per number.
+    """
+    return _depth(head[:3])
+
+
+@lru_cache(maxsize=4096)
+def _depth(head: str) -> int:
+    data, longest = _tz_data()
+    return max((len(k) for k in data if k.startswith(head) or head.startswith(k)), default=longest)
 
 
 def zones_for_e164(e164: str) -> tuple[str, ...]:

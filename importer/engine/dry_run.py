@@ -314,10 +314,21 @@ def _schedule(
     from importer.calling_hours import prefix_length, zones_for_e164
 
     now = scheduler.clock()
-    prefixes = pc.utf8_slice_codeunits(phone.take(pa.array(rows)), 0, 1 + prefix_length())
-    encoded = prefixes.dictionary_encode()
-    prefix_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    zones = [zones_for_e164(p) for p in encoded.dictionary.to_pylist()]
+    numbers = phone.take(pa.array(rows))
+    # Zones by the digits that decide them (engine/distinct.py's idea, on number prefixes).
+    heads = pc.utf8_slice_codeunits(numbers, 1, 4).dictionary_encode()
+    depths = np.array([prefix_length(h) for h in heads.dictionary.to_pylist()], dtype=np.int64)
+    row_depth = depths[heads.indices.to_numpy(zero_copy_only=False)]
+    zone_ids: dict[tuple[str, ...], int] = {}
+    zone_codes = np.zeros(len(rows), dtype=np.int64)
+    for depth in np.unique(row_depth).tolist():
+        chosen = np.flatnonzero(row_depth == depth)
+        prefixes = pc.utf8_slice_codeunits(numbers.take(pa.array(chosen)), 0, 1 + depth)
+        encoded = prefixes.dictionary_encode()
+        ids = np.array([zone_ids.setdefault(zones_for_e164(p), len(zone_ids))
+                        for p in encoded.dictionary.to_pylist()], dtype=np.int64)
+        zone_codes[chosen] = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    zones = list(zone_ids)
     step = next((out for s, out in mapped.steps if s.role == "originate"), None)
     if step is None:
         values: list[int | None] = [None]
@@ -326,17 +337,21 @@ def _schedule(
         # The value sent (an epoch or None), as MappedBlock.target reads it.
         values = [out[1] if isinstance(out[1], int) else None for out in step.results.outputs]
         originate_codes = step.results.codes[rows + start]
-    keys = prefix_codes * len(values) + originate_codes
+    keys = zone_codes * len(values) + originate_codes
     distinct, inverse = np.unique(keys, return_inverse=True)
     decisions = [
         scheduler.decide(zones[int(k) // len(values)], values[int(k) % len(values)], now)
         for k in distinct
     ]
-    why = np.full(len(sent), "", dtype=object)
-    when = np.full(len(sent), "", dtype=object)
-    why[rows] = np.array([d.reason for d in decisions], dtype=object)[inverse]
-    when[rows] = np.array([d.dial_after for d in decisions], dtype=object)[inverse]
-    return _append(reason, pa.array(why, type=pa.string())), pa.array(when, type=pa.string())
+    # Every row points at its decision; rows not sent point at the blank one after the last.
+    pick = np.full(len(sent), len(decisions), dtype=np.int64)
+    pick[rows] = inverse
+    picked = pa.array(pick)
+    when = pa.array([*(d.dial_after for d in decisions), ""], type=pa.string()).take(picked)
+    if not any(d.reason for d in decisions):
+        return reason, when
+    why = pa.array([*(d.reason for d in decisions), ""], type=pa.string()).take(picked)
+    return _append(reason, why), when
 
 
 def _cached(mapped: MappedBlock, what: str) -> pa.Array:
