@@ -11,7 +11,7 @@ allowed window in *every* zone of a lead, and why it moved.  Pure: no clock is r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -30,6 +30,7 @@ __all__ = [
     "parse_calling_hours",
     "prefix_length",
     "zones_for_e164",
+    "zones_from_cell",
 ]
 
 #: The zone of a number whose zone is unknown, and of the report's times.
@@ -101,6 +102,14 @@ class CallingHoursSection(BaseModel):
     holidays: list[str] = Field(default_factory=lambda: ["IL"])
     holiday_categories: list[str] = Field(default_factory=lambda: ["public"])
     closed_dates: list[date] = Field(default_factory=list)
+    # A mapping's column naming each lead's time zone(s) (aliases); a zone in it wins over the
+    # number's.  Only a mapping's section has columns to read.
+    timezone_column: list[str] | None = None
+
+    @field_validator("timezone_column", mode="before")
+    @classmethod
+    def _aliases(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="before")
     @classmethod
@@ -438,6 +447,12 @@ def _zones_for_prefix(digits: str) -> tuple[str, ...]:
     return (DEFAULT_ZONE,)
 
 
-def zone_names(values: Iterable[str]) -> tuple[str, ...]:
-    """The known zone names among ``values`` (a mapped time-zone cell may list several)."""
-    return tuple(v for v in values if _is_zone(v))
+_ZONE_SPLIT = re.compile(r"[,;\s]+")
+
+
+@lru_cache(maxsize=4096)
+def zones_from_cell(text: str) -> tuple[str, ...] | None:
+    """The zones a time-zone cell names ("America/Chicago", "Asia/Jerusalem; UTC"), or None
+    when it names no known zone (the number's zones are used then)."""
+    zones = tuple(dict.fromkeys(z for z in _ZONE_SPLIT.split(text) if z and _is_zone(z)))
+    return zones or None

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importer.calling_hours import zones_from_cell
 from importer.dedupe import DedupeChecks
 from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
@@ -81,6 +82,8 @@ class _Window:
     plans: dict[int, UpdatePlan] = field(default_factory=dict)   # by seq, one per update
     # Source cells of rows that are, or may become (sent rows), rejects: by seq.
     cells: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # calling_hours.timezone_column: the zones a row's cells name, by seq (when they name any).
+    zones: dict[int, tuple[str, ...]] = field(default_factory=dict)
     chunk_no: int = 0
     unknown: bool = False  # some rows' fate could not be established
 
@@ -320,6 +323,10 @@ class FileRun:
             skip, why = self._plan_update(mapped, bound, Planned(seq, e164, target, ref), window)
         if skip is None:
             window.planned.append(Planned(seq, e164, target, ref))
+            if bound.zone_columns and self.scheduler is not None:
+                zones = row_zones(row.cells, bound.zone_columns)
+                if zones is not None:
+                    window.zones[seq] = zones
         elif skip is not Status.UPDATED:
             result.status = skip
             result.reason = f"{reason}; {why}" if reason and why else reason or why
@@ -429,7 +436,9 @@ class FileRun:
         now = scheduler.clock()
         results = dict(window.results)
         for planned in window.planned:
-            planned.target, decision = scheduler.apply(planned.e164, planned.target, now)
+            planned.target, decision = scheduler.apply(
+                planned.e164, planned.target, now, window.zones.get(planned.seq)
+            )
             result = results[planned.seq]
             result.dial_after = decision.dial_after
             if decision.reason:
@@ -500,6 +509,16 @@ class FileRun:
                 run_id=self.run_id,
                 source_file=self.path.name,
             )
+
+
+def row_zones(cells: tuple[str, ...], columns: list[int]) -> tuple[str, ...] | None:
+    """The zones the first of ``columns`` that names any gives (None: the number's)."""
+    for column in columns:
+        if column < len(cells):
+            zones = zones_from_cell(cells[column])
+            if zones is not None:
+                return zones
+    return None
 
 
 def target_to_json(target: CallTarget) -> str:

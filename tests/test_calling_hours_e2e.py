@@ -272,3 +272,49 @@ def test_the_config_files_section_and_now(tmp_path: Path) -> None:
     assert settings.now == datetime(2026, 12, 4, 15, 0, tzinfo=IL)
     off = load_settings(None, environ={"LEAD_IMPORTER_CALLING_HOURS": "off"})
     assert CallingHours.from_section(off.calling_hours) is None
+
+
+TZ_MAPPING = MAPPING + "calling_hours:\n  timezone_column: [tz, time zone]\n"
+
+
+def write_zoned(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["name", "phone", "call_at", "tz"])
+        out.writerows([(f"n{i}", phone, "", tz) for i, (phone, tz) in enumerate(rows)])
+    return path
+
+
+def test_a_mapped_time_zone_column_wins_over_the_number(
+    emulator_env: EmulatorServer, tmp_path: Path
+) -> None:
+    a, b, c = valid_mobiles(3)
+    source = write_zoned(tmp_path / "leads.csv", [
+        (a, "America/Los_Angeles"), (b, ""), (c, "Mars/Olympus"),
+    ])
+    rows = run(tmp_path, source, "--now", THURSDAY_10, mapping=TZ_MAPPING)
+    # 10:00 in Israel is midnight in Los Angeles: 09:00 there, 19:00 in Israel.
+    assert rows[0]["dial_after"] == "2026-12-03T09:00:00-08:00"
+    assert "America/Los_Angeles" in rows[0]["reason"]
+    assert [r["dial_after"] for r in rows[1:]] == ["", ""]  # the number's zone: open
+    calls = pending(emulator_env)
+    assert calls[e164(a)[1:]][0] == epoch(datetime(2026, 12, 3, 19, 0, tzinfo=IL))
+    assert calls[e164(b)[1:]][0] is None and calls[e164(c)[1:]][0] is None
+
+
+def test_both_engines_read_the_time_zone_column_alike(
+    emulator_env: EmulatorServer, tmp_path: Path
+) -> None:
+    numbers = valid_mobiles(12)
+    zones = ["America/New_York", "", "Europe/London; Asia/Jerusalem", "nonsense", "UTC",
+             "Australia/Perth"]
+    source = write_zoned(tmp_path / "leads.csv",
+                         [(n, zones[i % len(zones)]) for i, n in enumerate(numbers)])
+    reports = {}
+    for engine in ("row", "columnar"):
+        (tmp_path / engine).mkdir()
+        reports[engine] = run(tmp_path / engine, source, "--dry-run", "--now", FRIDAY_15,
+                              "--engine", engine, mapping=TZ_MAPPING)
+    assert reports["row"] == reports["columnar"]
+    assert {r["dial_after"][-6:] for r in reports["row"]} >= {"-05:00", "+00:00", "+02:00",
+                                                             "+08:00"}

@@ -328,6 +328,10 @@ def _schedule(
         ids = np.array([zone_ids.setdefault(zones_for_e164(p), len(zone_ids))
                         for p in encoded.dictionary.to_pylist()], dtype=np.int64)
         zone_codes[chosen] = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    for column in reversed(mapped.bound.zone_columns):
+        # The first column naming a zone wins: later columns are laid down first.
+        _zones_from_column(mapped.block.columns[column].take(pa.array(rows + start)),
+                           zone_ids, zone_codes)
     zones = list(zone_ids)
     step = next((out for s, out in mapped.steps if s.role == "originate"), None)
     if step is None:
@@ -352,6 +356,23 @@ def _schedule(
         return reason, when
     why = pa.array([*(d.reason for d in decisions), ""], type=pa.string()).take(picked)
     return _append(reason, why), when
+
+
+def _zones_from_column(
+    cells: pa.Array, zone_ids: dict[tuple[str, ...], int], zone_codes: npt.NDArray[np.int64]
+) -> None:
+    """Rows whose time-zone cell names a zone take that zone (calling_hours.timezone_column)."""
+    from importer.calling_hours import zones_from_cell
+
+    encoded = cells.dictionary_encode()
+    ids = np.array([
+        -1 if (zones := zones_from_cell(text)) is None
+        else zone_ids.setdefault(zones, len(zone_ids))
+        for text in encoded.dictionary.to_pylist()
+    ], dtype=np.int64)
+    chosen = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    named = chosen >= 0
+    zone_codes[named] = chosen[named]
 
 
 def _cached(mapped: MappedBlock, what: str) -> pa.Array:

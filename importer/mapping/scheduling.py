@@ -82,9 +82,14 @@ class Scheduler:
             hit = self._cache[key] = self._decide(zones, originate, now)
         return hit
 
-    def apply(self, e164: str, target: CallTarget, now: datetime) -> tuple[CallTarget, Scheduled]:
-        """A row's target with its OriginateTime moved when needed, and the decision."""
-        decision = self.decide(zones_for_e164(e164), target.originate_time, now)
+    def apply(
+        self, e164: str, target: CallTarget, now: datetime, zones: tuple[str, ...] | None = None
+    ) -> tuple[CallTarget, Scheduled]:
+        """A row's target with its OriginateTime moved when needed, and the decision.
+
+        ``zones``: a mapped time-zone column's, which win over the number's.
+        """
+        decision = self.decide(zones or zones_for_e164(e164), target.originate_time, now)
         if decision.originate is None:
             return target, decision
         moved = call_target(
