@@ -347,7 +347,7 @@ def _intersect(
     return out
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # the Scheduler keeps its own per-run cache; this one stays small
 def _next_allowed(policy: CallingHours, zones: tuple[str, ...], when: datetime) -> Decision:
     known = tuple(dict.fromkeys(z for z in zones if _is_zone(z))) or (DEFAULT_ZONE,)
     common = _intervals(policy, known[0], when)
@@ -432,11 +432,12 @@ def _depth(head: str) -> int:
 
 def zones_for_e164(e164: str) -> tuple[str, ...]:
     """The time zones of an E.164 number (phonenumbers' data), looked up once per prefix."""
-    _data, longest = _tz_data()
-    return _zones_for_prefix(e164.lstrip("+")[:longest])
+    digits = e164.lstrip("+")
+    # Only as many digits as decide: one cache entry for all of Israel, one per US area code.
+    return _zones_for_prefix(digits[:_depth(digits[:3])])
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _zones_for_prefix(digits: str) -> tuple[str, ...]:
     # phonenumbers' time_zones_for_geographical_number: the longest listed prefix wins.
     data, _longest = _tz_data()
