@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from importer.calling_hours import CallingHoursSection
 from importer.errors import ConfigError, ConfigFileError
 from importer.redact import register_secret
 from importer.validation import did_you_mean, sentences
@@ -33,6 +35,8 @@ _ENV = {
     "settings_method": "VOICENTER_SETTINGS_METHOD",
     "state_dir": "LEAD_IMPORTER_STATE_DIR",
     "lock_dir": "LEAD_IMPORTER_LOCK_DIR",
+    "calling_hours": "LEAD_IMPORTER_CALLING_HOURS",
+    "now": "LEAD_IMPORTER_NOW",
 }
 
 
@@ -57,6 +61,17 @@ class Settings(BaseModel):
     # Campaign locks; None = the machine's folder (importer.locking.default_lock_dir).
     lock_dir: Path | None = None
     suppression: tuple[Path, ...] = ()   # do-not-call lists applied to every import
+    # When leads may be dialled (issue #16); a mapping's own section wins. `off` to dial at once.
+    calling_hours: CallingHoursSection = Field(default_factory=CallingHoursSection)
+    # "Now" for calling hours (what an import at that moment would do); None: the real clock.
+    now: datetime | None = None
+
+    @field_validator("now")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with its offset, e.g. 2026-12-04T15:00+02:00")
+        return value
 
     @field_validator("suppression", mode="before")
     @classmethod

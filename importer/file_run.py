@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importer.calling_hours import zones_from_cell
 from importer.dedupe import DedupeChecks
 from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
@@ -26,6 +27,7 @@ from importer.errors import ApiError, JournalError, RunInterruptedError
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.mapping.not_leads import sort_rows
+from importer.mapping.scheduling import Scheduler
 from importer.outcomes import PUSHED, REJECTS_STATUSES, RowResult, Status
 from importer.push import ChunkPusher, Outcome, Planned
 from importer.report import RejectsWriter, ReportWriter
@@ -80,6 +82,8 @@ class _Window:
     plans: dict[int, UpdatePlan] = field(default_factory=dict)   # by seq, one per update
     # Source cells of rows that are, or may become (sent rows), rejects: by seq.
     cells: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # calling_hours.timezone_column: the zones a row's cells name, by seq (when they name any).
+    zones: dict[int, tuple[str, ...]] = field(default_factory=dict)
     chunk_no: int = 0
     unknown: bool = False  # some rows' fate could not be established
 
@@ -104,8 +108,11 @@ class FileRun:
         first_chunk_no: int,
         replaced: dict[int, Previous] | None = None,
         rejects: RejectsWriter | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.ctx = ctx
+        # Calling hours (None: off): each chunk's rows are decided as the chunk is sent.
+        self.scheduler = scheduler
         self.path = path
         self.bind = bind
         self.source_options = source_options
@@ -214,7 +221,8 @@ class FileRun:
         from importer import engine
 
         run = engine.BlockDryRun(
-            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress, self.rejects, align
+            ctx.checks, ctx.campaign.name, self.writer, ctx.cancel, progress, self.rejects, align,
+            scheduler=self.scheduler,
         )
         blocks = engine.sheet_blocks(source, bound.width)
         return run.run_sheet(blocks, bound, source.info.header_cells)
@@ -315,6 +323,10 @@ class FileRun:
             skip, why = self._plan_update(mapped, bound, Planned(seq, e164, target, ref), window)
         if skip is None:
             window.planned.append(Planned(seq, e164, target, ref))
+            if bound.zone_columns and self.scheduler is not None:
+                zones = row_zones(row.cells, bound.zone_columns)
+                if zones is not None:
+                    window.zones[seq] = zones
         elif skip is not Status.UPDATED:
             result.status = skip
             result.reason = f"{reason}; {why}" if reason and why else reason or why
@@ -371,6 +383,8 @@ class FileRun:
     def _dispatch(self, window: _Window, pool: ThreadPoolExecutor) -> None:
         """Record the window in the journal, then send its chunk (nothing for a dry run)."""
         ctx = self.ctx
+        if self.scheduler is not None and window.planned:
+            self._schedule(window, self.scheduler)
         targets = {p.seq: p for p in (*window.planned, *window.updates)}
         if ctx.journal is not None:
             ctx.journal.add_rows(
@@ -415,6 +429,20 @@ class FileRun:
         else:
             future = pool.submit(self._send, window)
         self._in_flight.append((window, future))
+
+    @staticmethod
+    def _schedule(window: _Window, scheduler: Scheduler) -> None:
+        """Calling hours, decided now, as the chunk goes out: a long import keeps deciding."""
+        now = scheduler.clock()
+        results = dict(window.results)
+        for planned in window.planned:
+            planned.target, decision = scheduler.apply(
+                planned.e164, planned.target, now, window.zones.get(planned.seq)
+            )
+            result = results[planned.seq]
+            result.dial_after = decision.dial_after
+            if decision.reason:
+                result.reason = "; ".join(filter(None, [result.reason, decision.reason]))
 
     def _send(self, window: _Window) -> dict[int, Outcome]:
         ctx = self.ctx
@@ -481,6 +509,16 @@ class FileRun:
                 run_id=self.run_id,
                 source_file=self.path.name,
             )
+
+
+def row_zones(cells: tuple[str, ...], columns: list[int]) -> tuple[str, ...] | None:
+    """The zones the first of ``columns`` that names any gives (None: the number's)."""
+    for column in columns:
+        if column < len(cells):
+            zones = zones_from_cell(cells[column])
+            if zones is not None:
+                return zones
+    return None
 
 
 def target_to_json(target: CallTarget) -> str:

@@ -131,6 +131,7 @@ class RowResult:
     error_code: int | None = None
     campaign: str = ""               # campaign NAME, never its code
     fields: dict[str, str] = field(default_factory=dict)
+    dial_after: str = ""             # ISO 8601 with offset when the call waits (calling hours)
 
 
 @dataclass(slots=True)

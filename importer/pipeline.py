@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, get_args
 
+from importer.calling_hours import DEFAULT_ZONE, CallingHours, CallingHoursSection
 from importer.campaigns import backup_file_name, resolve_campaign, write_pending_csv
 from importer.config import Settings
 from importer.dedupe import DedupeChecks, PendingIndex, load_suppression
@@ -54,6 +55,7 @@ from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.mapping.binder import bind
+from importer.mapping.scheduling import Scheduler, fixed_clock
 from importer.outcomes import DONE_STATUSES, PLANNED, SENT, UPDATING, RowResult, Status, Summary
 from importer.phones import PhoneNormalizer, pending_key
 from importer.plain_text import escape_controls
@@ -112,6 +114,10 @@ class ImportOptions:
     xlsx_row_limit: int = 100_000
     lock_timeout: float = 10.0  # seconds to wait for another import into the campaign / file
     suppression: tuple[Path, ...] = ()  # do-not-call lists besides the mapping's and config's
+    calling_hours_off: bool = False  # --calling-hours off: dial at once, whatever the mapping says
+    # Calling hours when the mapping has none (inbox.yaml's); None: the settings'.
+    calling_hours: CallingHoursSection | None = None
+    now: datetime | None = None  # --now: decide calling hours as if it were then
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,6 +668,7 @@ class _Importer:
             first_chunk_no=first_chunk,
             replaced=replaced,
             rejects=rejects,
+            scheduler=self._scheduler(mapping),
         )
         limited_before = ctx.client.limiter.stats()
         try:
@@ -711,6 +718,23 @@ class _Importer:
             run_id or "-",
         )
         return FileOutcome(item.path, summary, reports, summary.exit_code or EXIT_OK)
+
+    def _scheduler(self, mapping: Mapping) -> Scheduler | None:
+        """Calling hours for this mapping's rows: --calling-hours off, the mapping's section,
+        the inbox's, then the settings' (default on)."""
+        if self.options.calling_hours_off:
+            return None
+        section = mapping.calling_hours or self.options.calling_hours or self.settings.calling_hours
+        policy = CallingHours.from_section(section)
+        if policy is None:
+            return None
+        spec = mapping.fields.OriginateTime
+        return Scheduler(
+            policy,
+            is_date_local=mapping.options.is_date_local,
+            zone=spec.timezone if spec is not None else DEFAULT_ZONE,
+            clock=fixed_clock(self.options.now or self.settings.now),
+        )
 
     def _columnar(self, path: Path) -> bool:
         """Whether this file is mapped by the columnar engine (``--engine``; auto: files of

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,20 @@ from importer.emulator.server import (
     FaultConfig,
     start_emulator_process,
 )
+from importer.mapping import scheduling
+
+#: "Now" for calling hours in every test: a Wednesday morning in Israel, so that reports do not
+#: depend on the day the suite runs (CI may run on a Saturday). Tests about the hard days pass
+#: --now (or ImportOptions.now) themselves.
+TEST_NOW = "2026-07-01T10:00:00+03:00"
+
+
+@pytest.fixture(autouse=True)
+def _calling_hours_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calling hours read TEST_NOW: the library's clock here, LEAD_IMPORTER_NOW for the CLI."""
+    fixed = datetime.fromisoformat(TEST_NOW)
+    monkeypatch.setattr(scheduling, "wall_clock", lambda: fixed)
+    monkeypatch.setenv("LEAD_IMPORTER_NOW", TEST_NOW)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ _COMMANDS = {
     "inspect": "inspect_cmd",
     "mapping": "mapping_cmd",
     "import": "import_cmd",
+    "hours": "hours_cmd",
     "history": "runs_cmd",
     "runs": "runs_cmd",
     "inbox": "inbox_cmd",

@@ -52,6 +52,24 @@ def sheet_option(value: str | None) -> str | int | None:
     return value
 
 
+def now_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """``--now ISO``: a moment with its offset (a date alone is midnight in Israel)."""
+    if value is None:
+        return None
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date and time like 2026-12-04T15:00+02:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Asia/Jerusalem"))
+    return moment
+
+
 def fail(message: str, exit_code: int) -> NoReturn:
     """Print one redacted paragraph to stderr and exit."""
     click.echo(f"Error: {redact(message)}", err=True)

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -18,6 +19,7 @@ from importer.cli._common import (
     api_options,
     echo_json,
     echo_notes_and_reports,
+    now_option,
     report_format_option,
     settings_from,
     sheet_option,
@@ -213,6 +215,11 @@ def _result_to_json(result: ImportResult) -> dict[str, Any]:
               help="append (default): add new numbers; upsert: also update pending ones; "
                    "sync: also remove pending numbers not in the source.")
 @click.option("--dry-run", is_flag=True, help="Do everything except the writes.")
+@click.option("--calling-hours", "calling_hours", type=click.Choice(["on", "off"]), default="on",
+              show_default=True,
+              help="off: every lead is dialled at once, whatever the mapping's calling_hours say.")
+@click.option("--now", "now", callback=now_option, default=None, metavar="ISO",
+              help="Decide calling hours as if it were this moment, e.g. 2026-12-04T15:00+02:00.")
 @click.option("--chunk-size", type=click.IntRange(1, 3000), default=3000, show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="How rows are mapped: columnar (fast, blocks of rows), row (one row at a "
@@ -255,6 +262,8 @@ def import_command(
     report_formats: frozenset[str],
     mode: str | None,
     dry_run: bool,
+    calling_hours: str,
+    now: datetime | None,
     chunk_size: int,
     engine: str,
     concurrency: int,
@@ -306,6 +315,8 @@ def import_command(
         state_dir=state_dir,
         lock_timeout=lock_timeout,
         suppression=suppression,
+        calling_hours_off=calling_hours == "off",
+        now=now,
         source_options=SourceOptions(
             encoding=encoding,
             delimiter=delimiter,

@@ -32,6 +32,7 @@ from importer.engine.blocks import Block
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.mapping import BoundMapping
 from importer.mapping.not_leads import LeadSorter
+from importer.mapping.scheduling import Scheduler
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
@@ -147,8 +148,11 @@ class BlockDryRun:
         progress: Callable[[int], None],
         rejects: RejectsWriter | None = None,
         align: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+        *,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.checks = checks
+        self.scheduler = scheduler
         self.progress = progress
         self.rejects = rejects
         self.align = align or (lambda cells: cells)
@@ -196,6 +200,10 @@ class BlockDryRun:
         check = usable & ~not_lead
         why = self._dedupe(phone, check, status)
         reason = _append(reason, why)
+        dial_after: pa.Array | str = ""
+        if self.scheduler is not None:
+            sent = (status == _CODE[Status.WOULD_ADD]) & ~not_lead
+            reason, dial_after = _schedule(self.scheduler, mapped, start, sent, phone, reason)
         if not_lead.any():
             status[not_lead] = _CODE[Status.NOT_A_LEAD]
             mask = pa.array(not_lead)
@@ -219,6 +227,7 @@ class BlockDryRun:
                 reason=reason,
                 campaign=self.campaign,
                 fields=fields,
+                dial_after=dial_after,
             )
         )
         self.processed += n
@@ -290,6 +299,83 @@ class BlockDryRun:
             pc.is_in(numbers, value_set=value_set).to_numpy(zero_copy_only=False)
         )
         return hit
+
+
+def _schedule(
+    scheduler: Scheduler,
+    mapped: MappedBlock,
+    start: int,
+    sent: npt.NDArray[np.bool_],
+    phone: pa.Array,
+    reason: pa.Array,
+) -> tuple[pa.Array, pa.Array | str]:
+    """Calling hours for the rows that would be sent: the scheduler's decision once per
+    distinct (number prefix, OriginateTime), spread back over the rows; (reason, dial_after)."""
+    rows = np.flatnonzero(sent)
+    if not len(rows):
+        return reason, ""
+    from importer.calling_hours import prefix_length, zones_for_e164
+
+    now = scheduler.clock()
+    numbers = phone.take(pa.array(rows))
+    # Zones by the digits that decide them (engine/distinct.py's idea, on number prefixes).
+    heads = pc.utf8_slice_codeunits(numbers, 1, 4).dictionary_encode()
+    depths = np.array([prefix_length(h) for h in heads.dictionary.to_pylist()], dtype=np.int64)
+    row_depth = depths[heads.indices.to_numpy(zero_copy_only=False)]
+    zone_ids: dict[tuple[str, ...], int] = {}
+    zone_codes = np.zeros(len(rows), dtype=np.int64)
+    for depth in np.unique(row_depth).tolist():
+        chosen = np.flatnonzero(row_depth == depth)
+        prefixes = pc.utf8_slice_codeunits(numbers.take(pa.array(chosen)), 0, 1 + depth)
+        encoded = prefixes.dictionary_encode()
+        ids = np.array([zone_ids.setdefault(zones_for_e164(p), len(zone_ids))
+                        for p in encoded.dictionary.to_pylist()], dtype=np.int64)
+        zone_codes[chosen] = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    for column in reversed(mapped.bound.zone_columns):
+        # The first column naming a zone wins: later columns are laid down first.
+        _zones_from_column(mapped.block.columns[column].take(pa.array(rows + start)),
+                           zone_ids, zone_codes)
+    zones = list(zone_ids)
+    step = next((out for s, out in mapped.steps if s.role == "originate"), None)
+    if step is None:
+        values: list[int | None] = [None]
+        originate_codes = np.zeros(len(rows), dtype=np.int64)
+    else:
+        # The value sent (an epoch or None), as MappedBlock.target reads it.
+        values = [out[1] if isinstance(out[1], int) else None for out in step.results.outputs]
+        originate_codes = step.results.codes[rows + start]
+    keys = zone_codes * len(values) + originate_codes
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    decisions = [
+        scheduler.decide(zones[int(k) // len(values)], values[int(k) % len(values)], now)
+        for k in distinct
+    ]
+    # Every row points at its decision; rows not sent point at the blank one after the last.
+    pick = np.full(len(sent), len(decisions), dtype=np.int64)
+    pick[rows] = inverse
+    picked = pa.array(pick)
+    when = pa.array([*(d.dial_after for d in decisions), ""], type=pa.string()).take(picked)
+    if not any(d.reason for d in decisions):
+        return reason, when
+    why = pa.array([*(d.reason for d in decisions), ""], type=pa.string()).take(picked)
+    return _append(reason, why), when
+
+
+def _zones_from_column(
+    cells: pa.Array, zone_ids: dict[tuple[str, ...], int], zone_codes: npt.NDArray[np.int64]
+) -> None:
+    """Rows whose time-zone cell names a zone take that zone (calling_hours.timezone_column)."""
+    from importer.calling_hours import zones_from_cell
+
+    encoded = cells.dictionary_encode()
+    ids = np.array([
+        -1 if (zones := zones_from_cell(text)) is None
+        else zone_ids.setdefault(zones, len(zone_ids))
+        for text in encoded.dictionary.to_pylist()
+    ], dtype=np.int64)
+    chosen = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+    named = chosen >= 0
+    zone_codes[named] = chosen[named]
 
 
 def _cached(mapped: MappedBlock, what: str) -> pa.Array:

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from importer.calling_hours import CallingHoursSection
 from importer.errors import ConfigError, ConfigFileError
 from importer.plain_text import escape_controls
 from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
@@ -161,6 +162,8 @@ class Inbox(_Model):
     )
     reports: Path | None = None              # default: <path>/reports
     notify: Notify = Field(default_factory=Notify)
+    # When these leads may be dialled if the mapping does not say; None: the config's.
+    calling_hours: CallingHoursSection | None = None
 
     @field_validator("path", "reports")
     @classmethod
@@ -330,6 +333,7 @@ inboxes:
     dry_run: false        # true: check files and write reports, send nothing
     report_formats: [csv, xlsx, json]
     # reports: reports    # where reports go (default: reports/ next to inbox/)
+    # calling_hours: off  # dial at once (default: the mapping's, else Sun-Thu 09-20, Fri 09-13)
     # notify:
     #   email:
     #     host: smtp.example.co.il

@@ -467,6 +467,7 @@ def import_options(inbox: Inbox) -> ImportOptions:
         mode=inbox.mode,
         dry_run=inbox.dry_run,
         yes=inbox.mode == "sync",        # writing `mode: sync` in inbox.yaml is the confirmation
+        calling_hours=inbox.calling_hours,
     )
 
 

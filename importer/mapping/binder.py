@@ -290,6 +290,12 @@ class BoundMapping:
         self._send_as = mapping.phone.send_as
 
         self.phone_columns = find_columns(mapping.phone.columns, self._keys)
+        # calling_hours.timezone_column: the columns naming a lead's zones (first one set wins).
+        hours = mapping.calling_hours
+        self.zone_columns: list[int] = (
+            self._columns("calling_hours.timezone_column", hours.timezone_column, True, problems)
+            if hours is not None and hours.timezone_column else []
+        )
         self._note_repeats("phone.columns", self.phone_columns)
         if not self.phone_columns:
             problems.append(self._missing("phone.columns", mapping.phone.columns))

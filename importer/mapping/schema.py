@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from importer import yaml_loader
+from importer.calling_hours import CallingHoursSection
 from importer.errors import MappingError
 from importer.phones.normalizer import PhoneType
 from importer.sources.model import SourceOptions
@@ -493,6 +494,8 @@ class Mapping(BaseModel):
     upsert: UpsertSection = Field(default_factory=UpsertSection)
     sync_confirm: bool = False
     sync_max_remove_share: float = Field(default=0.2, ge=0.0, le=1.0)
+    # When these leads may be dialled; None: the config's (default on). `off` dials at once.
+    calling_hours: CallingHoursSection | None = None
 
     _origin: Path | None = PrivateAttr(default=None)
 

@@ -50,6 +50,7 @@ class ReportBlock:
     reason: pa.Array
     campaign: str
     fields: dict[str, pa.Array]
+    dial_after: pa.Array | str = ""   # calling hours: "" on every row, or one per row
 
 
 def block_texts(block: ReportBlock, field_keys: list[str]) -> list[pa.Array | str]:
@@ -64,6 +65,7 @@ def block_texts(block: ReportBlock, field_keys: list[str]) -> list[pa.Array | st
         block.reason,
         "",
         block.campaign,
+        block.dial_after,
     ]
     texts += [block.fields.get(key, "") for key in field_keys]
     return texts

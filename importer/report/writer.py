@@ -115,6 +115,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "reason",
     "error_code",
     "campaign",
+    "dial_after",
 )
 
 #: The report formats, in the order they are written and listed: the one list the CLI's
@@ -487,6 +488,7 @@ class ReportWriter:
             row.reason,
             "" if error_code is None else str(error_code),
             row.campaign,
+            row.dial_after,
         ]
         texts.extend(map(row.fields.get, self._field_keys, self._blanks))
         try:

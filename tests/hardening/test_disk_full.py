@@ -267,7 +267,7 @@ def test_inbox_file_waits_in_processing_while_the_report_disk_is_full(
     first = run_importer(once, env)
 
     assert first.returncode == 3, first.stderr
-    assert "Traceback" not in first.stderr
+    assert "Traceback" not in first.stderr, first.stderr
     assert "the disk is full: cannot write the reports in" in first.stdout, first.stdout
     assert "The file stays in processing/ and the next run retries it" in first.stdout
     assert sorted(p.name for p in (root / "processing").iterdir()) == ["leads.csv"]

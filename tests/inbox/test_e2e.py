@@ -415,3 +415,25 @@ def test_rows_that_are_not_leads_are_not_a_problem(
     statuses = [r["status"] for r in report_rows(root / "reports")]
     assert statuses == ["added"] * 3 + ["not_a_lead"] * 6
     assert sorted(pending_e164(emulator)) == sorted(e164(p) for p in phones)
+
+
+def test_inbox_calling_hours_section_schedules_the_drop_folders_leads(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """inbox.yaml's `calling_hours:` (the mapping has none): Wednesday closed, so the leads of
+    the suite's Wednesday morning (LEAD_IMPORTER_NOW) wait for Thursday 09:00 (#16)."""
+    env = env_for(emulator, tmp_path)
+    root = tmp_path / "leads"
+    config = init(root, env, calling_hours={"days": {"wednesday": "closed"}})
+    write_leads(root / "inbox" / "leads.csv", il_mobiles(2))
+    age(root / "inbox" / "leads.csv")
+    done = run(["inbox", "run", "--config", str(config), "--once"], env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = report_rows(root / "reports")
+    assert [r["dial_after"] for r in rows] == ["2026-07-02T09:00:00+03:00"] * 2
+    assert all("no calling on Wednesdays: moved to Thursday 09:00" in r["reason"] for r in rows)
+    assert emulator.demo is not None
+    campaign = emulator.store.campaign_by_code(emulator.demo.campaigns["Hot leads"])
+    assert campaign is not None
+    calls = emulator.store.pending(campaign.id)
+    assert {c.originate_time for c in calls} == {1782972000}  # 2026-07-02 06:00 UTC
