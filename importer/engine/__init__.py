@@ -17,6 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+# Before pyarrow loads: its default allocator (mimalloc) reserves address space when it
+# starts, enough to hit an address-space limit (tests/hardening runs under 1.5 GB), and it
+# kept ~35 MB more at the peak of a 1M-row dry run than the C library's allocator, which
+# was no slower (docs/benchmarks.md). A value the user set is kept.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 import pyarrow as pa
 
 from importer.engine.blocks import Block, row_blocks
@@ -31,18 +37,14 @@ __all__ = ["THREADS_ENV", "Block", "BlockDryRun", "columnar_sorted_rows", "sheet
 THREADS_ENV = "LEAD_IMPORTER_THREADS"
 
 
-def _configure_arrow() -> None:
+def _configure_threads() -> None:
     value = os.environ.get(THREADS_ENV, "").strip()
     if value.isdigit() and int(value) > 0:
         pa.set_cpu_count(int(value))
         pa.set_io_thread_count(int(value))
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        # The C library's allocator hands freed blocks back; Arrow's default (mimalloc) kept
-        # ~35 MB more at the peak of a 1M-row dry run, and was no faster (docs/benchmarks.md).
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
-_configure_arrow()
+_configure_threads()
 
 
 def sheet_blocks(source: Source, width: int) -> Iterable[Block]:
