@@ -18,6 +18,7 @@ __all__ = ["BLOCK_ROWS", "Block", "row_blocks"]
 BLOCK_ROWS = 65_536
 
 _NO_PROBLEMS: tuple[str, ...] = ()
+_NO_NUMERIC: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -32,7 +33,6 @@ class Block:
     numeric: dict[int, npt.NDArray[np.bool_]] = field(default_factory=dict)
     # Ragged-row notes, by row index within the block (most rows have none).
     problems: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    lines: list[int | None] | None = None   # first physical line per row, when known
     # The rows themselves when a row reader made the block (saves building them again).
     given: list[SourceRow] | None = None
 
@@ -42,45 +42,38 @@ class Block:
     def numeric_at(self, index: int) -> frozenset[int]:
         """The numeric cells of one row, as ``SourceRow.numeric`` holds them."""
         if not self.numeric:
-            return frozenset()
+            return _NO_NUMERIC
         return frozenset(c for c, mask in self.numeric.items() if mask[index])
 
     def source_row(self, index: int) -> SourceRow:
         """One row as the row engine's readers give it."""
-        if self.given is not None:
-            return self.given[index]
-        return SourceRow(
-            self.file,
-            self.sheet,
-            int(self.rows[index]),
-            tuple(str(c[index].as_py()) for c in self.columns),
-            self.numeric_at(index),
-            self.problems.get(index, _NO_PROBLEMS),
-            None if self.lines is None else self.lines[index],
-        )
+        return self.source_rows_at([index])[0]
 
-    def source_rows(self) -> Iterator[SourceRow]:
-        """Every row, in order, as ``SourceRow`` objects (cells transposed in one pass)."""
+    def source_rows_at(self, indexes: list[int]) -> list[SourceRow]:
+        """The rows at ``indexes``, their cells fetched column by column at once."""
         if self.given is not None:
-            yield from self.given
-            return
-        texts = [c.to_pylist() for c in self.columns]
-        cells_by_row: Iterable[tuple[str, ...]] = zip(*texts, strict=True) if texts else (
-            () for _ in range(len(self))
-        )
-        numeric = self.numeric
-        problems = self.problems
-        lines = self.lines
-        for i, (row, cells) in enumerate(zip(self.rows.tolist(), cells_by_row, strict=True)):
-            yield SourceRow(
+            return [self.given[i] for i in indexes]
+        if not indexes:
+            return []
+        picked = pa.array(indexes, type=pa.int64())
+        texts = [c.take(picked).to_pylist() for c in self.columns]
+        cells = zip(*texts, strict=True) if texts else (() for _ in indexes)
+        return [
+            SourceRow(
                 self.file,
                 self.sheet,
-                row,
-                cells,
-                self.numeric_at(i) if numeric else frozenset(),
-                problems.get(i, _NO_PROBLEMS),
-                None if lines is None else lines[i],
+                int(self.rows[i]),
+                tuple(row_cells),
+                self.numeric_at(i),
+                self.problems.get(i, _NO_PROBLEMS),
+                None,  # Arrow's pieces do not keep line numbers (no report shows them)
             )
+            for i, row_cells in zip(indexes, cells, strict=True)
+        ]
+
+    def source_rows(self) -> list[SourceRow]:
+        """Every row, in order, as ``SourceRow`` objects."""
+        return self.source_rows_at(list(range(len(self))))
 
 
 def row_blocks(
@@ -121,6 +114,5 @@ def _block_of(batch: list[SourceRow], width: int) -> Block:
         columns=columns,
         numeric=numeric,
         problems=problems,
-        lines=[r.line for r in batch],
         given=batch,
     )

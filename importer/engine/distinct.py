@@ -9,7 +9,7 @@ columns, and optionally whether each cell was a number in the workbook.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -32,6 +32,7 @@ class Distinct(Generic[R]):
     codes: npt.NDArray[np.int64]
     outputs: list[R]
     _parts: list[tuple[Any, ...]] | None = None
+    _columns: dict[int, pa.Array] = field(default_factory=dict)
 
     def part(self, index: int) -> tuple[Any, ...]:
         """Item ``index`` of every (tuple) result, in result order."""
@@ -40,9 +41,13 @@ class Distinct(Generic[R]):
         return self._parts[index] if self._parts else ()
 
     def column(self, index: int) -> pa.Array:
-        """Text item ``index`` of the (tuple) results, as a string array over the rows."""
-        values = pa.array(self.part(index), type=pa.string())
-        return values.take(pa.array(self.codes))
+        """Text item ``index`` of the (tuple) results, as a string array over the rows (made
+        once: a block may go out in several pieces)."""
+        column = self._columns.get(index)
+        if column is None:
+            values = pa.array(self.part(index), type=pa.string())
+            column = self._columns[index] = values.take(pa.array(self.codes))
+        return column
 
     def at(self, index: int) -> R:
         """Row ``index``'s result."""

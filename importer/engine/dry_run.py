@@ -36,7 +36,6 @@ from importer.mapping.scheduling import Scheduler
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
-from importer.sources.model import SourceRow
 
 __all__ = ["BlockDryRun"]
 
@@ -74,7 +73,7 @@ class _LeadWalk:
         sorter = self.sorter
         n = len(mapped)
         todo = np.flatnonzero(~mapped.usable).tolist()
-        rows = _rows_at(mapped.block, todo)
+        rows = dict(zip(todo, mapped.block.source_rows_at(todo), strict=True))
         at = 0      # the next of ``todo`` to look at
         pos = 0     # rows before this one are settled or handed to the sorter
         while True:
@@ -89,7 +88,7 @@ class _LeadWalk:
                     break
                 index = todo[at]
             problem = mapped.phone.at(index)[2]
-            row = rows.get(index) or mapped.block.source_row(index)
+            row = rows[index] if index in rows else mapped.block.source_row(index)
             self._record(sorter.see(row, problem, (item.number, index)))
             pos = index + 1
         yield from self._ready()
@@ -119,21 +118,6 @@ class _LeadWalk:
             if item.done < n:
                 yield item, item.done, n
             self.pending.pop(0)
-
-
-def _rows_at(block: Block, indexes: list[int]) -> dict[int, SourceRow]:
-    """The rows at ``indexes`` (the few without a usable number), their cells fetched at once."""
-    if not indexes or block.given is not None:
-        return {}
-    picked = pa.array(indexes, type=pa.int64())
-    cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
-    out: dict[int, SourceRow] = {}
-    for index, row_cells in zip(indexes, cells, strict=True):
-        out[index] = SourceRow(
-            block.file, block.sheet, int(block.rows[index]), row_cells,
-            block.numeric_at(index), block.problems.get(index, ()), None,
-        )
-    return out
 
 
 class BlockDryRun:
@@ -195,8 +179,8 @@ class BlockDryRun:
             [_CODE[p or Status.MISSING_PHONE] for p in mapped.phone.part(2)], dtype=np.int8
         )[mapped.phone.codes[start:stop]]
         status = np.where(usable, _CODE[Status.WOULD_ADD], problems).astype(np.int8)
-        reason = _with_row_problems(_cached(mapped, "reasons")[start:stop], block, start, stop)
-        phone = _cached(mapped, "e164")[start:stop]
+        reason = _with_row_problems(mapped.reasons()[start:stop], block, start, stop)
+        phone = mapped.e164()[start:stop]
         check = usable & ~not_lead
         why = self._dedupe(phone, check, status)
         reason = _append(reason, why)
@@ -213,7 +197,7 @@ class BlockDryRun:
             phone = pc.if_else(mask, "", phone)
         fields = {
             name: (pc.if_else(pa.array(not_lead), "", text) if not_lead.any() else text)
-            for name, text in _cached_fields(mapped, start, stop)
+            for name, text in ((n, t[start:stop]) for n, t in mapped.field_texts())
         }
         self._write_rejects(block, start, status, reason)
         self.writer.write_block(
@@ -221,7 +205,7 @@ class BlockDryRun:
                 source_file=block.file,
                 sheet=block.sheet,
                 rows=block.rows[start:stop],
-                phone_raw=_cached(mapped, "phone_raw")[start:stop],
+                phone_raw=mapped.phone_raw()[start:stop],
                 phone=phone,
                 status=_NAMES.take(pa.array(status)),
                 reason=reason,
@@ -376,21 +360,6 @@ def _zones_from_column(
     chosen = ids[encoded.indices.to_numpy(zero_copy_only=False)]
     named = chosen >= 0
     zone_codes[named] = chosen[named]
-
-
-def _cached(mapped: MappedBlock, what: str) -> pa.Array:
-    """A whole-block column, computed once however many pieces the block goes out in."""
-    cache = mapped.cache
-    if what not in cache:
-        cache[what] = getattr(mapped, what)()
-    return cache[what]
-
-
-def _cached_fields(mapped: MappedBlock, start: int, stop: int) -> list[tuple[str, pa.Array]]:
-    if "fields" not in mapped.cache:
-        mapped.cache["fields"] = mapped.field_texts()
-    fields: list[tuple[str, pa.Array]] = mapped.cache["fields"]
-    return [(name, text[start:stop]) for name, text in fields]
 
 
 def _with_row_problems(reason: pa.Array, block: Block, start: int, stop: int) -> pa.Array:

@@ -9,8 +9,7 @@ rule is implemented twice: what is columnar here is only *when* a rule runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +51,7 @@ class MappedBlock:
     steps: list[tuple[FieldStep, StepColumn]]
     usable: npt.NDArray[np.bool_]          # the row has a number to send (target not None)
     bound: BoundMapping
-    cache: dict[str, Any] = field(default_factory=dict)  # whole-block columns, made once
+    _reasons: pa.Array | None = None
 
     def __len__(self) -> int:
         return len(self.block)
@@ -70,10 +69,12 @@ class MappedBlock:
         return [(step.name, out.texts()) for step, out in self.steps]
 
     def reasons(self) -> pa.Array:
-        """The mapping's notes per row, joined as the row engine joins them."""
-        parts = [self.phone.column(3)]
-        parts += [out.notes() for _, out in self.steps if out.has_notes()]
-        return join_notes(parts)
+        """The mapping's notes per row, joined as the row engine joins them (made once)."""
+        if self._reasons is None:
+            parts = [self.phone.column(3)]
+            parts += [out.notes() for _, out in self.steps if out.has_notes()]
+            self._reasons = join_notes(parts)
+        return self._reasons
 
     def target(self, index: int) -> CallTarget | None:
         """Row ``index``'s call target, built as ``BoundMapping.map_row`` builds it."""
@@ -155,13 +156,13 @@ class PlainColumn(StepColumn):
 
     def __init__(self, values: pa.Array) -> None:
         stripped = pc.utf8_trim(values, characters=PY_WHITESPACE)
-        marked = pc.starts_with(stripped, "'") if len(stripped) else stripped
-        marked = pc.or_(marked, pc.starts_with(stripped, "="))
+        marked = pc.or_(pc.starts_with(stripped, "'"), pc.starts_with(stripped, "="))
         if pc.any(marked).as_py():
             chosen = pc.filter(stripped, marked).to_pylist()
             fixed = pa.array([cell_value(v) for v in chosen], type=pa.string())
             stripped = pc.replace_with_mask(stripped, marked, fixed)
         self.values = stripped
+        self._texts: list[str] | None = None
 
     def texts(self) -> pa.Array:
         """The report text per row."""
@@ -177,7 +178,9 @@ class PlainColumn(StepColumn):
 
     def at(self, index: int) -> _StepOut:
         """Row ``index``'s (text, text or None, "")."""
-        text = str(self.values[index].as_py())
+        if self._texts is None:  # a real import asks row by row: one conversion per block
+            self._texts = self.values.to_pylist()
+        text = self._texts[index]
         return text, text or None, ""
 
 

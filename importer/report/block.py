@@ -1,8 +1,8 @@
 """CSV report lines for a block of rows, byte for byte what the row writer gives.
 
 The row writer (``ReportWriter.write``) escapes each cell with ``escape_cell`` and
-lets ``csv.writer`` (QUOTE_MINIMAL, ``,``, ``"``, CRLF) quote it.  Here the lines of a
-whole block are laid out with numpy from the columns' UTF-8 buffers:
+lets ``csv.writer`` (QUOTE_MINIMAL, ``,``, ``"``, CRLF) quote it.  Here each column's
+cells are marked with numpy from its UTF-8 buffers, and Arrow writes the lines:
 
 * a cell whose first byte is ``'`` or an ASCII formula trigger gets one ``'`` in front
   (what ``escape_cell`` does to it);
@@ -150,50 +150,21 @@ def _buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.ui
     return offsets.astype(np.int64), data
 
 
-def _column(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8],
-                                       npt.NDArray[np.bool_]]:
-    """A column's cells in CSV form: (offsets, data, which cells take a leading "'")."""
-    offsets, data = _buffers(values)
-    n = len(offsets) - 1
-    lengths = np.diff(offsets)
-    filled = lengths > 0
-    first = np.zeros(n, dtype=np.uint8)
-    first[filled] = data[offsets[:-1][filled]]
-    escape = filled & _IS_ESCAPE_FIRST[first]
-    special = np.zeros(n, dtype=np.bool_)
-    hits = np.flatnonzero(_IS_QUOTE_BYTE[data[offsets[0] : offsets[-1]]])
-    if len(hits):
-        special[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
-    look = filled & _IS_LOOK_FIRST[first]
-    special |= look
-    if not special.any():
-        return offsets, data, escape
-    # The few cells to quote, or whose first character needs a closer look: in Python.
-    chosen = np.flatnonzero(special)
-    texts = values.take(pa.array(chosen)).to_pylist()
-    fixed = pa.array([csv_cell(t) for t in texts], type=pa.string())
-    mask = np.zeros(n, dtype=np.bool_)
-    mask[chosen] = True
-    values = pc.replace_with_mask(values, pa.array(mask), fixed)
-    escape &= ~mask
-    offsets, data = _buffers(values)
-    return offsets, data, escape
-
-
 def csv_lines(columns: list[pa.Array | str]) -> bytes:
     """The CSV report lines (CRLF-ended) of a block; a string is the same cell on every row.
 
     Rows whose every cell is written as it is (or with a leading "'") go through Arrow's
-    CSV writer with quoting off; the few rows with a cell to quote are joined in Python
-    and put back in their places.  A constant cell that needs quoting sends the block
-    to the numpy layout (``_laid_out``).
+    CSV writer with quoting off; the rows with a cell to quote (every row, when a constant
+    cell needs quoting) are joined by Arrow from their cells in CSV form and put back in
+    their places.
     """
     arrays = [c for c in columns if not isinstance(c, str)]
-    constants = [csv_cell(c) for c in columns if isinstance(c, str)]
-    if not arrays or any(c[:1] == '"' for c in constants):
-        return _laid_out(columns).tobytes()
+    if not arrays:
+        return b""
     n = len(arrays[0])
     special = np.zeros(n, dtype=np.bool_)
+    if any(csv_cell(c)[:1] == '"' for c in columns if isinstance(c, str)):
+        special[:] = True  # Arrow's writer refuses the quoted constant on every row
     prepared: list[pa.Array | str] = []
     for column in columns:
         if isinstance(column, str):
@@ -275,78 +246,3 @@ def _interleave(written: bytes, chosen: npt.NDArray[np.int64], lines: pa.Array) 
         parts.append(text[offsets[k] : offsets[k + 1]])
     parts.append(view[at:])
     return b"".join(parts)
-
-
-def _laid_out(columns: list[pa.Array | str]) -> npt.NDArray[np.uint8]:
-    """The block's lines laid out byte by byte with numpy (any cells)."""
-    arrays = [c for c in columns if not isinstance(c, str)]
-    n = len(arrays[0]) if arrays else 0
-    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.bool_]]
-                | bytes] = [
-        csv_cell(c).encode("utf-8", "replace") if isinstance(c, str) else _column(c)
-        for c in columns
-    ]
-    row_length = np.full(n, len(columns) - 1 + 2, dtype=np.int64)
-    for part in parts:
-        if isinstance(part, bytes):
-            row_length += len(part)
-        else:
-            offsets, _data, escape = part
-            row_length += np.diff(offsets) + escape
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(row_length, out=starts[1:])
-    out = np.empty(int(starts[-1]), dtype=np.uint8)
-    at = starts[:-1].copy()
-    for number, part in enumerate(parts):
-        if number:
-            out[at] = 0x2C  # ","
-            at += 1
-        if isinstance(part, bytes):
-            for k, byte in enumerate(part):
-                out[at + k] = byte
-            at += len(part)
-            continue
-        offsets, data, escape = part
-        out[at[escape]] = 0x27  # "'"
-        at += escape
-        _copy_cells(out, at, offsets, data)
-        at += np.diff(offsets)
-    out[at] = 0x0D
-    out[at + 1] = 0x0A
-    return out
-
-
-# Bytes copied per scatter: its index arrays take 8 bytes per byte copied.
-_SCATTER_BYTES = 1 << 20
-
-
-def _copy_cells(
-    out: npt.NDArray[np.uint8],
-    at: npt.NDArray[np.int64],
-    offsets: npt.NDArray[np.int64],
-    data: npt.NDArray[np.uint8],
-) -> None:
-    """Copy cell i (``data[offsets[i]:offsets[i + 1]]``) to ``out[at[i]:]`` for every row.
-
-    Rows go in groups of about a megabyte of text, so the index arrays stay small; a cell
-    bigger than that is copied on its own.
-    """
-    n = len(at)
-    ends = offsets[1:] - offsets[0]
-    row = 0
-    while row < n:
-        start_byte = int(offsets[row])
-        stop = int(np.searchsorted(ends, start_byte - offsets[0] + _SCATTER_BYTES, "right"))
-        if stop <= row:  # one cell of a megabyte or more
-            length = int(offsets[row + 1]) - start_byte
-            out[at[row] : at[row] + length] = data[start_byte : start_byte + length]
-            row += 1
-            continue
-        lengths = np.diff(offsets[row : stop + 1])
-        total = int(offsets[stop]) - start_byte
-        if total:
-            shift = np.repeat(at[row:stop] - offsets[row:stop], lengths)
-            out[np.arange(start_byte, start_byte + total, dtype=np.int64) + shift] = data[
-                start_byte : start_byte + total
-            ]
-        row = stop
