@@ -24,6 +24,7 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -200,11 +201,9 @@ class _PieceReader:
     # --- the csv module ---------------------------------------------------------------
 
     def _python_piece(self, piece: bytes, *, first: bool) -> Iterator[Block]:
+        """One piece by the csv module (title rows, the header, odd rows)."""
         text = piece.decode(self.first_codec if first else self.codec)
-        records = csv.reader(io.StringIO(text, newline=""), delimiter=self.table.delimiter)
-        if first and self.table.sep_line:
-            next(records, None)
-        yield from self._shaped(self._numbered(records))
+        yield from self._by_csv_module(io.StringIO(text, newline=""), first=first)
 
     def _rest_by_csv_module(self, offset: int, *, first: bool) -> Iterator[Block]:
         """The file from byte ``offset`` (a record start) to its end, by the csv module."""
@@ -212,16 +211,19 @@ class _PieceReader:
             raw.seek(offset)
             codec = self.first_codec if first else self.codec
             text = io.TextIOWrapper(raw, encoding=codec, newline="")
-            records = csv.reader(text, delimiter=self.table.delimiter)
-            if first and self.table.sep_line:
-                next(records, None)
-            yield from self._shaped(self._numbered(records))
+            yield from self._by_csv_module(text, first=first)
+
+    def _by_csv_module(self, text: TextIO, *, first: bool) -> Iterator[Block]:
+        records = csv.reader(text, delimiter=self.table.delimiter)
+        if first and self.table.sep_line:
+            next(records, None)
+        yield from self._shaped(self._numbered(records))
 
     def _numbered(self, records: Iterator[list[str]]) -> Iterator[RawRow]:
         for cells in records:
             row = self.next_row
             self.next_row += 1
-            yield row, cells, _NO_NUMERIC, 0
+            yield row, cells, _NO_NUMERIC, 0  # the physical line is not tracked here
 
     def _shaped(self, raw: Iterator[RawRow]) -> Iterator[Block]:
         rows = shape_rows(
@@ -233,7 +235,14 @@ class _PieceReader:
             blank_rows=True,
             start_row=self.expected,
         )
-        yield from row_blocks(_without_lines(rows, self), self.width, size=BLOCK_ROWS)
+        yield from row_blocks(self._noted(rows), self.width, size=BLOCK_ROWS)
+
+    def _noted(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        """The rows, noting the last one given out (blank rows after it are counted from
+        there)."""
+        for row in rows:
+            self.expected = row.row + 1
+            yield row
 
     def _blank_block(self, start: int, stop: int) -> Iterator[Block]:
         """Blank rows between pieces (the csv module's piece ended with them)."""
@@ -242,10 +251,3 @@ class _PieceReader:
             for row in range(start, stop)
         )
         yield from row_blocks(blanks, self.width)
-
-
-def _without_lines(rows: Iterator[SourceRow], reader: _PieceReader) -> Iterator[SourceRow]:
-    """The rows, noting the last one given out (its line numbers are not kept here)."""
-    for row in rows:
-        reader.expected = row.row + 1
-        yield SourceRow(row.file, row.sheet, row.row, row.cells, row.numeric, row.problems, None)

@@ -99,10 +99,10 @@ class _LeadWalk:
         yield from self._ready()
 
     def _record(self, decided: Iterable[tuple[object, tuple[int, int], str | None]]) -> None:
-        by_number = {p.number: p for p in self.pending}
         for _row, (number, index), reason in decided:
             if reason is not None:
-                by_number[number].reasons[index] = reason
+                # Blocks are numbered in order and only the ones not yet out are pending.
+                self.pending[number - self.pending[0].number].reasons[index] = reason
 
     def _ready(self) -> Iterator[tuple[_Pending, int, int]]:
         held = self.sorter.held
