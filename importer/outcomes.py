@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from importer.i18n import N_, _
+
 __all__ = [
     "ADDED_GROUP",
     "ATTENTION_STATUSES",
@@ -24,6 +26,7 @@ __all__ = [
     "SENT",
     "SETTLED",
     "SKIPPED_GROUP",
+    "STATUS_NAMES",
     "SUCCESS_STATUSES",
     "UNDO_ONLY_STATUSES",
     "UNDO_STATUSES",
@@ -32,6 +35,7 @@ __all__ = [
     "RowResult",
     "Status",
     "Summary",
+    "status_name",
 ]
 
 
@@ -59,6 +63,36 @@ class Status(StrEnum):
     ALREADY_DIALLED = "already_dialled"      # no longer pending: left alone
     KEPT_ADDED_LATER = "kept_added_later"    # another run (or someone) added it again: kept
     RESTORED = "restored"                    # an upsert's previous details, or a sync removal, back
+
+
+#: Each status's name for people (the English name is the code itself; ``_()`` translates).
+STATUS_NAMES: dict[str, str] = {
+    # TRANSLATORS: status names label rows in reports and the console; short, like a label.
+    Status.ADDED: N_("added"),
+    Status.UPDATED: N_("updated"),
+    Status.WOULD_ADD: N_("would_add"),
+    Status.WOULD_UPDATE: N_("would_update"),
+    Status.DUPLICATE_IN_BATCH: N_("duplicate_in_batch"),
+    Status.DUPLICATE_PENDING: N_("duplicate_pending"),
+    Status.DUPLICATE_HISTORY: N_("duplicate_history"),
+    Status.SUPPRESSED: N_("suppressed"),
+    Status.MISSING_PHONE: N_("missing_phone"),
+    Status.INVALID_PHONE: N_("invalid_phone"),
+    Status.TYPE_REJECTED: N_("type_rejected"),
+    Status.REJECTED: N_("rejected"),
+    Status.FAILED: N_("failed"),
+    Status.REMOVED: N_("removed"),
+    Status.NOT_A_LEAD: N_("not_a_lead"),
+    Status.ALREADY_DIALLED: N_("already_dialled"),
+    Status.KEPT_ADDED_LATER: N_("kept_added_later"),
+    Status.RESTORED: N_("restored"),
+}
+
+
+def status_name(status: str) -> str:
+    """The status as people read it in the current language (its code in English)."""
+    name = STATUS_NAMES.get(status)
+    return status if name is None else _(name)
 
 
 #: Statuses of rows that need no attention; big workbooks leave them out.

@@ -50,6 +50,7 @@ from importer.errors import (
 from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
 from importer.headers import rejects_columns
+from importer.i18n import N_, Lang
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
@@ -118,6 +119,7 @@ class ImportOptions:
     # Calling hours when the mapping has none (inbox.yaml's); None: the settings'.
     calling_hours: CallingHoursSection | None = None
     now: datetime | None = None  # --now: decide calling hours as if it were then
+    language: Lang = "en"  # what people read in the reports (machine columns stay English)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +226,11 @@ class _Importer:
 
     def _prepare(self) -> list[_Prepared]:
         if not self.paths:
-            raise ConfigError("no input files given").with_hint("")  # the message says it all
+            raise ConfigError(N_("no input files given")).with_hint("")  # the message says it all
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
-            raise ConfigError(f"file(s) not found: {', '.join(missing)}").with_hint("")
+            raise ConfigError(N_("file(s) not found: {files}"),
+                              files=", ".join(missing)).with_hint("")
         base_mapping: Mapping | None = None
         base_text = ""
         if self.options.mapping_path is not None:
@@ -803,6 +806,7 @@ class _Importer:
             rtl=looks_rtl(item.columns),
             xlsx_row_limit=self.options.xlsx_row_limit,
             summary=summary,
+            language=self.options.language,
         )
 
     @staticmethod

@@ -28,6 +28,7 @@ from pydantic import (
 
 from importer.calling_hours import CallingHoursSection
 from importer.errors import ConfigError, ConfigFileError
+from importer.i18n import N_, Lang, parse_language
 from importer.plain_text import escape_controls
 from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
 from importer.validation import as_text, numbered, sentences
@@ -164,6 +165,13 @@ class Inbox(_Model):
     notify: Notify = Field(default_factory=Notify)
     # When these leads may be dialled if the mapping does not say; None: the config's.
     calling_hours: CallingHoursSection | None = None
+    # The language of this folder's reports, notes and notifications; None: the config's.
+    language: Lang | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return None if value is None else parse_language(str(value))
 
     @field_validator("path", "reports")
     @classmethod
@@ -249,7 +257,7 @@ class InboxConfig(_Model):
 
 # --- loading and error sentences ---------------------------------------------
 
-_WHAT = "inbox configuration"
+_WHAT = N_("inbox configuration")
 
 
 def _key_hint(key: str, where: str) -> str | None:
@@ -284,7 +292,8 @@ def load_inbox_config(path: Path) -> InboxConfig:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such file (create one with `lead-importer inbox init FOLDER`)"
+            N_("{path}: no such file (create one with `lead-importer inbox init FOLDER`)"),
+            path=path,
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the inbox configuration ({exc})") from None
