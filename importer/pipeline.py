@@ -323,8 +323,8 @@ class _Importer:
         """(phone, import ref) of every pending call: of the campaign, or of the whole account."""
         if scope == "account" and not self.settings.account_code:
             raise ConfigError(
-                "dedupe.pending_scope: account checks every campaign of the account, which "
-                "needs the account code (set VOICENTER_ACCOUNT_CODE)"
+                N_("dedupe.pending_scope: account checks every campaign of the account, which "
+                   "needs the account code (set VOICENTER_ACCOUNT_CODE)")
             )
         if scope == "account":
             numbers: list[tuple[str, str | None]] = []
