@@ -41,6 +41,7 @@ __all__ = [
     "choose_language",
     "echo_json",
     "fail",
+    "language_flag",
     "report_format_option",
     "run_cli",
     "settings_from",
@@ -151,6 +152,12 @@ def add_lang_option(command: click.Command) -> click.Command:
         for sub in command.commands.values():
             add_lang_option(sub)
     return command
+
+
+def language_flag() -> Lang | None:
+    """The language ``--lang`` asked for, if any."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_root().meta.get(_LANG_KEY)
 
 
 def choose_language(*choices: str | None) -> Lang:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from importer.cli._common import echo_json, fail, settings_from
+from importer.cli._common import echo_json, fail, language_flag, settings_from
 from importer.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from importer.inbox import (
     InboxRunner,
@@ -112,7 +112,8 @@ def register(group: click.Group) -> None:
     )
     def init_cmd(*, directory: Path, campaign: str | None, mapping: str) -> None:
         """Create DIRECTORY/inbox.yaml and the folders inbox/ processing/ done/ failed/ reports/."""
-        config_path = init_inbox(directory, campaign=campaign, mapping=mapping)
+        config_path = init_inbox(directory, campaign=campaign, mapping=mapping,
+                                 language=language_flag())
         click.echo(f"Created {config_path} and the folders:")
         for name in ("inbox", "processing", "done", "failed", "reports"):
             click.echo(f"  {directory / name}")
@@ -169,7 +170,8 @@ def register(group: click.Group) -> None:
             log.warning("notifications: %s is not set; that notification will fail", missing)
         stop, cancel = threading.Event(), threading.Event()
         install_stop_signals(stop, cancel)
-        runner = InboxRunner(config, settings, stop=stop, cancel=cancel)
+        runner = InboxRunner(config, settings, stop=stop, cancel=cancel,
+                             language=language_flag())
         if once:
             result = runner.run_once()
             if as_json:

@@ -337,6 +337,7 @@ inboxes:
   - name: {name}
     path: .               # holds inbox/ processing/ done/ failed/ reports/
 {campaign_line}
+{language_line}
     mapping: {mapping}
     # mode: append        # append | upsert | sync (default: the mapping's mode, else append)
     dry_run: false        # true: check files and write reports, send nothing
@@ -366,7 +367,8 @@ def _yaml_scalar(value: str) -> str:
     return text.removesuffix("...\n").strip()
 
 
-def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str) -> str:
+def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str,
+                      language: Lang | None = None) -> str:
     """The commented ``inbox.yaml`` written by ``inbox init``."""
     if campaign:
         campaign_line = f"    campaign: {_yaml_scalar(campaign)}"
@@ -375,18 +377,26 @@ def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_p
             "    # campaign: Hot leads  # the campaign NAME; default: the mapping's, then "
             "$VOICENTER_CAMPAIGN"
         )
+    if language:
+        language_line = f"    language: {_yaml_scalar(language)}   # of reports, notes, e-mails"
+    else:
+        language_line = "    # language: he        # of reports, notes, e-mails (default: $LANG)"
     run = ["lead-importer", "inbox", "run", "--config", config_path]
     text = _INIT_TEMPLATE.format(
         name=_yaml_scalar(name),
         campaign_line=campaign_line,
+        language_line=language_line,
         mapping=_yaml_scalar(mapping),
         run_once=escape_controls(shlex.join([*run, "--once"])),
         run_watch=escape_controls(shlex.join(run)),
     )
     # The values went into a template: prove the file holds exactly them and nothing else.
-    expected = {"name": name, "path": ".", "mapping": mapping, "dry_run": False}
+    expected: dict[str, object] = {"name": name, "path": ".", "mapping": mapping,
+                                   "dry_run": False}
     if campaign:
         expected["campaign"] = campaign
+    if language:
+        expected["language"] = language
     written = yaml.safe_load(text)["inboxes"][0]
     if {k: written.get(k) for k in expected} != expected or len(written) != len(expected) + 1:
         raise ConfigError("inbox init: the folder name cannot be written safely into inbox.yaml")

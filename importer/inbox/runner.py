@@ -37,11 +37,12 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +59,15 @@ from importer.errors import (
     LockError,
     StorageError,
 )
-from importer.i18n import N_, Lang, _, current_language, resolve_language, use_language
+from importer.i18n import (
+    N_,
+    Lang,
+    _,
+    current_language,
+    language_from_environment,
+    resolve_language,
+    use_language,
+)
 from importer.inbox.config import AUTO, Inbox, InboxConfig, load_inbox_config, render_inbox_yaml
 from importer.inbox.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.locking import StateLock
@@ -1200,8 +1209,26 @@ def install_stop_signals(stop: threading.Event, cancel: threading.Event) -> None
 
 
 
-def init_inbox(directory: Path, *, campaign: str | None = None, mapping: str = AUTO) -> Path:
-    """Create ``directory/inbox.yaml`` and the working folders; never overwrites a config."""
+_HEBREW_LETTERS = re.compile(r"[\u05d0-\u05ea]")
+
+
+def _folder_language(campaign: str | None, environ: Mapping[str, str] | None) -> Lang | None:
+    """Hebrew for a Hebrew campaign name or a Hebrew system locale; None otherwise."""
+    if campaign and _HEBREW_LETTERS.search(campaign):
+        return "he"
+    env = os.environ if environ is None else environ
+    return "he" if language_from_environment(env) == "he" else None
+
+
+def init_inbox(
+    directory: Path, *, campaign: str | None = None, mapping: str = AUTO,
+    language: Lang | None = None, environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Create ``directory/inbox.yaml`` and the working folders; never overwrites a config.
+
+    The folder's ``language:`` is ``language`` when given, else Hebrew when the campaign's
+    name is Hebrew or the system's locale is; otherwise the file leaves it out (English).
+    """
     config_path = directory / "inbox.yaml"
     if config_path.exists():
         raise ConfigError(
@@ -1230,6 +1257,7 @@ def init_inbox(directory: Path, *, campaign: str | None = None, mapping: str = A
             campaign=campaign,
             mapping=mapping_value,
             config_path=shown,
+            language=language or _folder_language(campaign, environ),
         )
         with config_path.open("x", encoding="utf-8") as fh:
             fh.write(text)
