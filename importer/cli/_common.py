@@ -30,6 +30,7 @@ from importer.i18n import (
     resolve_language,
     use_language,
 )
+from importer.outcomes import shown_note
 from importer.plain_text import escape_controls
 from importer.redact import install_log_redaction, redact
 from importer.report import REPORT_FORMAT_NAMES, parse_report_formats
@@ -229,9 +230,10 @@ def run_cli(group: click.Group) -> None:
 def echo_notes_and_reports(notes: Iterable[str], reports: Mapping[str, Path]) -> None:
     """The lines under a file's summary: its notes, then where each report went."""
     for note in notes:
-        click.echo(_("  note: {note}").format(note=_(note)))
+        click.echo(_("  note: {note}").format(note=shown_note(note)))
     for fmt, path in reports.items():
-        click.echo(_("  report ({format}): {path}", format=fmt, path=escape_controls(str(path))))
+        click.echo(_("  report ({format}): {path}").format(format=fmt,
+                                                           path=escape_controls(str(path))))
 
 
 def echo_json(obj: Any) -> None:

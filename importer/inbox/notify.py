@@ -14,6 +14,7 @@ chat webhooks carry their token in the path.
 
 from __future__ import annotations
 
+import email.policy
 import html
 import json
 import logging
@@ -49,6 +50,10 @@ log = logging.getLogger(__name__)
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _NOT_A_LEAD = Status.NOT_A_LEAD.value
+# Headers are not folded (998 is RFC 5322's line limit): Python's folding of a long
+# non-ASCII subject into several encoded words drops the space where it splits them
+# ("שום דבר לא" arrived as "שום דברלא").
+_MAIL_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class NotifyError(Exception):
@@ -376,7 +381,7 @@ def _host_of(url: str) -> str:
 
 def build_email(config: EmailNotify, notice: Notice) -> EmailMessage:
     """The summary e-mail, with the XLSX report attached when there is one."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_MAIL_POLICY)
     msg["Subject"] = redact(f"{config.subject_prefix} {notice.subject()}".strip())
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)

@@ -71,7 +71,7 @@ from importer.i18n import (
 from importer.inbox.config import AUTO, Inbox, InboxConfig, load_inbox_config, render_inbox_yaml
 from importer.inbox.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.locking import StateLock
-from importer.outcomes import status_name
+from importer.outcomes import shown_note, status_name
 from importer.redact import redact
 
 if TYPE_CHECKING:
@@ -931,7 +931,7 @@ class InboxRunner:
         if already:  # the import's own note tells the user to pass --again, an import flag
             notes = [n for n in notes if not n.startswith("Already imported by run")]
         if notes:
-            message += "\n" + "\n".join(redact(_(n)) for n in notes)
+            message += "\n" + "\n".join(redact(shown_note(n)) for n in notes)
         notice = FileNotice(
             language=current_language(),
             inbox=inbox.name,

@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.i18n import N_, _, current_language
-from importer.outcomes import IMPORT_STATUSES, Status, Summary, status_name
+from importer.outcomes import IMPORT_STATUSES, Status, Summary, shown_note, status_name
 from importer.redact import redact
 from importer.report.writer import _XLSX_FIRST, is_formula_like
 
@@ -377,7 +377,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
         ws.append([])
         ws.append([cell(_("Notes"), bold=True)])
         for note in notes:
-            ws.append([cell(""), cell(note)])
+            ws.append([cell(""), cell(shown_note(note))])
 
     chart = BarChart()
     chart.type = "bar"
