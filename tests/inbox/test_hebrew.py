@@ -50,7 +50,7 @@ def test_a_drop_folder_in_hebrew_note_and_email(
 
     [note] = (root / "failed").glob("*.error.txt")
     text = note.read_text(encoding="utf-8-sig")
-    assert text.startswith("‏lead-importer לא הצליח לייבא את הקובץ הזה.")
+    assert text.startswith("\u200flead-importer לא הצליח לייבא את הקובץ הזה.")
     assert "מה הבעיה" in text and "איך מתקנים" in text
     assert f"קובץ:      {FSI}bad.csv{PDI}" in text
 
