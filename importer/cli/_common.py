@@ -219,9 +219,10 @@ def run_cli(group: click.Group) -> None:
         sys.exit(EXIT_API_UNUSABLE)
     except Exception as exc:  # last resort: never show a traceback to a user
         log.debug("unexpected error", exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
         fail(
             _("unexpected internal error ({error}). Please report it with the command you ran.",
-              error=f"{type(exc).__name__}: {exc}"),
+              error=error),
             EXIT_INTERNAL,
         )
     sys.exit(code if isinstance(code, int) else EXIT_OK)

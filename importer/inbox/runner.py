@@ -276,8 +276,8 @@ def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
     the note around it names the inbox and the folder to drop the file into again.
     """
     if not isinstance(exc, ImporterError):
-        what = _("lead-importer hit an unexpected internal error ({error}).",
-                 error=f"{type(exc).__name__}: {redact(str(exc))}")
+        error = f"{type(exc).__name__}: {redact(str(exc))}"
+        what = _("lead-importer hit an unexpected internal error ({error}).", error=error)
         return what, _(_BUG)
     return redact(exc.shown()), redact(exc.shown_hint()) or _(_ASK_IT)
 
@@ -291,7 +291,7 @@ def _note_head(
         "",
         _("File:      {file}", file=original),
         _("Inbox:     {inbox}", inbox=inbox.name),
-        _("When:      {when} UTC", when=f"{when:%Y-%m-%d %H:%M:%S}"),
+        _("When:      {when} UTC", when=when.strftime("%Y-%m-%d %H:%M:%S")),
         _("Moved to:  {location}", location=location),
         "",
         _("What is wrong"),
@@ -1056,23 +1056,24 @@ class InboxRunner:
         resumed: bool,
     ) -> ProcessedFile:
         if self.cancel.is_set():
-            message = "Interrupted; the import continues where it stopped at the next run."
+            message = _("Interrupted; the import continues where it stopped at the next run.")
         else:
-            reason = redact(str(exc)).replace(str(path), original) if exc else "API unusable"
-            message = (
-                f"The dialer could not be used ({reason}). The file stays in processing/ and "
+            reason = (redact(exc.shown()).replace(str(path), original) if exc
+                      else _("API unusable"))
+            message = _(
+                "The dialer could not be used ({reason}). The file stays in processing/ and "
                 "is retried automatically by the next run; nothing needs to be done with it."
-            )
+            ).format(reason=reason)
             if isinstance(exc, LockError):
-                message = (
-                    f"Busy: {reason} The file stays in processing/ and is retried by the next "
+                message = _(
+                    "Busy: {reason} The file stays in processing/ and is retried by the next "
                     "run."
-                )
+                ).format(reason=reason)
             elif isinstance(exc, StorageError):
-                message = (
-                    f"{reason} The file stays in processing/ and the next run retries it; "
+                message = _(
+                    "{reason} The file stays in processing/ and the next run retries it; "
                     "nothing needs to be done with the file itself."
-                )
+                ).format(reason=reason)
             if self.config.retry_after_seconds:
                 self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds
         notice = FileNotice(
@@ -1108,7 +1109,8 @@ class InboxRunner:
             try:
                 changing.extend((inbox, p) for p in self._pass(inbox, result))
             except (OSError, ImporterError) as exc:
-                message = f"inbox {inbox.name!r}: cannot use the folder {inbox.path} ({exc})"
+                message = _("inbox {inbox}: cannot use the folder {folder} ({error})").format(
+                    inbox=repr(inbox.name), folder=inbox.path, error=exc)
                 log.error("%s", message)
                 result.folder_errors.append(message)
         return changing

@@ -367,7 +367,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     else:
         ws.append([cell(_("Rows sheet"), bold=True),
                    cell(_("All {rows} rows, coloured by status; use the filters in the header "
-                          "row.", rows=f"{rows_in_sheet:,}"))])
+                          "row.").format(rows=f"{rows_in_sheet:,}"))])
     if summary.reports:
         for fmt, path in summary.reports.items():
             ws.append([cell(_("{format} report", format=fmt.upper()), bold=True),
