@@ -14,6 +14,7 @@ measured ~1.7x slower, and the colour then follows the status if a user edits it
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,13 +26,14 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.formatting.rule import Rule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from importer.i18n import N_, _, current_language
+from importer.i18n import N_, _, current_language, is_rtl
 from importer.outcomes import IMPORT_STATUSES, Status, Summary, shown_note, status_name
 from importer.redact import redact
 from importer.report.writer import _XLSX_FIRST, is_formula_like
@@ -119,6 +121,10 @@ MODE_NAMES: dict[str, str] = {
 }
 
 
+# TRANSLATORS: the kinds of report file, in "{format} report" (English: the key in capitals).
+_FORMAT_NAMES: dict[str, str] = {"rejects": N_("REJECTS"), "rejects_xlsx": N_("REJECTS_XLSX")}
+
+
 def status_meaning(status: str) -> str:
     """What a status means, in the current language ("" for an unknown status)."""
     meaning = STATUS_MEANINGS.get(status)
@@ -140,8 +146,12 @@ def xlsx_text(value: str) -> str:
 class _Styles:
     """Precomputed style arrays, so each cell costs a copy, not a style lookup."""
 
-    def __init__(self, ws: Worksheet) -> None:
+    def __init__(self, ws: Worksheet, *, rtl_text: bool = False) -> None:
         self.ws = ws
+        # Right-to-left text: every cell reads right to left and sits at the right edge, so a
+        # Latin file name or a date lines up with the Hebrew around it and a long note wraps
+        # instead of running off the sheet's left edge.
+        self.rtl_text = rtl_text
         self._cache: dict[tuple[str | None, bool, bool, int], StyleArray] = {}
 
     def get(self, fill: str | None, *, quote: bool = False, bold: bool = False,
@@ -150,6 +160,9 @@ class _Styles:
         style = self._cache.get(key)
         if style is None:
             template = WriteOnlyCell(self.ws)
+            if self.rtl_text:
+                template.alignment = Alignment(horizontal="right", vertical="top",
+                                               readingOrder=2, wrap_text=True)
             if fill:
                 template.fill = PatternFill("solid", fgColor=fill)
             if bold or size:
@@ -301,13 +314,45 @@ def _write_rows(ws: Worksheet, header: Sequence[str], widths: Sequence[int],
     return count
 
 
+class _TallRows:
+    """A write-only sheet whose rows grow to show their wrapped text (LibreOffice does not
+    size them when it opens the file); everything else goes to the sheet itself."""
+
+    def __init__(self, ws: Worksheet, widths: list[int]) -> None:
+        self._ws = ws
+        self._widths = widths
+        self._row = 0
+
+    def append(self, cells: list[Cell]) -> None:
+        """Append a row, taller when a text is longer than its column is wide."""
+        self._row += 1
+        # About one character per width unit (Hebrew letters are narrower, long names do not
+        # break): rather a line too many than a cut sentence.
+        lines = max((math.ceil(len(str(c.value)) / (w * 1.0))
+                     for c, w in zip(cells, self._widths, strict=False)
+                     if isinstance(c.value, str)), default=1)
+        if lines > 1:
+            self._ws.row_dimensions[self._row].height = 15 * lines
+        self._ws.append(cells)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+
 def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
                    rows_in_sheet: int) -> None:
-    styles = _Styles(ws)
     english = current_language() == "en"
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 48
-    ws.column_dimensions["C"].width = 50
+    styles = _Styles(ws, rtl_text=is_rtl(current_language()))
+    # Hebrew: a code column more, the meanings wrap (rows grow), all on one page with the chart.
+    widths = {"A": 22, "B": 48, "C": 50} if english else {"A": 22, "B": 44, "C": 42, "D": 20}
+    for letter, width in widths.items():   # before any row: a write-only sheet writes them first
+        ws.column_dimensions[letter].width = width
+    ws = cast(Worksheet, _TallRows(ws, list(widths.values())) if styles.rtl_text else ws)
+    # Printed (or made a PDF) on one page across: the table, its meanings and the chart.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     cell = styles.cell
     ws.append([cell(_("Lead import report"), bold=True, size=14)])
     if summary.interrupted:
@@ -338,9 +383,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     table_top = 3 + len(facts) + 1   # 1-based row of the table header
     head = [_("Status"), _("Rows"), _("Meaning")]
     if not english:
-        # The names are translated: the codes the CSV and scripts use stay visible.
-        ws.column_dimensions["D"].width = 20
-        head.append(_("Code"))
+        head.append(_("Code"))   # the names are translated: the codes scripts use stay visible
     ws.append([cell(h, "D9E1F2", bold=True) for h in head])
     # The leads' statuses (the chart's data), then the rows that are not leads, apart.
     statuses = [s.value for s in IMPORT_STATUSES if s is not Status.NOT_A_LEAD]
@@ -370,7 +413,9 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
                           "row.").format(rows=f"{rows_in_sheet:,}"))])
     if summary.reports:
         for fmt, path in summary.reports.items():
-            ws.append([cell(_("{format} report", format=fmt.upper()), bold=True),
+            name = _FORMAT_NAMES.get(fmt)
+            shown = _(name) if name else fmt.upper()
+            ws.append([cell(_("{format} report").format(format=shown), bold=True),
                        cell(Path(path).name)])
     notes = [n for n in summary.notes if n != limit_note]
     if notes:
@@ -384,7 +429,7 @@ def _write_summary(ws: Worksheet, summary: Summary, limit_note: str | None,
     chart.style = 10
     chart.title = _("Rows per status")
     chart.legend = None
-    chart.height = 9
+    chart.height = 9 if english else 12   # taller: LibreOffice skips crowded category names
     chart.width = 16
     data = Reference(ws, min_col=2, min_row=table_top, max_row=table_top + n_status)
     categories = Reference(ws, min_col=1, min_row=table_top + 1, max_row=table_top + n_status)
