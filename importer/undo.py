@@ -46,7 +46,7 @@ from importer.errors import (
     RunInterruptedError,
 )
 from importer.file_run import remove_one, update_one
-from importer.i18n import N_
+from importer.i18n import N_, Lang
 from importer.journal import Journal, RunRecord, UndoItem, UndoRecord, sha256_file
 from importer.locking import CampaignLock
 from importer.outcomes import Note, RowResult, Status, Summary
@@ -78,6 +78,7 @@ class UndoOptions:
     state_dir: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lock_timeout: float = 10.0
+    language: Lang = "en"            # what people read in the undo's reports
 
 
 @dataclass(slots=True)
@@ -338,6 +339,7 @@ class _Undo:
             formats=self.options.report_formats,
             field_names=self.journal.field_names(run.run_id),
             summary=summary,
+            language=self.options.language,
         )
 
     def _row(self, item: UndoItem, status: str, reason: str, campaign: Campaign) -> RowResult:

@@ -22,6 +22,7 @@ from importer.inbox import (
 )
 from importer.inbox.check import Check, check_config, worst_exit
 from importer.inbox.config import load_inbox_config, missing_environment
+from importer.inbox.runner import inbox_language
 from importer.logs import configure_logging
 from importer.plain_text import escape_controls
 from importer.redact import redact
@@ -237,6 +238,7 @@ def register(group: click.Group) -> None:
             report_dir=inbox.reports_dir,
             report_formats=frozenset(inbox.report_formats),
             state_dir=state_dir,
+            language=inbox_language(inbox, settings, language_flag()),
         )
         run_undo(options, settings, yes=yes, as_json=as_json)
 

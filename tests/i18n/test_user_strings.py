@@ -14,6 +14,7 @@ TRANSLATED = [
     "importer/cli/_common.py",
     "importer/cli/import_cmd.py",
     "importer/cli/inbox_cmd.py",
+    "importer/cli/undo_cmd.py",
     "importer/report/xlsx.py",
     "importer/report/writer.py",
     "importer/inbox/notify.py",
@@ -28,7 +29,6 @@ NOT_YET = [
     "importer/cli/inspect_cmd.py",
     "importer/cli/mapping_cmd.py",
     "importer/cli/runs_cmd.py",
-    "importer/cli/undo_cmd.py",
 ]
 
 
