@@ -171,7 +171,6 @@ def choose_language(*choices: str | None) -> Lang:
     flag: Lang | None = root.meta.get(_LANG_KEY)
     lang = flag or resolve_language(*choices)
     if flag is None:
-        root.meta[_LANG_KEY + ".chosen"] = lang
         root.with_resource(use_language(lang))
     return lang
 
