@@ -14,7 +14,7 @@ from importer.inbox import InboxRunner
 from importer.inbox.config import load_inbox_config
 from importer.inbox.notify import FileNotice
 from importer.inbox.runner import init_inbox
-from tests.inbox.conftest import SmtpSink, drop
+from tests.inbox.conftest import SmtpSink, WebhookSink, drop
 from tests.phone_samples import valid_mobiles
 
 
@@ -28,9 +28,11 @@ def test_inbox_init_writes_hebrew_for_a_hebrew_campaign_or_locale(tmp_path: Path
 
 
 def test_a_drop_folder_in_hebrew_note_and_email(
-    emulator_env: EmulatorServer, tmp_path: Path, smtp_server: tuple[SmtpSink, int]
+    emulator_env: EmulatorServer, tmp_path: Path, smtp_server: tuple[SmtpSink, int],
+    webhook_server: tuple[WebhookSink, str],
 ) -> None:
     sink, port = smtp_server
+    hooks, url = webhook_server
     root = tmp_path / "leads"
     config_path = init_inbox(root, campaign="Hot leads", environ={"LANG": "he_IL.UTF-8"})
     data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
@@ -38,7 +40,7 @@ def test_a_drop_folder_in_hebrew_note_and_email(
     data["state_dir"] = str(tmp_path / "state")
     data["inboxes"][0]["notify"] = {"email": {
         "host": "127.0.0.1", "port": port, "security": "none", "from": "leads@example.co.il",
-        "to": ["marketing@example.co.il"]}}
+        "to": ["marketing@example.co.il"]}, "webhook": {"url": url}}
     config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_inbox_config(config_path)
     runner = InboxRunner(config, load_settings(None))
@@ -67,6 +69,12 @@ def test_a_drop_folder_in_hebrew_note_and_email(
     assert "נוסף" in page and "<bdi>" in page
     failed_mail = by_file["[lead-importer] bad.csv"]
     assert failed_mail["Subject"].endswith("נכשל - שום דבר לא יובא")
+    # The webhook: the same keys and codes, the message and headline in Hebrew.
+    payloads = {body["file"]: body for _, _, body in hooks.requests}
+    good_hook = payloads["טובים.csv"]
+    assert good_hook["outcome"] == "done" and good_hook["counts"]["added"] == 2
+    assert good_hook["message"].startswith("יובא.") and good_hook["headline"] == "נוסף: 2"
+    assert payloads["bad.csv"]["outcome"] == "failed"
     # The reports of the folder are Hebrew too.
     [xlsx] = (root / "reports").glob("*.report.xlsx")
     assert load_workbook(xlsx).sheetnames == ["סיכום", "שורות"]
