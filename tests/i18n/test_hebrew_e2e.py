@@ -144,6 +144,12 @@ def test_errors_and_hints_in_hebrew(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert missing.stderr.startswith("שגיאה: הקובץ לא נמצא: ")
     assert f"{FSI}{tmp_path / 'אין.csv'}{PDI}" in missing.stderr   # the path keeps its order
+    before = CliRunner().invoke(cli, ["--lang", "he", "import", str(tmp_path / "x.csv")])
+    assert before.stderr.startswith("שגיאה: ")   # the group's option works as well
+    hint = CliRunner().invoke(cli, ["campaigns", "--lang", "he"], env={
+        "VOICENTER_ACCOUNT_CODE": "", "VOICENTER_API_URL": "http://127.0.0.1:9"})
+    assert "כדי להציג את רשימת הקמפיינים צריך את קוד החשבון" in hint.stderr
+    assert "איך מתקנים: זו בעיה בהגדרות" in hint.stderr
     bad_sheet = CliRunner().invoke(cli, ["import", "x.csv", "--sheet", "0", "--lang", "he"])
     assert "מספרי הגיליונות מתחילים ב-1" in bad_sheet.stderr
 
