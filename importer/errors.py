@@ -168,10 +168,16 @@ class ConfigFileError(ConfigError):
 
     def shown(self) -> str:
         """The message in the current language (the problems as they were found)."""
-        lines = "\n".join(f"  - {_(p)}" for p in self.problems)
-        head = _("{source}: the {what} has {count} problem(s):", source=self.source,
+        lines = "\n".join(f"  - {_shown(p)}" for p in self.problems)
+        head = _("{source}: the {what} has {count} problem(s):", source=_shown(self.source),
                  what=_(self._what), count=len(self.problems))
         return f"{head}\n{lines}"
+
+
+def _shown(text: str) -> str:
+    """A text in the current language: a note that knows its catalogue entry shows itself."""
+    shown = getattr(text, "shown", None)   # importer.outcomes.Note (a layer above this one)
+    return shown() if callable(shown) else _(text)
 
 
 class MappingError(ConfigFileError):
@@ -253,7 +259,7 @@ class SourceError(ImporterError):
             where.append(_("row {row}", row=self.row))
         if self.column:
             where.append(_("column {column}", column=repr(self.column)))
-        return f"{', '.join(where)}: {_(self.message)}"
+        return f"{', '.join(where)}: {_shown(self.message)}"
 
 
 class UnsupportedFormatError(SourceError):

@@ -55,6 +55,8 @@ def test_a_drop_folder_in_hebrew_note_and_email(
     assert text.startswith("\u200flead-importer לא הצליח לייבא את הקובץ הזה.")
     assert "מה הבעיה" in text and "איך מתקנים" in text
     assert f"קובץ:      {FSI}bad.csv{PDI}" in text
+    # The commonest failure, a file without a phone column, in Hebrew too.
+    assert "אין עמודה עם מספרי טלפון ב-" in text and "המיפוי שהוצע לקובץ" in text
 
     by_file = {m["Subject"].split(":")[0]: m for m in sink.messages}
     mail = by_file["[lead-importer] טובים.csv"]
