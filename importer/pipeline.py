@@ -50,6 +50,8 @@ from importer.errors import (
 from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
 from importer.headers import rejects_columns
+from importer.i18n import Lang
+from importer.i18n.reasons import ReasonKind
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
@@ -89,6 +91,10 @@ AUTO_COLUMNAR_BYTES = 1 << 20
 PHONE_CACHE_SIZE = 65_536
 
 
+WOULD_SYNC_REMOVE = ReasonKind(
+    "sync_would_remove", "dry run: would be removed (not in the source)"
+)()
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     """Everything one import run needs besides the files and the API settings."""
@@ -118,6 +124,7 @@ class ImportOptions:
     # Calling hours when the mapping has none (inbox.yaml's); None: the settings'.
     calling_hours: CallingHoursSection | None = None
     now: datetime | None = None  # --now: decide calling hours as if it were then
+    language: Lang = "en"  # of what people read in the reports (reasons); JSON stays English
 
 
 @dataclass(frozen=True, slots=True)
@@ -655,6 +662,8 @@ class _Importer:
             rejects_base(writer.paths),
             _rejects_columns(item.columns),
             self.options.report_formats,
+            language=writer.language,
+            reason_texts=writer.reason_texts,
         )
         file_run = self._file_run = FileRun(
             ctx,
@@ -803,6 +812,7 @@ class _Importer:
             rtl=looks_rtl(item.columns),
             xlsx_row_limit=self.options.xlsx_row_limit,
             summary=summary,
+            language=self.options.language,
         )
 
     @staticmethod
@@ -937,7 +947,7 @@ class _Importer:
         for done, phone in enumerate(stale, start=1):
             first = by_phone[phone]
             if self.options.dry_run:
-                outcome = Outcome(Status.REMOVED, "dry run: would be removed (not in the source)")
+                outcome = Outcome(Status.REMOVED, WOULD_SYNC_REMOVE)
             else:
                 outcome = remove_one(ctx.client, ctx.campaign.code, first.phone, self.options.retry)
             if journal is not None:

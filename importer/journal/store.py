@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from importer.errors import ConfigError, JournalError
+from importer.i18n.reasons import ReasonKind
 from importer.journal.models import (
     FINISHED,
     OUTCOMES,
@@ -65,6 +66,15 @@ Clock = Callable[[], datetime]
 RowUpdate = tuple[int, str, str, int | None]
 
 JOURNAL_FILENAME = "journal.sqlite3"
+# Rows an unfinished run left (a rebuilt report shows them as failed, saying why).
+NOT_SENT_YET = ReasonKind("not_sent_yet", "not sent yet: the run did not finish (re-run it)")()
+SENT_UNRECORDED = ReasonKind(
+    "sent_unrecorded", "sent, answer not recorded: the run did not finish (a re-run checks it)"
+)()
+UPDATE_UNRECORDED = ReasonKind(
+    "update_unrecorded",
+    "update sent, answer not recorded: the run did not finish (a re-run updates it again)",
+)()
 _PAGE = 2000                       # rows fetched per query when streaming
 
 _RUN_COLUMNS = (
@@ -786,17 +796,13 @@ class Journal:
         """
         run = self.get_run(run_id)
         for r in self.rows(run.run_id):
+            reason: str
             if r.status == PLANNED:
-                status, reason = Status.FAILED, "not sent yet: the run did not finish (re-run it)"
+                status, reason = Status.FAILED, NOT_SENT_YET
             elif r.status == SENT:
-                status = Status.FAILED
-                reason = "sent, answer not recorded: the run did not finish (a re-run checks it)"
+                status, reason = Status.FAILED, SENT_UNRECORDED
             elif r.status == UPDATING:
-                status = Status.FAILED
-                reason = (
-                    "update sent, answer not recorded: the run did not finish (a re-run "
-                    "updates it again)"
-                )
+                status, reason = Status.FAILED, UPDATE_UNRECORDED
             else:
                 status, reason = Status(r.status), r.reason
             yield RowResult(

@@ -70,6 +70,8 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
+from importer.i18n import Lang
+from importer.i18n.reasons import Reason, reason_code, render_reason
 from importer.outcomes import (
     IMPORT_STATUSES,
     QUIET_STATUSES,
@@ -113,6 +115,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "phone",
     "status",
     "reason",
+    "reason_code",
     "error_code",
     "campaign",
     "dial_after",
@@ -376,6 +379,34 @@ def looks_rtl(texts: Iterable[str]) -> bool:
 
 _WIDTH_SAMPLE_ROWS = 1000
 _STATUS_INDEX = BASE_COLUMNS.index("status")
+_ROW_INDEX = BASE_COLUMNS.index("row")
+_ERROR_CODE_INDEX = BASE_COLUMNS.index("error_code")
+_REASON_CACHE_SIZE = 65_536
+
+
+class ReasonTexts:
+    """A reason's report cells, ``(reason in the language, reason_code)``, made once per
+    distinct reason of a run (the CSV/XLSX row writers and the rejects file share it)."""
+
+    __slots__ = ("_cache", "language")
+
+    def __init__(self, language: Lang) -> None:
+        self.language = language
+        self._cache: dict[object, tuple[str, str]] = {}
+
+    def __call__(self, reason: str) -> tuple[str, str]:
+        """``reason`` rendered (a plain ``str``, which the XLSX spool needs) and its code."""
+        if not reason:
+            return "", ""
+        # Two reasons with the same English words may differ in their notes (a kind's
+        # words and the same words from the API): the notes are part of the key.
+        key: object = (reason, reason.notes) if isinstance(reason, Reason) else reason
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) >= _REASON_CACHE_SIZE:
+                self._cache.clear()
+            hit = self._cache[key] = (render_reason(reason, self.language), reason_code(reason))
+        return hit
 
 
 class ReportWriter:
@@ -393,6 +424,7 @@ class ReportWriter:
         xlsx_row_limit: int = 100_000,
         expected_rows: int | None = None,
         summary: Summary | None = None,
+        language: Lang = "en",
     ) -> None:
         unknown = set(formats) - REPORT_FORMATS
         if unknown:
@@ -402,6 +434,9 @@ class ReportWriter:
             )
         self.report_dir = Path(report_dir)
         self.source_name = source_name
+        #: The language of what people read in the reports (reasons); the JSON stays English.
+        self.language: Lang = language
+        self.reason_texts = ReasonTexts(language)
         self.formats = frozenset(formats)
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.xlsx_row_limit = max(1, xlsx_row_limit)
@@ -478,6 +513,7 @@ class ReportWriter:
                 raise _storage_error(self.report_dir, exc) from None
         status = str(row.status)
         error_code = row.error_code
+        reason, code = self.reason_texts(row.reason)
         texts = [
             row.source_file,
             row.sheet or "",
@@ -485,7 +521,8 @@ class ReportWriter:
             row.phone_raw,
             row.phone,
             status,
-            row.reason,
+            reason,
+            code,
             "" if error_code is None else str(error_code),
             row.campaign,
             row.dial_after,
@@ -586,8 +623,8 @@ class ReportWriter:
         if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
             # Row number and error code stay numbers in the workbook.
             record: list[Any] = texts
-            record[2] = row
-            record[7] = error_code
+            record[_ROW_INDEX] = row
+            record[_ERROR_CODE_INDEX] = error_code
             marshal.dump(record, self._spool)
             if attention:
                 self._spooled_attention += 1
