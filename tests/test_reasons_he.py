@@ -226,3 +226,12 @@ def test_a_reason_is_rendered_once_per_run(tmp_path: Path) -> None:
     assert all(r is first for r in rest)
     assert first == ("המספר כבר הופיע קודם בריצה הזו, ולכן לא נוסף שוב", "duplicate_in_batch")
     assert {r["reason"] for r in read_report_csv(writer.paths["csv"])} == {first[0]}
+
+
+def test_docs_list_every_reason_code() -> None:
+    import importer.pipeline
+    import importer.undo  # noqa: F401 - with the pipeline, every module that declares kinds
+
+    listed = (ROOT / "docs" / "reasons.md").read_text(encoding="utf-8")
+    missing = [code for code in KINDS if f"| `{code}` |" not in listed]
+    assert not missing, f"docs/reasons.md lacks {missing}"
