@@ -681,7 +681,9 @@ class BoundMapping:
                 self.mapping.options.is_date_local if originate is not None else None,
                 self._ignore_dnc,
             )
-        return MappedRow(row, raw, result, target, fields, problem, join_reasons(*notes))
+        return MappedRow(
+            row, raw, result, target, fields, problem, join_reasons(*notes) if notes else ""
+        )
 
     def steps(self) -> list[FieldStep]:
         """Each mapped field, in report order, as the columnar engine runs it."""

@@ -382,22 +382,29 @@ _STATUS_INDEX = BASE_COLUMNS.index("status")
 _ROW_INDEX = BASE_COLUMNS.index("row")
 _ERROR_CODE_INDEX = BASE_COLUMNS.index("error_code")
 _REASON_CACHE_SIZE = 65_536
+_NO_REASON = ("", "")
 
 
 class ReasonTexts:
     """A reason's report cells, ``(reason in the language, reason_code)``, made once per
     distinct reason of a run (the CSV/XLSX row writers and the rejects file share it)."""
 
-    __slots__ = ("_cache", "language")
+    __slots__ = ("_by_id", "_cache", "language")
 
     def __init__(self, language: Lang) -> None:
         self.language = language
         self._cache: dict[object, tuple[str, str]] = {}
+        # Most rows share reason objects (made once per distinct cell or decision): found by
+        # identity first, without hashing their notes; the entry keeps the object alive.
+        self._by_id: dict[int, tuple[str, tuple[str, str]]] = {}
 
     def __call__(self, reason: str) -> tuple[str, str]:
         """``reason`` rendered (a plain ``str``, which the XLSX spool needs) and its code."""
         if not reason:
             return "", ""
+        seen = self._by_id.get(id(reason))
+        if seen is not None and seen[0] is reason:
+            return seen[1]
         # Two reasons with the same English words may differ in their notes (a kind's
         # words and the same words from the API): the notes are part of the key.
         key: object = (reason, reason.notes) if isinstance(reason, Reason) else reason
@@ -406,6 +413,9 @@ class ReasonTexts:
             if len(self._cache) >= _REASON_CACHE_SIZE:
                 self._cache.clear()
             hit = self._cache[key] = (render_reason(reason, self.language), reason_code(reason))
+        if len(self._by_id) >= _REASON_CACHE_SIZE:
+            self._by_id.clear()
+        self._by_id[id(reason)] = (reason, hit)
         return hit
 
 
@@ -513,7 +523,7 @@ class ReportWriter:
                 raise _storage_error(self.report_dir, exc) from None
         status = str(row.status)
         error_code = row.error_code
-        reason, code = self.reason_texts(row.reason)
+        reason, code = self.reason_texts(row.reason) if row.reason else _NO_REASON
         texts = [
             row.source_file,
             row.sheet or "",
