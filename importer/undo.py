@@ -46,6 +46,7 @@ from importer.errors import (
     RunInterruptedError,
 )
 from importer.file_run import remove_one, update_one
+from importer.i18n import Lang
 from importer.i18n.reasons import ReasonKind, join_reasons
 from importer.journal import Journal, RunRecord, UndoItem, UndoRecord, sha256_file
 from importer.locking import CampaignLock
@@ -117,6 +118,7 @@ class UndoOptions:
     state_dir: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lock_timeout: float = 10.0
+    language: Lang = "en"  # of the undo report's reasons (the JSON stays English)
 
 
 @dataclass(slots=True)
@@ -375,6 +377,7 @@ class _Undo:
             formats=self.options.report_formats,
             field_names=self.journal.field_names(run.run_id),
             summary=summary,
+            language=self.options.language,
         )
 
     def _row(self, item: UndoItem, status: str, reason: str, campaign: Campaign) -> RowResult:
