@@ -235,3 +235,55 @@ def test_docs_list_every_reason_code() -> None:
     listed = (ROOT / "docs" / "reasons.md").read_text(encoding="utf-8")
     missing = [code for code in KINDS if f"| `{code}` |" not in listed]
     assert not missing, f"docs/reasons.md lacks {missing}"
+
+
+def test_a_run_resumed_in_hebrew_shows_the_first_attempt_s_reasons_in_hebrew(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """The rows an interrupted attempt settled come back from the journal with their notes."""
+    import csv
+    import threading
+
+    from importer.errors import RunInterruptedError
+    from importer.pipeline import ProgressEvent
+    from tests.phone_samples import valid_mobiles
+
+    numbers = valid_mobiles(20)
+    source = tmp_path / "leads.csv"
+    with source.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["name", "phone", "score"])
+        out.writerow(["First", numbers[0], "hot"])
+        out.writerow(["Again", numbers[0], "warm"])          # duplicate_in_batch, in chunk 1
+        out.writerow(["Odd", numbers[1], "lukewarm"])        # a Priority note
+        out.writerows([[f"L{i}", n, "hot"] for i, n in enumerate(numbers[2:])])
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "name: resume\nphone: {columns: [phone]}\nfields:\n  CustomerName: {column: name}\n"
+        "  Priority: {column: score, map: {hot: 10, warm: 5}, default: 1}\n"
+        "dedupe: {history_days: 0}\n", encoding="utf-8",
+    )
+    settings = Settings(api_url=emulator.base_url, account_code="demo",
+                        state_dir=tmp_path / "state", lock_dir=tmp_path / "locks")
+    cancel = threading.Event()
+
+    def progress(event: ProgressEvent) -> None:
+        if event.done >= 5:
+            cancel.set()
+
+    first = ImportOptions(campaign="Hot leads", mapping_path=mapping, engine="row",
+                          report_dir=tmp_path / "first", report_formats=frozenset({"csv"}),
+                          chunk_size=3, concurrency=1, language="en")
+    with pytest.raises(RunInterruptedError):
+        run_import([source], first, settings, progress=progress, cancel=cancel)
+    resumed = ImportOptions(campaign="Hot leads", mapping_path=mapping, engine="row",
+                            report_dir=tmp_path / "resumed", report_formats=frozenset({"csv"}),
+                            chunk_size=3, concurrency=1, language="he")
+    result = run_import([source], resumed, settings)
+    rows = {r["row"]: r for r in read_report_csv(result.files[0].reports["csv"])}
+    assert rows["3"]["status"] == "duplicate_in_batch"
+    assert rows["3"]["reason_code"] == "duplicate_in_batch"
+    assert rows["3"]["reason"] == "המספר כבר הופיע קודם בריצה הזו, ולכן לא נוסף שוב"
+    assert rows["4"]["reason_code"] == "priority_not_in_map_default"
+    assert _HEBREW.search(rows["4"]["reason"]) and "lukewarm" in rows["4"]["reason"]
+    assert {r["status"] for r in rows.values()} <= {"added", "duplicate_in_batch"}
