@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from importer.i18n.reasons import ReasonKind
+
 __all__ = [
     "DAY_NAMES",
     "DEFAULT_ZONE",
@@ -176,6 +178,36 @@ def parse_calling_hours(value: Any) -> CallingHours | None:
     return CallingHours.from_section(section)
 
 
+# Why a lead's call was moved (README "Reason codes"); the day and zone are values.
+CLOSED_DATE = ReasonKind("closed_date", "closed date")()
+SHABBAT = ReasonKind("shabbat", "Shabbat")()
+HOLIDAY = ReasonKind("holiday", "{holiday}")
+EVE_OF = ReasonKind("holiday_eve", "eve of {holiday}")
+NO_CALLING_ON = ReasonKind("closed_weekday", "no calling on {day}s")
+OUTSIDE_HOURS = ReasonKind("outside_calling_hours", "outside calling hours")()
+OUTSIDE_HOURS_BECAUSE = ReasonKind("outside_calling_hours_because", "outside calling hours ({why})")
+MOVED = ReasonKind("calling_hours_moved", "{why}: moved to {day} {time} ({date}, {where})")
+ZONES_LISTED = ReasonKind("zones_listed", "{zone}; zones {zones}")
+ZONES_COUNTED = ReasonKind("zones_counted", "{zone}; one of the number's {count} zones")
+NO_SHARED_WINDOW_KEPT = ReasonKind(
+    "no_shared_window_kept",
+    "no calling window shared by {zones}: kept at {day} {time} ({date}, {zone})",
+)
+NO_SHARED_WINDOW_MOVED = ReasonKind(
+    "no_shared_window_moved",
+    "no calling window shared by {zones}: moved to {day} {time} ({date}, {zone})",
+)
+#: Weekday names inside reasons (Monday first, as date.weekday()).
+WEEKDAYS = (
+    ReasonKind("weekday_monday", "Monday")(),
+    ReasonKind("weekday_tuesday", "Tuesday")(),
+    ReasonKind("weekday_wednesday", "Wednesday")(),
+    ReasonKind("weekday_thursday", "Thursday")(),
+    ReasonKind("weekday_friday", "Friday")(),
+    ReasonKind("weekday_saturday", "Saturday")(),
+    ReasonKind("weekday_sunday", "Sunday")(),
+)
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """When a lead may be dialled: ``moment`` (UTC) and why it moved ("" when it did not)."""
@@ -272,22 +304,21 @@ def _calendar(code: str, categories: tuple[str, ...]) -> Mapping[date, str]:
 @lru_cache(maxsize=8192)
 def _day_status(policy: CallingHours, day: date) -> tuple[tuple[Window, ...], str]:
     if day in policy.closed_dates:
-        return (), "closed date"
+        return (), CLOSED_DATE
     for code in policy.calendars:
         name = _calendar(code, policy.categories).get(day)
         if name:
-            return (), name
+            return (), HOLIDAY(holiday=name)
     if policy.eve is not None:
         tomorrow = day + timedelta(days=1)
         for code in policy.calendars:
             calendar = _calendar(code, policy.categories)
             name = calendar.get(tomorrow)
             if name and day not in calendar:
-                return _earlier_end(policy.eve, policy.week[day.weekday()]), f"eve of {name}"
+                return _earlier_end(policy.eve, policy.week[day.weekday()]), EVE_OF(holiday=name)
     windows = policy.week[day.weekday()]
     if not windows:
-        name = DAY_NAMES[day.weekday()].title()
-        return (), "Shabbat" if day.weekday() == 5 else f"no calling on {name}s"
+        return (), SHABBAT if day.weekday() == 5 else NO_CALLING_ON(day=WEEKDAYS[day.weekday()])
     return windows, ""
 
 
@@ -361,10 +392,10 @@ def _next_allowed(policy: CallingHours, zones: tuple[str, ...], when: datetime) 
                       None)
         if moment is not None:
             shown = moment.astimezone(_zone(known[0]))
-            verb = "kept at" if moment == when else "moved to"
-            return Decision(moment, (
-                f"no calling window shared by {', '.join(known)}: {verb} "
-                f"{shown:%A %H:%M} ({shown:%d/%m/%Y}, {known[0]})"
+            kind = NO_SHARED_WINDOW_KEPT if moment == when else NO_SHARED_WINDOW_MOVED
+            return Decision(moment, kind(
+                zones=", ".join(known), day=WEEKDAYS[shown.weekday()], time=f"{shown:%H:%M}",
+                date=f"{shown:%d/%m/%Y}", zone=known[0],
             ))
     if moment is None:
         moment = when  # a policy without any window: nothing is ever moved
@@ -383,17 +414,17 @@ def _why(policy: CallingHours, zones: tuple[str, ...], when: datetime, moment: d
             break
     windows, why = policy.day_status(when.astimezone(_zone(closed_zone)).date())
     if not why:
-        why = "outside calling hours"
+        why = OUTSIDE_HOURS
     elif windows:
-        why = f"outside calling hours ({why})"
+        why = OUTSIDE_HOURS_BECAUSE(why=why)
     shown = moment.astimezone(_zone(closed_zone))
-    if len(zones) == 1:
-        where = closed_zone
-    elif len(zones) <= 4:
-        where = f"{closed_zone}; zones {', '.join(zones)}"
-    else:
-        where = f"{closed_zone}; one of the number's {len(zones)} zones"
-    return f"{why}: moved to {shown:%A %H:%M} ({shown:%d/%m/%Y}, {where})"
+    where: str = closed_zone
+    if 1 < len(zones) <= 4:
+        where = ZONES_LISTED(zone=closed_zone, zones=", ".join(zones))
+    elif len(zones) > 4:
+        where = ZONES_COUNTED(zone=closed_zone, count=len(zones))
+    return MOVED(why=why, day=WEEKDAYS[shown.weekday()], time=f"{shown:%H:%M}",
+                 date=f"{shown:%d/%m/%Y}", where=where)
 
 
 def _is_zone(name: str) -> bool:

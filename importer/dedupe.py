@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importer.i18n.reasons import ReasonKind
 from importer.outcomes import Status
 from importer.phone_lists import read_phone_list
 from importer.phones import PhoneNormalizer, pending_key
@@ -60,6 +61,16 @@ def load_suppression(paths: Iterable[Path], normalizer: PhoneNormalizer) -> set[
     return numbers
 
 
+# Why a usable number is not sent (the same words in both engines).
+SUPPRESSED = ReasonKind("suppressed", "on a suppression (do-not-call) list")()
+DUPLICATE_IN_BATCH = ReasonKind("duplicate_in_batch", "same number earlier in this run")()
+DUPLICATE_PENDING = ReasonKind("duplicate_pending", "already pending in the campaign")()
+DUPLICATE_HISTORY = ReasonKind("duplicate_history", "imported into this campaign recently")()
+DUPLICATE_PENDING_ACCOUNT = ReasonKind(
+    "duplicate_pending_account", "already pending in another campaign of the account"
+)()
+
+
 @dataclass(slots=True)
 class DedupeChecks:
     """The run-wide dedupe state; ``check`` classifies one usable number."""
@@ -78,15 +89,15 @@ class DedupeChecks:
         (the returned status is UPDATED as a marker, the reason empty).
         """
         if e164 in self.suppressed:
-            return Status.SUPPRESSED, "on a suppression (do-not-call) list"
+            return Status.SUPPRESSED, SUPPRESSED
         if not self.seen.add(int(e164[1:])) and self.batch:
-            return Status.DUPLICATE_IN_BATCH, "same number earlier in this run"
+            return Status.DUPLICATE_IN_BATCH, DUPLICATE_IN_BATCH
         if self.pending is not None and e164 in self.pending:
             if upsert:
                 return Status.UPDATED, ""
-            return Status.DUPLICATE_PENDING, "already pending in the campaign"
+            return Status.DUPLICATE_PENDING, DUPLICATE_PENDING
         if e164 in self.history:
-            return Status.DUPLICATE_HISTORY, "imported into this campaign recently"
+            return Status.DUPLICATE_HISTORY, DUPLICATE_HISTORY
         return None, ""
 
     def mark_seen(self, e164: str) -> None:

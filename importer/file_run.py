@@ -18,18 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.calling_hours import zones_from_cell
-from importer.dedupe import DedupeChecks
+from importer.dedupe import DUPLICATE_PENDING_ACCOUNT, DedupeChecks
 from importer.dialer.client import DialerClient
 from importer.dialer.idempotent import idempotent_call
 from importer.dialer.models import CallTarget, Campaign
 from importer.dialer.retry import RetryPolicy
 from importer.errors import ApiError, JournalError, RunInterruptedError
+from importer.i18n.reasons import ReasonKind, join_reasons
 from importer.journal import Journal, JournalRow
 from importer.mapping import BoundMapping, MappedRow, with_custom_data
 from importer.mapping.not_leads import sort_rows
 from importer.mapping.scheduling import Scheduler
 from importer.outcomes import PUSHED, REJECTS_STATUSES, RowResult, Status
-from importer.push import ChunkPusher, Outcome, Planned
+from importer.push import API_REJECTED, ChunkPusher, Outcome, Planned
 from importer.report import RejectsWriter, ReportWriter
 from importer.sources import Source, open_sources
 from importer.sources.model import SourceInfo, SourceOptions, SourceRow
@@ -293,7 +294,7 @@ class FileRun:
         e164 = (phone.e164 or "") if mapped.problem is None else ""
         reason = mapped.reason
         if row.problems:
-            reason = "; ".join(filter(None, [reason, *row.problems]))
+            reason = join_reasons(reason, *row.problems)
         result = RowResult(
             row.file, row.sheet, row.row, mapped.phone_raw, e164, Status.WOULD_ADD, reason,
             None, ctx.campaign.name, mapped.fields,
@@ -310,7 +311,7 @@ class FileRun:
             status, reason, code = previous[:3]
             ctx.checks.mark_seen(e164)
             result.status = Status(status)
-            result.reason = "; ".join(filter(None, [result.reason, reason]))
+            result.reason = join_reasons(result.reason, reason)
             result.error_code = code
             return
         skip, why = ctx.checks.check(e164, upsert=(ctx.mode == "upsert"))
@@ -329,7 +330,7 @@ class FileRun:
                     window.zones[seq] = zones
         elif skip is not Status.UPDATED:
             result.status = skip
-            result.reason = f"{reason}; {why}" if reason and why else reason or why
+            result.reason = join_reasons(reason, why)
 
     def _plan_update(
         self, mapped: MappedRow, bound: BoundMapping, planned: Planned, window: _Window
@@ -341,7 +342,7 @@ class FileRun:
         """
         current = self.ctx.pending_details.get(planned.e164)
         if current is None:
-            return Status.DUPLICATE_PENDING, "already pending in another campaign of the account"
+            return Status.DUPLICATE_PENDING, DUPLICATE_PENDING_ACCOUNT
         empty = [
             name
             for name, value in mapped.fields.items()
@@ -442,7 +443,7 @@ class FileRun:
             result = results[planned.seq]
             result.dial_after = decision.dial_after
             if decision.reason:
-                result.reason = "; ".join(filter(None, [result.reason, decision.reason]))
+                result.reason = join_reasons(result.reason, decision.reason)
 
     def _send(self, window: _Window) -> dict[int, Outcome]:
         ctx = self.ctx
@@ -467,7 +468,7 @@ class FileRun:
             if outcome is not None:
                 result.status = outcome.status
                 if outcome.reason:
-                    result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
+                    result.reason = join_reasons(result.reason, outcome.reason)
                 result.error_code = outcome.error_code
                 if outcome.status in PUSHED:
                     added.append((result.phone, result.row, outcome.status.value))
@@ -543,6 +544,12 @@ def target_from_json(text: str | None) -> CallTarget:
     )
 
 
+NOT_UPDATED = ReasonKind("not_updated", "not updated after retries: {error}")
+NOT_REMOVED = ReasonKind("not_removed", "not removed: {description}")
+NOT_REMOVED_RETRIES = ReasonKind("not_removed_after_retries", "not removed after retries: {error}")
+SYNC_REMOVED = ReasonKind("sync_removed", "pending in the campaign but not in the source")()
+
+
 def update_one(
     client: DialerClient, code: str, planned: Planned, policy: RetryPolicy, reason: str
 ) -> Outcome:
@@ -557,10 +564,10 @@ def update_one(
             paused=client.limiter.thread_waited,
         )
     except ApiError as exc:
-        return Outcome(Status.REJECTED, exc.description, exc.code)
+        return Outcome(Status.REJECTED, API_REJECTED(description=exc.description), exc.code)
     if ok:
         return Outcome(Status.UPDATED, reason)
-    return Outcome(Status.FAILED, f"not updated after retries: {error}")
+    return Outcome(Status.FAILED, NOT_UPDATED(error=error))
 
 
 def remove_one(client: DialerClient, code: str, phone: str, policy: RetryPolicy) -> Outcome:
@@ -570,7 +577,7 @@ def remove_one(client: DialerClient, code: str, phone: str, policy: RetryPolicy)
             lambda: client.remove_call(code, phone), policy, paused=client.limiter.thread_waited
         )
     except ApiError as exc:
-        return Outcome(Status.FAILED, f"not removed: {exc.description}", exc.code)
+        return Outcome(Status.FAILED, NOT_REMOVED(description=exc.description), exc.code)
     if ok:
-        return Outcome(Status.REMOVED, "pending in the campaign but not in the source")
-    return Outcome(Status.FAILED, f"not removed after retries: {error}")
+        return Outcome(Status.REMOVED, SYNC_REMOVED)
+    return Outcome(Status.FAILED, NOT_REMOVED_RETRIES(error=error))

@@ -59,26 +59,28 @@ def _match_key(text: str) -> str:
     return normalize_header(text) or text.strip()
 
 
-#: The two columns a rejects file adds after the source's own (importer.report.rejects).
-REJECTS_COLUMNS: tuple[str, str] = ("reason", "source_row")
+#: The columns a rejects file adds after the source's own (importer.report.rejects).
+REJECTS_COLUMNS: tuple[str, ...] = ("reason", "reason_code", "source_row")
+# What rejects files written before reason codes added.
+_OLD_REJECTS_COLUMNS: tuple[str, ...] = ("reason", "source_row")
 
 
-def rejects_columns(headers: Sequence[str]) -> tuple[int, int] | None:
-    """Indexes of a rejects file's trailing ``reason`` and ``source_row`` columns, else None.
+def rejects_columns(headers: Sequence[str]) -> tuple[int, ...] | None:
+    """Indexes of a rejects file's trailing ``reason``, ``reason_code`` and ``source_row``
+    columns (``reason`` and ``source_row`` in older files), else None.
 
     The readers rename a name the file repeats (``reason (2)`` when the source had
-    its own ``reason``), so a renamed copy counts too.  Only the last two columns
-    are looked at: those are the ones our rejects files add.
+    its own ``reason``), so a renamed copy counts too.  Only the last columns are
+    looked at: those are the ones our rejects files add.
     """
-    if len(headers) < 3:
-        return None
-    found = []
-    for index, wanted in zip((-2, -1), REJECTS_COLUMNS, strict=True):
-        header = headers[index].strip()
-        if (repeated_name(header) or header).casefold() != wanted:
-            return None
-        found.append(len(headers) + index)
-    return found[0], found[1]
+    for ours in (REJECTS_COLUMNS, _OLD_REJECTS_COLUMNS):
+        if len(headers) <= len(ours):
+            continue
+        tail = headers[len(headers) - len(ours):]
+        if all((repeated_name(h.strip()) or h.strip()).casefold() == wanted
+               for h, wanted in zip(tail, ours, strict=True)):
+            return tuple(range(len(headers) - len(ours), len(headers)))
+    return None
 
 
 # The readers make header names unique: a name the file repeats becomes "name (2)", ...

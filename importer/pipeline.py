@@ -51,6 +51,7 @@ from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_f
 from importer.gc_tuning import relaxed_gc
 from importer.headers import rejects_columns
 from importer.i18n import N_, Lang
+from importer.i18n.reasons import ReasonKind
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
@@ -98,6 +99,10 @@ MAX_CHUNK = 3000
 AUTO_COLUMNAR_BYTES = 1 << 20
 PHONE_CACHE_SIZE = 65_536
 
+
+WOULD_SYNC_REMOVE = ReasonKind(
+    "sync_would_remove", "dry run: would be removed (not in the source)"
+)()
 
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
@@ -668,6 +673,8 @@ class _Importer:
             rejects_base(writer.paths),
             _rejects_columns(item.columns),
             self.options.report_formats,
+            language=writer.language,
+            reason_texts=writer.reason_texts,
         )
         file_run = self._file_run = FileRun(
             ctx,
@@ -955,7 +962,7 @@ class _Importer:
         for done, phone in enumerate(stale, start=1):
             first = by_phone[phone]
             if self.options.dry_run:
-                outcome = Outcome(Status.REMOVED, "dry run: would be removed (not in the source)")
+                outcome = Outcome(Status.REMOVED, WOULD_SYNC_REMOVE)
             else:
                 outcome = remove_one(ctx.client, ctx.campaign.code, first.phone, self.options.retry)
             if journal is not None:

@@ -24,6 +24,7 @@ from importer.dialer.idempotent import is_ambiguous, retryable_write
 from importer.dialer.models import AddResult, CallTarget
 from importer.dialer.retry import RetryPolicy, build_retrying
 from importer.errors import AuthorizationError, DialerError, RateLimitedError
+from importer.i18n.reasons import ReasonKind
 from importer.outcomes import Status
 from importer.phones import canonical_from_api
 
@@ -31,6 +32,26 @@ __all__ = ["ChunkPusher", "Outcome", "Planned"]
 
 log = logging.getLogger(__name__)
 
+
+# Why a row sent to the dialer ended as it did (README "Reason codes").
+#: The dialer's own words for a refused row (its text, shown as it is in every language).
+API_REJECTED = ReasonKind("api_rejected", "{description}")
+API_REFUSED = ReasonKind("api_refused", "refused by the dialer")()
+NOT_CONFIRMED = ReasonKind(
+    "not_confirmed",
+    "not confirmed: the request went unanswered and the campaign could not be checked "
+    "({error}); a re-run checks it before resending",
+)
+NOT_DELIVERED = ReasonKind("not_delivered", "not delivered after retries: {error}")
+CONFIRMED_AFTER_UNANSWERED = ReasonKind(
+    "confirmed_after_unanswered", "confirmed in the campaign after an unanswered request"
+)()
+NO_LONGER_PENDING_AFTER_UNANSWERED = ReasonKind(
+    "no_longer_pending_after_unanswered",
+    "the unanswered request was processed (other numbers of it arrived) but this number is no "
+    "longer pending: most likely dialled already (or refused by the dialer); not sent again so "
+    "it is never dialled twice",
+)()
 
 @dataclass(slots=True)
 class Planned:
@@ -138,12 +159,9 @@ class ChunkPusher:
                 raise
         for planned in remaining:
             if unknown:
-                reason = (
-                    "not confirmed: the request went unanswered and the campaign could not be "
-                    f"checked ({state['last_error']}); a re-run checks it before resending"
-                )
+                reason = NOT_CONFIRMED(error=state["last_error"])
             else:
-                reason = f"not delivered after retries: {state['last_error']}"
+                reason = NOT_DELIVERED(error=state["last_error"])
             outcomes[planned.seq] = Outcome(Status.FAILED, reason)
         return ChunkResult(outcomes, unknown=unknown)
 
@@ -155,9 +173,8 @@ class ChunkPusher:
                 if returned and returned != planned.e164:
                     log.warning("AddResult order mismatch for row seq %d", planned.seq)
             return Outcome(Status.ADDED)
-        return Outcome(
-            Status.REJECTED, result.description or "refused by the dialer", result.error_code
-        )
+        why = API_REJECTED(description=result.description) if result.description else API_REFUSED
+        return Outcome(Status.REJECTED, why, result.error_code)
 
     def _reconcile(self, remaining: list[Planned], outcomes: dict[int, Outcome]) -> list[Planned]:
         """Read the campaign back after an unanswered request; return the rows to send again.
@@ -185,11 +202,7 @@ class ChunkPusher:
         for planned, arrived in zip(remaining, found, strict=True):
             outcomes[planned.seq] = Outcome(
                 Status.ADDED,
-                "confirmed in the campaign after an unanswered request"
-                if arrived
-                else "the unanswered request was processed (other numbers of it arrived) but "
-                "this number is no longer pending: most likely dialled already (or refused "
-                "by the dialer); not sent again so it is never dialled twice",
+                CONFIRMED_AFTER_UNANSWERED if arrived else NO_LONGER_PENDING_AFTER_UNANSWERED,
             )
         log.info(
             "reconciled %d row(s): %d arrived, %d no longer pending; nothing to resend",

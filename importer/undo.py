@@ -47,6 +47,7 @@ from importer.errors import (
 )
 from importer.file_run import remove_one, update_one
 from importer.i18n import N_, Lang
+from importer.i18n.reasons import ReasonKind, join_reasons
 from importer.journal import Journal, RunRecord, UndoItem, UndoRecord, sha256_file
 from importer.locking import CampaignLock
 from importer.outcomes import Note, RowResult, Status, Summary
@@ -64,6 +65,45 @@ log = logging.getLogger(__name__)
 BATCH = 50
 
 Decision = tuple[Status, str]
+
+# What undoing did to each call a run changed (README "Reason codes").
+READDED_BY_INTERRUPTED = ReasonKind(
+    "undo_readded_interrupted", "added back by the interrupted attempt of this undo"
+)()
+PENDING_AGAIN = ReasonKind(
+    "undo_pending_again", "pending again already: not added a second time"
+)()
+NOTHING_TO_RESTORE = ReasonKind(
+    "undo_nothing_to_restore", "no longer pending: nothing to restore"
+)()
+CHANGED_AGAIN = ReasonKind("undo_changed_again", "changed again by run {run}: its details are kept")
+REMOVED_WITH_EARLIER = ReasonKind(
+    "undo_removed_earlier_row", "removed with an earlier row of the same number"
+)()
+REMOVED_BY_INTERRUPTED = ReasonKind(
+    "undo_removed_interrupted", "removed by the interrupted attempt of this undo"
+)()
+ALREADY_DIALLED = ReasonKind(
+    "undo_already_dialled", "no longer pending (dialled since the import)"
+)()
+ADDED_LATER = ReasonKind("undo_added_later", "pending again: run {run} added or updated it later")
+OTHER_CALL = ReasonKind(
+    "undo_other_call", "another pending call of this number was not added by this run"
+)()
+BOTH_KEPT = ReasonKind("undo_both_kept", "RemoveCall would remove both, so both are kept")()
+UNDO_REMOVED = ReasonKind("undo_removed", "removed: this run had added it")()
+RESTORED = ReasonKind("undo_restored", "the details the upsert replaced are back")()
+NOT_RESTORED = ReasonKind("undo_not_restored", "not restored: {reason}")
+READDED = ReasonKind("undo_readded", "added back: the sync run had removed it")()
+NOT_READDED = ReasonKind("undo_not_readded", "not added back: {reason}")
+NO_ANSWER = ReasonKind("no_answer", "no answer")()
+WOULD_REMOVE = ReasonKind("undo_would_remove", "dry run: would be removed")()
+WOULD_RESTORE = ReasonKind(
+    "undo_would_restore", "dry run: the details the upsert replaced would be restored"
+)()
+WOULD_READD = ReasonKind(
+    "undo_would_readd", "dry run: would be added back (the sync run removed it)"
+)()
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,36 +404,32 @@ class _Undo:
             if not calls:
                 return None
             if item.state == "sending":
-                return Status.RESTORED, "added back by the interrupted attempt of this undo"
-            return Status.KEPT_ADDED_LATER, "pending again already: not added a second time"
+                return Status.RESTORED, READDED_BY_INTERRUPTED
+            return Status.KEPT_ADDED_LATER, PENDING_AGAIN
         if item.kind == "restore":
             if not calls:
-                return Status.ALREADY_DIALLED, "no longer pending: nothing to restore"
+                return Status.ALREADY_DIALLED, NOTHING_TO_RESTORE
             if item.phone in self.later:
                 return (
                     Status.KEPT_ADDED_LATER,
-                    f"changed again by run {self.later[item.phone]}: its details are kept",
+                    CHANGED_AGAIN(run=self.later[item.phone]),
                 )
             return None
         return self._decide_removal(item, calls)
 
     def _decide_removal(self, item: UndoItem, calls: list[PendingCall]) -> Decision | None:
         if item.phone in self.removed_now:
-            return Status.REMOVED, "removed with an earlier row of the same number"
+            return Status.REMOVED, REMOVED_WITH_EARLIER
         ours, others = self._split(item, calls)
         if not calls:
             if item.state == "sending":
-                return Status.REMOVED, "removed by the interrupted attempt of this undo"
-            return Status.ALREADY_DIALLED, "no longer pending (dialled since the import)"
+                return Status.REMOVED, REMOVED_BY_INTERRUPTED
+            return Status.ALREADY_DIALLED, ALREADY_DIALLED
         if others:
             later = self.later.get(item.phone)
-            reason = (
-                f"pending again: run {later} added or updated it later"
-                if later
-                else "another pending call of this number was not added by this run"
-            )
+            reason: str = ADDED_LATER(run=later) if later else OTHER_CALL
             if ours:
-                reason += "; RemoveCall would remove both, so both are kept"
+                reason = join_reasons(reason, BOTH_KEPT)
             return Status.KEPT_ADDED_LATER, reason
         return None
 
@@ -488,7 +524,7 @@ class _Worker:
         phone = calls[0].phone if calls else item.phone.lstrip("+")
         outcome = remove_one(self.client, self.campaign.code, phone, self.undo.options.retry)
         if outcome.status is Status.REMOVED:
-            return Status.REMOVED.value, "removed: this run had added it"
+            return Status.REMOVED.value, UNDO_REMOVED
         return Status.FAILED.value, outcome.reason
 
     def _restore(self, item: UndoItem) -> tuple[str, str]:
@@ -500,8 +536,8 @@ class _Worker:
             self.client, self.campaign.code, planned, self.undo.options.retry, ""
         )
         if outcome.status is Status.UPDATED:
-            return Status.RESTORED.value, "the details the upsert replaced are back"
-        return Status.FAILED.value, f"not restored: {outcome.reason}"
+            return Status.RESTORED.value, RESTORED
+        return Status.FAILED.value, NOT_RESTORED(reason=outcome.reason)
 
     def _readd(self, items: list[UndoItem]) -> dict[int, tuple[str, str]]:
         planned = [
@@ -518,20 +554,20 @@ class _Worker:
         for it in items:
             outcome = result.outcomes.get(it.item)
             if outcome is not None and outcome.status is Status.ADDED:
-                out[it.item] = (Status.RESTORED.value, "added back: the sync run had removed it")
+                out[it.item] = (Status.RESTORED.value, READDED)
             else:
-                why = outcome.reason if outcome is not None else "no answer"
-                out[it.item] = (Status.FAILED.value, f"not added back: {why}")
+                why = outcome.reason if outcome is not None else NO_ANSWER
+                out[it.item] = (Status.FAILED.value, NOT_READDED(reason=why))
         return out
 
 
 def _preview(item: UndoItem) -> tuple[str, str]:
     """A dry run's status for an item that would need a request."""
     if item.kind == "remove":
-        return Status.REMOVED.value, "dry run: would be removed"
+        return Status.REMOVED.value, WOULD_REMOVE
     if item.kind == "restore":
-        return Status.RESTORED.value, "dry run: the details the upsert replaced would be restored"
-    return Status.RESTORED.value, "dry run: would be added back (the sync run removed it)"
+        return Status.RESTORED.value, WOULD_RESTORE
+    return Status.RESTORED.value, WOULD_READD
 
 
 def _carries(call: PendingCall, ref: str) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from importer.dialer.models import CallTarget, PendingCall, to_bool, to_custom_data, to_int, to_str
+from importer.i18n.reasons import ReasonKind
 from importer.phones import pending_key
 
 __all__ = ["Previous", "UpdatePlan", "plan_update", "previous_by_phone"]
@@ -26,6 +27,9 @@ __all__ = ["Previous", "UpdatePlan", "plan_update", "previous_by_phone"]
 CUSTOMER_NAME = "CustomerName"
 CLEARED = " (cleared)"
 
+
+UPDATED_NOTHING = ReasonKind("updated_nothing_changed", "updated: nothing changed")()
+UPDATED_FIELDS = ReasonKind("updated", "updated: {fields}")
 
 @dataclass(frozen=True, slots=True)
 class Previous:
@@ -104,8 +108,8 @@ class UpdatePlan:
     def reason(self) -> str:
         """The report's reason: the names whose value changes."""
         if not self.changed:
-            return "updated: nothing changed"
-        return "updated: " + ", ".join(self.changed)
+            return UPDATED_NOTHING
+        return UPDATED_FIELDS(fields=", ".join(self.changed))
 
 
 def plan_update(

@@ -19,7 +19,8 @@ from importer.cli import cli
 from importer.config import Settings
 from importer.dialer.client import DialerClient
 from importer.emulator.server import EmulatorServer
-from importer.headers import find_columns
+from importer.headers import find_columns, rejects_columns
+from importer.i18n.reasons import KINDS
 from importer.mapping import load_mapping
 from importer.phones import pending_key
 from importer.report import escape_cell, unescape_cell
@@ -103,9 +104,10 @@ def test_rejects_round_trip_on_every_sample(
     valid_before = {pending_key(c.phone) for c in pending(emulator_env)}
 
     header, rows = read_rejects(rejects)
-    assert header[-2:] == ["reason", "source_row"]
+    assert header[-3:] == ["reason", "reason_code", "source_row"]
     assert len(rows) == fixable
-    assert all(row[-1].isdigit() and row[-2] for row in rows)
+    assert all(row[-1].isdigit() and row[-2] and row[-3] for row in rows)
+    assert all(row[-2] in KINDS for row in rows)                  # a stable reason code
     book = openpyxl.load_workbook(entry["reports"]["rejects_xlsx"], read_only=True)
     assert [c.value for c in next(book.active.iter_rows(max_row=1))] == header
     book.close()
@@ -132,9 +134,10 @@ def test_rejects_round_trip_on_every_sample(
     assert set(numbers) == valid_before | {e164(n) for n in fresh[: len(fixed)]}
     for call in calls:                                            # our columns never reach it
         data = call.custom_data or {}
-        ours = {"var_reason", "var_source_row", "var_sourcerow"}
+        ours = {"var_reason", "var_reason_code", "var_reasoncode", "var_source_row",
+                "var_sourcerow"}
         assert not any(k.casefold() in ours for k in data), data
-        assert not any(str(v) in {row[-2] for row in rows} for v in data.values())
+        assert not any(str(v) in {row[-3] for row in rows} for v in data.values())
     if len(rows) > 1:
         left_header, left = read_rejects(Path(again["files"][0]["reports"]["rejects"]))
         assert left_header == header and len(left) == 1
@@ -179,9 +182,9 @@ def test_copy_all_columns_never_copies_the_rejects_columns(
     assert cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s"   # text, not formula
     assert cell.quotePrefix
     header, rows = read_rejects(rejects)
-    assert header == ["name", "phone", "reason", "city", "reason", "source_row"]
+    assert header == ["name", "phone", "reason", "city", "reason", "reason_code", "source_row"]
     assert rows[0][:4] == ['=HYPERLINK("http://x")', "052", "demo", "Acre"]
-    assert rows[0][5] == "3"
+    assert rows[0][6] == "3"
     rows[0][1] = fixed
     write_rejects(rejects, header, rows)
     second = json.loads(import_cli(tmp_path, rejects, mapping).stdout)
@@ -193,6 +196,7 @@ def test_copy_all_columns_never_copies_the_rejects_columns(
     assert set(data) == {"var_Name", "var_Phone", "var_Reason", "var_City", "var_ImportRef"}
     assert call.customer_name == '=HYPERLINK("http://x")'         # read back as first read
     assert "source_row" not in json.dumps(data) and "3" not in data.values()
+    assert "reason_code" not in json.dumps(data)
 
 
 def test_a_clean_import_leaves_no_rejects_file(
@@ -276,6 +280,15 @@ def test_rejects_of_several_sheets_line_up_by_column_name(
     answer = json.loads(import_cli(tmp_path, source, mapping, "--all-sheets").stdout)
     assert answer["counts"]["added"] == 2
     header, rows = read_rejects(Path(answer["files"][0]["reports"]["rejects"]))
-    assert header == ["name", "phone", "city", "reason", "source_row"]
+    assert header == ["name", "phone", "city", "reason", "reason_code", "source_row"]
     assert [row[:3] for row in rows] == [["Bad north", "12", ""], ["No phone south", "", "Arad"]]
     assert [row[-1] for row in rows] == ["3", "3"]
+
+
+def test_rejects_columns_of_this_and_earlier_versions() -> None:
+    # Files written before reason codes end with (reason, source_row): still ours.
+    assert rejects_columns(["name", "phone", "reason", "reason_code", "source_row"]) == (2, 3, 4)
+    assert rejects_columns(["name", "phone", "reason", "source_row"]) == (2, 3)
+    assert rejects_columns(["name", "reason", "reason (2)", "source_row"]) == (2, 3)
+    assert rejects_columns(["name", "phone", "source_row"]) is None
+    assert rejects_columns(["reason", "source_row"]) is None   # nothing of the lead's left

@@ -140,10 +140,10 @@ def test_csv_exact_bytes(tmp_path: Path) -> None:
     writer, _ = write_report(tmp_path, rows, formats=frozenset({"csv"}))
     data = writer.paths["csv"].read_bytes()
     expected = (
-        "\ufeffsource_file,sheet,row,phone_raw,phone,status,reason,error_code,campaign,"
-        "dial_after,CustomerName,Priority,var_city\r\n"
-        "leads.csv,,2,052-123-4567,'+972521234567,added,,,Spring leads,,דנה כהן,5,Haifa\r\n"
-        'leads.csv,Sheet1,3,12,,rejected,"bad, ""really""",4,Spring leads,,\'=1+1,,\r\n'
+        "\ufeffsource_file,sheet,row,phone_raw,phone,status,reason,reason_code,error_code,"
+        "campaign,dial_after,CustomerName,Priority,var_city\r\n"
+        "leads.csv,,2,052-123-4567,'+972521234567,added,,,,Spring leads,,דנה כהן,5,Haifa\r\n"
+        'leads.csv,Sheet1,3,12,,rejected,"bad, ""really""",text,4,Spring leads,,\'=1+1,,\r\n'
     ).encode("utf-8")
     assert data == expected
     assert writer.paths["csv"].name == "leads.20261128T143005Z.report.csv"
@@ -218,7 +218,7 @@ def test_xlsx_layout(tmp_path: Path) -> None:
     assert len(summary_ws._charts) == 1
 
     assert rows_ws.freeze_panes == "A2"
-    assert rows_ws.auto_filter.ref == f"A1:M{len(rows) + 1}"
+    assert rows_ws.auto_filter.ref == f"A1:N{len(rows) + 1}"
     header = [c.value for c in rows_ws[1]]
     assert header == [*BASE_COLUMNS, *FIELDS]
     assert all(c.font.bold for c in rows_ws[1])
@@ -252,7 +252,7 @@ def test_xlsx_never_has_formula_cells(tmp_path: Path) -> None:
                     assert cell.data_type == "s"
                     if is_formula_like(cell.value):
                         assert cell.quotePrefix, (ws.title, cell.coordinate, cell.value)
-    for cell in wb["Rows"]["K"][1:]:
+    for cell in wb["Rows"]["L"][1:]:
         seen.append(cell.value)
     # lxml escapes a bare CR (&#13;) so it comes back as written; a raw CR in XML would be
     # read back as a newline.
@@ -305,7 +305,7 @@ def test_big_file_caps_attention_rows(tmp_path: Path) -> None:
 
 def test_xlsx_replaces_characters_xml_cannot_hold(tmp_path: Path) -> None:
     writer, _ = write_report(tmp_path, [make_row(2, CustomerName="a\x00b\x07c")])
-    assert rows_and_cells(writer.paths["xlsx"])["Rows"]["K2"].value == "a\ufffdb\ufffdc"
+    assert rows_and_cells(writer.paths["xlsx"])["Rows"]["L2"].value == "a\ufffdb\ufffdc"
     assert read_report_csv(writer.paths["csv"])[0]["CustomerName"] == "a\x00b\x07c"
 
 
@@ -412,7 +412,8 @@ def test_csv_round_trips_and_never_carries_formulas(values: list[tuple[str, str,
             {
                 "source_file": r.source_file, "sheet": r.sheet or "", "row": str(r.row),
                 "phone_raw": r.phone_raw, "phone": r.phone, "status": "rejected",
-                "reason": r.reason, "error_code": str(r.error_code), "campaign": r.campaign,
+                "reason": r.reason, "reason_code": "text" if r.reason else "",
+                "error_code": str(r.error_code), "campaign": r.campaign,
                 "dial_after": "",
                 "CustomerName": r.fields["CustomerName"], "var_x": r.fields["var_x"],
             }

@@ -32,12 +32,12 @@ def test_every_row_is_what_the_csv_module_writes(tmp_path: Path) -> None:
         out = csv.writer(fh, lineterminator="\r\n")
         out.writerow([
             "source_file", "sheet", "row", "phone_raw", "phone", "status", "reason",
-            "error_code", "campaign", "dial_after", "Name", "Note",
+            "reason_code", "error_code", "campaign", "dial_after", "Name", "Note",
         ])
         for r in rows:
             code = "" if r.error_code is None else str(r.error_code)
             texts = [r.source_file, "", str(r.row), r.phone_raw, r.phone, "would_add", r.reason,
-                     code, r.campaign, "", r.fields["Name"], "x"]
+                     "text" if r.reason else "", code, r.campaign, "", r.fields["Name"], "x"]
             out.writerow([escape_cell(t) for t in texts])
     assert path.read_bytes() == expected.read_bytes()
     assert [row["Name"] for row in read_report_csv(path)] == CELLS

@@ -456,3 +456,32 @@ def test_inbox_undo_takes_back_a_dropped_file(
 
     missing = cli_run(root, "inbox", "undo", "nope.csv", "--config", str(config), "--yes")
     assert missing.exit_code == 2 and "done/" in missing.stderr
+
+
+def test_undo_report_in_hebrew_keeps_the_codes(
+    emulator_env: EmulatorServer, tmp_path: Path
+) -> None:
+    """The undo report's reasons follow UndoOptions.language; its reason_code does not."""
+    from importer.undo import UndoOptions, undo_run
+
+    url, code = emulator_env.base_url, code_of(emulator_env)
+    dialled, *kept = valid_mobiles(3)
+    source = write_leads(tmp_path / "leads.csv", [[f"L{i}", n, "3", "Acre"]
+                                                 for i, n in enumerate([dialled, *kept])])
+    run_id = run_id_of(import_file(tmp_path, source))
+    remove_pending(url, code, dialled)       # dialled since the import
+    settings = Settings(api_url=url, account_code="demo")
+    reports = {}
+    for language, dry in (("en", True), ("he", False)):
+        result = undo_run(UndoOptions(run_id=run_id, report_dir=tmp_path / f"undo-{language}",
+                                      state_dir=tmp_path / "state", dry_run=dry,
+                                      language=language), settings)  # type: ignore[arg-type]
+        reports[language] = {r["phone"]: r for r in read_report_csv(result.reports["csv"])}
+    en, he = reports["en"], reports["he"]
+    assert en[e164(dialled)]["reason_code"] == he[e164(dialled)]["reason_code"] == (
+        "undo_already_dialled"
+    )
+    assert he[e164(dialled)]["reason"] == "המספר כבר לא ממתין (חויג מאז הייבוא)"
+    assert {en[e164(n)]["reason_code"] for n in kept} == {"undo_would_remove"}
+    assert {he[e164(n)]["reason_code"] for n in kept} == {"undo_removed"}
+    assert {he[e164(n)]["reason"] for n in kept} == {"הוסר: הריצה הזו הוסיפה אותו"}

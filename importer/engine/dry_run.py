@@ -27,15 +27,24 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.dedupe import DedupeChecks
+from importer.dedupe import (
+    DUPLICATE_HISTORY,
+    DUPLICATE_IN_BATCH,
+    DUPLICATE_PENDING,
+    SUPPRESSED,
+    DedupeChecks,
+)
 from importer.engine.blocks import Block
 from importer.engine.mapper import BlockMapper, MappedBlock
+from importer.engine.reasons import ReasonColumn
+from importer.i18n.reasons import join_reasons
 from importer.mapping import BoundMapping
 from importer.mapping.not_leads import LeadSorter
 from importer.mapping.scheduling import Scheduler
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
 from importer.report.block import ReportBlock
+from importer.report.writer import ReasonTexts
 
 __all__ = ["BlockDryRun"]
 
@@ -43,7 +52,8 @@ _STATUSES = list(Status)
 _CODE = {s: i for i, s in enumerate(_STATUSES)}
 _NAMES = pa.array([s.value for s in _STATUSES], type=pa.string())
 _REJECT_CODES = np.array([_CODE[s] for s in _STATUSES if s in REJECTS_STATUSES], dtype=np.int8)
-_SEP = "; "
+# Why a usable number is skipped, by the index _dedupe gives it.
+_SKIPPED: list[str] = ["", SUPPRESSED, DUPLICATE_IN_BATCH, DUPLICATE_PENDING, DUPLICATE_HISTORY]
 
 
 @dataclass(slots=True)
@@ -171,28 +181,33 @@ class BlockDryRun:
         usable = mapped.usable[start:stop]
         not_lead = np.zeros(n, dtype=np.bool_)
         not_lead_reason: dict[int, str] = {}
-        for index, reason in item.reasons.items():
+        for index, why_not in item.reasons.items():
             if start <= index < stop:
                 not_lead[index - start] = True
-                not_lead_reason[index - start] = reason
+                not_lead_reason[index - start] = why_not
         problems = np.array(
             [_CODE[p or Status.MISSING_PHONE] for p in mapped.phone.part(2)], dtype=np.int8
         )[mapped.phone.codes[start:stop]]
         status = np.where(usable, _CODE[Status.WOULD_ADD], problems).astype(np.int8)
-        reason = _with_row_problems(mapped.reasons()[start:stop], block, start, stop)
+        texts = self.writer.reason_texts
+        reason = _with_row_problems(
+            mapped.reasons(texts).slice(start, stop), block, start, stop, texts
+        )
         phone = mapped.e164()[start:stop]
         check = usable & ~not_lead
         why = self._dedupe(phone, check, status)
-        reason = _append(reason, why)
+        reason = reason.then(ReasonColumn.spread(_SKIPPED, why, texts))
         dial_after: pa.Array | str = ""
         if self.scheduler is not None:
             sent = (status == _CODE[Status.WOULD_ADD]) & ~not_lead
-            reason, dial_after = _schedule(self.scheduler, mapped, start, sent, phone, reason)
+            reason, dial_after = _schedule(
+                self.scheduler, mapped, start, sent, phone, reason, texts
+            )
         if not_lead.any():
             status[not_lead] = _CODE[Status.NOT_A_LEAD]
             mask = pa.array(not_lead)
-            reason = pc.replace_with_mask(
-                reason, mask, pa.array([not_lead_reason[i] for i in sorted(not_lead_reason)])
+            reason = reason.replaced(
+                not_lead, [not_lead_reason[i] for i in sorted(not_lead_reason)], texts
             )
             phone = pc.if_else(mask, "", phone)
         fields = {
@@ -208,7 +223,8 @@ class BlockDryRun:
                 phone_raw=mapped.phone_raw()[start:stop],
                 phone=phone,
                 status=_NAMES.take(pa.array(status)),
-                reason=reason,
+                reason=reason.shown,
+                reason_code=reason.code,
                 campaign=self.campaign,
                 fields=fields,
                 dial_after=dial_after,
@@ -217,7 +233,7 @@ class BlockDryRun:
         self.processed += n
 
     def _write_rejects(
-        self, block: Block, start: int, status: npt.NDArray[np.int8], reason: pa.Array
+        self, block: Block, start: int, status: npt.NDArray[np.int8], reason: ReasonColumn
     ) -> None:
         """Rows to fix go to the rejects file with their cells as read (FileRun does the same
         row by row)."""
@@ -228,28 +244,31 @@ class BlockDryRun:
             return
         picked = pa.array(chosen + start)
         cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
-        reasons = reason.take(pa.array(chosen)).to_pylist()
+        picked_reasons = reason.take(pa.array(chosen))
+        shown = picked_reasons.shown.to_pylist()
+        codes = picked_reasons.code.to_pylist()
         rows = block.rows[chosen + start].tolist()
         align = self.align
         self.rejects.write_rows(
-            (align(row_cells), why, row)
-            for row_cells, why, row in zip(cells, reasons, rows, strict=True)
+            (align(row_cells), why, code, row)
+            for row_cells, why, code, row in zip(cells, shown, codes, rows, strict=True)
         )
 
     def _dedupe(
         self, phone: pa.Array, check: npt.NDArray[np.bool_], status: npt.NDArray[np.int8]
-    ) -> pa.Array:
-        """Settle the usable rows' statuses in ``status``; return why each was skipped."""
-        why = np.full(len(status), "", dtype=object)
+    ) -> npt.NDArray[np.int64]:
+        """Settle the usable rows' statuses in ``status``; return why each was skipped (an
+        index into _SKIPPED, 0 for not skipped)."""
+        why = np.zeros(len(status), dtype=np.int64)
         rows = np.flatnonzero(check)
         if not len(rows):
-            return pa.array(why, type=pa.string())
+            return why
         checks = self.checks
         numbers = phone.take(pa.array(rows))
         if checks.suppressed:
             hit = self._in("suppressed", numbers, checks.suppressed)
             status[rows[hit]] = _CODE[Status.SUPPRESSED]
-            why[rows[hit]] = "on a suppression (do-not-call) list"
+            why[rows[hit]] = 1
             rows, numbers = rows[~hit], numbers.filter(pa.array(~hit))
         keys = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64()).to_numpy()
         new = np.zeros(len(rows), dtype=np.bool_)
@@ -262,18 +281,18 @@ class BlockDryRun:
         if checks.batch:
             repeat = ~new
             status[rows[repeat]] = _CODE[Status.DUPLICATE_IN_BATCH]
-            why[rows[repeat]] = "same number earlier in this run"
+            why[rows[repeat]] = 2
             rows, numbers = rows[new], numbers.filter(pa.array(new))
         if checks.pending is not None and len(checks.pending):
             hit = self._in("pending", numbers, checks.pending.phones)
             status[rows[hit]] = _CODE[Status.DUPLICATE_PENDING]
-            why[rows[hit]] = "already pending in the campaign"
+            why[rows[hit]] = 3
             rows, numbers = rows[~hit], numbers.filter(pa.array(~hit))
         if checks.history:
             hit = self._in("history", numbers, checks.history)
             status[rows[hit]] = _CODE[Status.DUPLICATE_HISTORY]
-            why[rows[hit]] = "imported into this campaign recently"
-        return pa.array(why, type=pa.string())
+            why[rows[hit]] = 4
+        return why
 
     def _in(self, name: str, numbers: pa.Array, values: set[str]) -> npt.NDArray[np.bool_]:
         value_set = self._sets.get(name)
@@ -291,8 +310,9 @@ def _schedule(
     start: int,
     sent: npt.NDArray[np.bool_],
     phone: pa.Array,
-    reason: pa.Array,
-) -> tuple[pa.Array, pa.Array | str]:
+    reason: ReasonColumn,
+    texts: ReasonTexts,
+) -> tuple[ReasonColumn, pa.Array | str]:
     """Calling hours for the rows that would be sent: the scheduler's decision once per
     distinct (number prefix, OriginateTime), spread back over the rows; (reason, dial_after)."""
     rows = np.flatnonzero(sent)
@@ -341,8 +361,8 @@ def _schedule(
     when = pa.array([*(d.dial_after for d in decisions), ""], type=pa.string()).take(picked)
     if not any(d.reason for d in decisions):
         return reason, when
-    why = pa.array([*(d.reason for d in decisions), ""], type=pa.string()).take(picked)
-    return _append(reason, why), when
+    why = ReasonColumn.spread([*(d.reason for d in decisions), ""], picked, texts)
+    return reason.then(why), when
 
 
 def _zones_from_column(
@@ -362,23 +382,14 @@ def _zones_from_column(
     zone_codes[named] = chosen[named]
 
 
-def _with_row_problems(reason: pa.Array, block: Block, start: int, stop: int) -> pa.Array:
+def _with_row_problems(
+    reason: ReasonColumn, block: Block, start: int, stop: int, texts: ReasonTexts
+) -> ReasonColumn:
     """The reader's notes (ragged rows) after the mapping's, as ``_classify`` adds them."""
     touched = sorted(i for i in block.problems if start <= i < stop)
     if not touched:
         return reason
     mask = np.zeros(stop - start, dtype=np.bool_)
     mask[[i - start for i in touched]] = True
-    texts = [
-        _SEP.join(filter(None, [str(reason[i - start].as_py()), *block.problems[i]]))
-        for i in touched
-    ]
-    return pc.replace_with_mask(reason, pa.array(mask), pa.array(texts, type=pa.string()))
-
-
-def _append(reason: pa.Array, why: pa.Array) -> pa.Array:
-    """``f"{reason}; {why}"`` where both are set, else whichever is."""
-    both = pc.binary_join_element_wise(reason, why, _SEP)
-    return pc.if_else(
-        pc.equal(why, ""), reason, pc.if_else(pc.equal(reason, ""), why, both)
-    )
+    problems = [join_reasons(*block.problems[i]) for i in touched]
+    return reason.then(ReasonColumn.empty(stop - start).replaced(mask, problems, texts))

@@ -19,10 +19,13 @@ import pyarrow.compute as pc
 from importer.dialer.models import CallTarget
 from importer.engine.blocks import Block
 from importer.engine.distinct import Distinct, by_distinct, by_distinct_text
+from importer.engine.reasons import ReasonColumn
+from importer.i18n.reasons import join_reasons
 from importer.mapping import BoundMapping
 from importer.mapping.binder import EXTENSION_KEY, FieldStep, call_target, cell_value, unescaped
 from importer.outcomes import Status
 from importer.phones import PhoneResult
+from importer.report.writer import ReasonTexts
 
 __all__ = [
     "PY_WHITESPACE",
@@ -51,7 +54,7 @@ class MappedBlock:
     steps: list[tuple[FieldStep, StepColumn]]
     usable: npt.NDArray[np.bool_]          # the row has a number to send (target not None)
     bound: BoundMapping
-    _reasons: pa.Array | None = None
+    _reasons: tuple[ReasonTexts, ReasonColumn] | None = None
 
     def __len__(self) -> int:
         return len(self.block)
@@ -68,13 +71,16 @@ class MappedBlock:
         """(field name, report text per row) in report order."""
         return [(step.name, out.texts()) for step, out in self.steps]
 
-    def reasons(self) -> pa.Array:
-        """The mapping's notes per row, joined as the row engine joins them (made once)."""
-        if self._reasons is None:
-            parts = [self.phone.column(3)]
-            parts += [out.notes() for _, out in self.steps if out.has_notes()]
-            self._reasons = join_notes(parts)
-        return self._reasons
+    def reasons(self, texts: ReasonTexts) -> ReasonColumn:
+        """The mapping's notes per row, joined as the row engine joins them and shown as
+        ``texts`` shows them (made once per block)."""
+        if self._reasons is None or self._reasons[0] is not texts:
+            joined = ReasonColumn.spread(self.phone.part(3), self.phone.codes, texts)
+            for _, out in self.steps:
+                if out.has_notes():
+                    joined = joined.then(out.reasons(texts))
+            self._reasons = (texts, joined)
+        return self._reasons[1]
 
     def target(self, index: int) -> CallTarget | None:
         """Row ``index``'s call target, built as ``BoundMapping.map_row`` builds it."""
@@ -124,7 +130,7 @@ class MappedBlock:
         """Row ``index``'s notes joined (the row engine's ``MappedRow.reason``)."""
         notes = [self.phone.at(index)[3]]
         notes += [out.at(index)[2] for _, out in self.steps]
-        return _SEP.join(n for n in notes if n)
+        return join_reasons(*notes)
 
 
 class StepColumn:
@@ -144,6 +150,10 @@ class StepColumn:
     def has_notes(self) -> bool:
         """Whether any row has a note."""
         return any(self.results.part(2))
+
+    def reasons(self, texts: ReasonTexts) -> ReasonColumn:
+        """The note per row as ``texts`` shows it, with its code."""
+        return ReasonColumn.spread(self.results.part(2), self.results.codes, texts)
 
     def at(self, index: int) -> _StepOut:
         """Row ``index``'s (text, value sent, note)."""
@@ -243,7 +253,7 @@ class BlockMapper:
         cells, numbers = self._cells(self.bound.phone_columns, inputs)
         raw, result, problem = self.bound.map_phone(cells, numbers, notes)
         e164 = result.e164 or "" if problem is None else ""
-        return raw, result, problem, _SEP.join(notes), e164
+        return raw, result, problem, join_reasons(*notes), e164
 
     def _run_step(
         self, step: FieldStep, columns: list[pa.Array], block: Block, n: int

@@ -24,7 +24,16 @@ from typing import Any, ClassVar
 
 from importer.i18n import is_rtl, isolate, translate
 
-__all__ = ["KINDS", "SEPARATOR", "TEXT", "Reason", "ReasonKind", "join_reasons", "reason_code"]
+__all__ = [
+    "KINDS",
+    "SEPARATOR",
+    "TEXT",
+    "Reason",
+    "ReasonKind",
+    "join_reasons",
+    "reason_code",
+    "render_reason",
+]
 
 #: How notes are joined, in every language (a semicolon reads the same in Hebrew).
 SEPARATOR = "; "
@@ -157,3 +166,16 @@ def reason_code(reason: str) -> str:
     if isinstance(reason, Reason):
         return reason.code
     return "text" if reason else ""
+
+
+def render_reason(reason: str, lang: str) -> str:
+    """A reason in ``lang``, as a plain ``str``; text that is no Reason is a ``TEXT`` note.
+
+    Rendering parts and joining them with SEPARATOR gives what rendering their
+    :func:`join_reasons` gives, so the columnar engine may join rendered columns.
+    """
+    if not reason:
+        return ""
+    if isinstance(reason, Reason):
+        return reason.render(lang)
+    return TEXT(text=reason).render(lang)

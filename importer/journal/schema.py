@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x4C494D50          # "LIMP": lead-importer
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # MIGRATIONS[n] brings a version n-1 journal to version n.  Append, never edit.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -163,6 +163,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             reason TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (undo_id, item)
         ) WITHOUT ROWID""",
+    ),
+    5: (
+        # A reason's notes (codes and values, ``Reason.to_json``) beside its English text, so
+        # a report rebuilt from the journal shows it in any language with its reason_code;
+        # NULL for rows of older versions (their English text is shown, code "text").
+        "ALTER TABLE run_rows ADD COLUMN reason_json TEXT",
+        "ALTER TABLE undo_items ADD COLUMN reason_json TEXT",
     ),
 }
 

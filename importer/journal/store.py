@@ -23,11 +23,13 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from importer.errors import ConfigError, JournalError
+from importer.i18n.reasons import Reason, ReasonKind
 from importer.journal.models import (
     FINISHED,
     OUTCOMES,
@@ -65,6 +67,15 @@ Clock = Callable[[], datetime]
 RowUpdate = tuple[int, str, str, int | None]
 
 JOURNAL_FILENAME = "journal.sqlite3"
+# Rows an unfinished run left (a rebuilt report shows them as failed, saying why).
+NOT_SENT_YET = ReasonKind("not_sent_yet", "not sent yet: the run did not finish (re-run it)")()
+SENT_UNRECORDED = ReasonKind(
+    "sent_unrecorded", "sent, answer not recorded: the run did not finish (a re-run checks it)"
+)()
+UPDATE_UNRECORDED = ReasonKind(
+    "update_unrecorded",
+    "update sent, answer not recorded: the run did not finish (a re-run updates it again)",
+)()
 _PAGE = 2000                       # rows fetched per query when streaming
 
 _RUN_COLUMNS = (
@@ -74,7 +85,7 @@ _RUN_COLUMNS = (
 )
 _ROW_COLUMNS = (
     "seq, sheet, row, phone_raw, phone, status, reason, error_code, import_ref, chunk_no, "
-    "fields_json, target_json"
+    "fields_json, target_json, reason_json"
 )
 _KEY_WHERE = "file_sha256 = ? AND mapping_sha256 = ? AND campaign_key = ? AND mode = ?"
 # History actions of an import (dedupe's history_days counts them); an undo marks the
@@ -119,9 +130,24 @@ def _run_from(row: Sequence[Any]) -> RunRecord:
     )
 
 
+def _reason_json(reason: str) -> str | None:
+    """A reason's notes for the ``reason_json`` column (None for no reason or plain text)."""
+    return reason.to_json() if reason and isinstance(reason, Reason) else None
+
+
+@lru_cache(maxsize=4096)
+def _reason_from(english: str, notes: str | None) -> str:
+    """The reason a row was stored with: its notes again, else its English text."""
+    return Reason.from_json(notes, english) if notes else english
+
+
 def _status_batch(run_id: str, updates: Iterable[RowUpdate]) -> list[tuple[Any, ...]]:
-    """(status, reason, code, run_id, seq) parameters for _set_statuses, statuses checked."""
-    batch = [(status, reason, code, run_id, seq) for seq, status, reason, code in updates]
+    """(status, reason, reason_json, code, run_id, seq) parameters for _set_statuses,
+    statuses checked."""
+    batch = [
+        (status, reason, _reason_json(reason), code, run_id, seq)
+        for seq, status, reason, code in updates
+    ]
     for item in batch:
         _check_status(item[0])
     return batch
@@ -135,7 +161,7 @@ def _row_from(row: Sequence[Any]) -> JournalRow:
         phone_raw=row[3],
         phone=row[4],
         status=row[5],
-        reason=row[6],
+        reason=_reason_from(row[6], row[12]),
         error_code=row[7],
         import_ref=row[8],
         chunk_no=row[9],
@@ -445,6 +471,7 @@ class Journal:
             batch.append((
                 run_id, r.seq, r.sheet, r.row, r.phone_raw, r.phone, r.status, r.reason,
                 r.error_code, r.import_ref, r.chunk_no, _dumps(r.fields), r.target_json,
+                _reason_json(r.reason),
             ))
         if not batch:
             return 0
@@ -468,7 +495,7 @@ class Journal:
                 batch = [b for b in batch if b[1] not in settled]
             conn.executemany(
                 f"INSERT OR REPLACE INTO run_rows (run_id, {_ROW_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             )
         return len(batch)
@@ -490,11 +517,11 @@ class Journal:
     ) -> None:
         """Apply a ``_status_batch``; rows that became ``added`` enter the history."""
         conn.executemany(
-            "UPDATE run_rows SET status = ?, reason = ?, error_code = ? "
+            "UPDATE run_rows SET status = ?, reason = ?, reason_json = ?, error_code = ? "
             "WHERE run_id = ? AND seq = ?",
             batch,
         )
-        self._record_added(conn, run_id, [b[4] for b in batch if b[0] == Status.ADDED])
+        self._record_added(conn, run_id, [b[5] for b in batch if b[0] == Status.ADDED])
 
     def _page(self, run_id: str, where: str, params: Sequence[Any]) -> Iterator[JournalRow]:
         # Keyset paging: each page is its own short query, so a consumer may be slow
@@ -567,8 +594,9 @@ class Journal:
                 (run_id, chunk_no, _dumps(seq_list), now),
             )
             conn.execute(
-                "UPDATE run_rows SET status = 'sent', reason = '', error_code = NULL, "
-                "chunk_no = ? WHERE run_id = ? AND seq IN (SELECT value FROM json_each(?))",
+                "UPDATE run_rows SET status = 'sent', reason = '', reason_json = NULL, "
+                "error_code = NULL, chunk_no = ? WHERE run_id = ? AND seq IN "
+                "(SELECT value FROM json_each(?))",
                 (chunk_no, run_id, _dumps(seq_list)),
             )
             if updates:
@@ -786,17 +814,13 @@ class Journal:
         """
         run = self.get_run(run_id)
         for r in self.rows(run.run_id):
+            reason: str
             if r.status == PLANNED:
-                status, reason = Status.FAILED, "not sent yet: the run did not finish (re-run it)"
+                status, reason = Status.FAILED, NOT_SENT_YET
             elif r.status == SENT:
-                status = Status.FAILED
-                reason = "sent, answer not recorded: the run did not finish (a re-run checks it)"
+                status, reason = Status.FAILED, SENT_UNRECORDED
             elif r.status == UPDATING:
-                status = Status.FAILED
-                reason = (
-                    "update sent, answer not recorded: the run did not finish (a re-run "
-                    "updates it again)"
-                )
+                status, reason = Status.FAILED, UPDATE_UNRECORDED
             else:
                 status, reason = Status(r.status), r.reason
             yield RowResult(
@@ -933,7 +957,7 @@ class Journal:
     def undo_candidates(self, run_id: str, after: int = -1) -> list[UndoItem]:
         """The items an undo of the run would look at, a page from ``after`` (a dry run)."""
         found = self._query(
-            f"SELECT {_UNDO_ITEM_COLUMNS} FROM (SELECT *, 'planned' AS state, '' AS status, "
+            f"SELECT {_UNDO_ITEM_COLUMNS}, NULL FROM (SELECT *, 'planned' AS state, '' AS status, "
             f"'' AS reason FROM ({_UNDO_CANDIDATES})) WHERE item > :after ORDER BY item "
             "LIMIT :limit",
             {"run": run_id, "after": after, "limit": _PAGE},
@@ -943,7 +967,8 @@ class Journal:
     def undo_items(self, undo_id: str, after: int = -1) -> list[UndoItem]:
         """A page of an undo's items, from ``after``, in order."""
         found = self._query(
-            f"SELECT {_UNDO_ITEM_COLUMNS} FROM undo_items WHERE undo_id = ? AND item > ? "
+            f"SELECT {_UNDO_ITEM_COLUMNS}, reason_json FROM undo_items WHERE undo_id = ? "
+            "AND item > ? "
             "ORDER BY item LIMIT ?",
             (undo_id, after, _PAGE),
         )
@@ -974,9 +999,10 @@ class Journal:
         now = self.now()
         with self._write() as conn:
             conn.executemany(
-                "UPDATE undo_items SET state = 'done', status = ?, reason = ? "
+                "UPDATE undo_items SET state = 'done', status = ?, reason = ?, reason_json = ? "
                 "WHERE undo_id = ? AND item = ?",
-                [(status, reason, undo.undo_id, it.item) for it, status, reason in results],
+                [(status, reason, _reason_json(reason), undo.undo_id, it.item)
+                 for it, status, reason in results],
             )
             took_back = [
                 it.phone for it, status, _ in results
@@ -1023,7 +1049,8 @@ class Journal:
         """Plan an incomplete undo's failed items again (a re-run retries them)."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE undo_items SET state = 'planned', status = '', reason = '' "
+                "UPDATE undo_items SET state = 'planned', status = '', reason = '', "
+                "reason_json = NULL "
                 "WHERE undo_id = ? AND status = ?",
                 (undo_id, Status.FAILED.value),
             )
@@ -1073,5 +1100,5 @@ def _undo_item(r: Sequence[Any]) -> UndoItem:
     return UndoItem(
         item=int(r[0]), kind=str(r[1]), sheet=r[2], row=int(r[3]), phone=str(r[4]),
         phone_raw=str(r[5]), import_ref=r[6], fields=json.loads(r[7]), detail_json=r[8],
-        state=str(r[9]), status=str(r[10]), reason=str(r[11]),
+        state=str(r[9]), status=str(r[10]), reason=_reason_from(str(r[11]), r[12]),
     )

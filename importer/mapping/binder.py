@@ -34,6 +34,7 @@ from importer.headers import (
     repeated_name,
 )
 from importer.i18n import N_
+from importer.i18n.reasons import ReasonKind, join_reasons
 from importer.mapping.dates import combine, parse_time_of_day, parse_when, to_originate
 from importer.mapping.schema import (
     DIALER_FIELDS,
@@ -51,6 +52,50 @@ from importer.phones.normalizer import PHONE_TYPES
 from importer.sources.model import SourceInfo, SourceRow
 
 V = TypeVar("V")
+
+# Why a row's phone or field is what it is (README "Reason codes").
+NO_PHONE = ReasonKind("no_phone", "no phone number in {columns}")
+NO_USABLE_PHONE = ReasonKind("no_usable_phone", "no usable phone number in {columns}")
+USED_COLUMN = ReasonKind("used_column", "used {column}")
+FIELD_DEFAULT = ReasonKind(
+    "field_default", "{field}: {value} is not in the map; used the default {default}"
+)
+PRIORITY_NOT_IN_MAP_DEFAULT = ReasonKind(
+    "priority_not_in_map_default", "Priority: {value} is not in the map; used the default {default}"
+)
+PRIORITY_NOT_NUMBER_DEFAULT = ReasonKind(
+    "priority_not_number_default",
+    "Priority: {value} is not a whole number; used the default {default}",
+)
+PRIORITY_NOT_IN_MAP = ReasonKind(
+    "priority_not_in_map", "Priority: {value} is not in the map; left out"
+)
+PRIORITY_NOT_NUMBER = ReasonKind(
+    "priority_not_number", "Priority: {value} is not a whole number; left out"
+)
+CALLER_ID_INVALID = ReasonKind(
+    "caller_id_invalid", "CallerID {value} is not a valid phone number ({reason}); left out"
+)
+CALLER_ID_UNREADABLE = ReasonKind(
+    "caller_id_unreadable", "CallerID {value} is not a valid phone number; left out"
+)
+ORIGINATE_UNREADABLE = ReasonKind(
+    "originate_unreadable",
+    "OriginateTime: {problem}; left out (the lead is dialled as soon as possible)",
+)
+ORIGINATE_PAST = ReasonKind(
+    "originate_past",
+    "OriginateTime {when} is in the past; the dialer will call as soon as possible",
+)
+ORIGINATE_SKIPPED = ReasonKind(
+    "originate_clock_forward",
+    "OriginateTime {when} does not exist in {zone} (the clocks moved forward); the call is set "
+    "for {time}",
+)
+ORIGINATE_TWICE = ReasonKind(
+    "originate_clock_back",
+    "OriginateTime {when} happens twice in {zone} (the clocks moved back); the first one is used",
+)
 
 __all__ = [
     "EXTENSION_KEY",
@@ -124,7 +169,7 @@ def _read_columns(text: _Text) -> tuple[int, ...]:
 def _custom_step(fn: _FieldFn, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
     notes: list[str] = []
     value = fn(cells, notes)
-    return value, value or None, "; ".join(notes)
+    return value, value or None, join_reasons(*notes)
 
 
 def cell_value(cell: str) -> str:
@@ -639,7 +684,9 @@ class BoundMapping:
                 self.mapping.options.is_date_local if originate is not None else None,
                 self._ignore_dnc,
             )
-        return MappedRow(row, raw, result, target, fields, problem, "; ".join(notes))
+        return MappedRow(
+            row, raw, result, target, fields, problem, join_reasons(*notes) if notes else ""
+        )
 
     def steps(self) -> list[FieldStep]:
         """Each mapped field, in report order, as the columnar engine runs it."""
@@ -671,22 +718,22 @@ class BoundMapping:
         assert self._name_fn is not None
         notes: list[str] = []
         name = self._name_fn(cells, notes) or None
-        return name or "", name, "; ".join(notes)
+        return name or "", name, join_reasons(*notes)
 
     def _priority_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
         notes: list[str] = []
         number, shown = self._priority_fn(cells, notes)
-        return shown, number, "; ".join(notes)
+        return shown, number, join_reasons(*notes)
 
     def _caller_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
         notes: list[str] = []
         caller = self._caller_field(numeric, cells, notes)
-        return caller or "", caller, "; ".join(notes)
+        return caller or "", caller, join_reasons(*notes)
 
     def _originate_step(self, cells: Sequence[str], numeric: frozenset[int]) -> _StepOut:
         notes: list[str] = []
         sent, shown = self._originate_field(numeric, cells, notes)
-        return shown, sent, "; ".join(notes)
+        return shown, sent, join_reasons(*notes)
 
     @property
     def unescapes(self) -> bool:
@@ -737,7 +784,8 @@ class BoundMapping:
                 return raw, result, None, "", e164  # a clean number: no notes to build
             notes: list[str] = []
             problem = verdict((), raw, result, notes)
-            return raw, result, problem, "; ".join(notes), (e164 or "") if problem is None else ""
+            sent = (e164 or "") if problem is None else ""
+            return raw, result, problem, join_reasons(*notes), sent
 
         return rule
 
@@ -769,8 +817,8 @@ class BoundMapping:
     def _phone_problem_text(self, problem: Status) -> str:
         names = ", ".join(repr(self.headers[i]) for i in self.phone_columns)
         if problem is Status.MISSING_PHONE:
-            return f"no phone number in {names}"
-        return f"no usable phone number in {names}"
+            return NO_PHONE(columns=names)
+        return NO_USABLE_PHONE(columns=names)
 
     def _phone_notes(self, cells: Sequence[str], raw: str, result: PhoneResult) -> list[str]:
         # first_usable already explains skipped columns; name the column used when it
@@ -779,7 +827,7 @@ class BoundMapping:
         if result.reason and len(self.phone_columns) > 1:
             chosen = next((i for i in self.phone_columns if _cell(cells, i) == raw.strip()), None)
             if chosen is not None and chosen != self.phone_columns[0]:
-                return [f"{result.reason}; used {self.headers[chosen]!r}"]
+                return [join_reasons(result.reason, USED_COLUMN(column=repr(self.headers[chosen])))]
         if result.reason:
             notes.append(result.reason)
         return notes
@@ -791,8 +839,8 @@ class BoundMapping:
         if key in table:
             return table[key], ""
         if spec.default is not None:
-            return spec.default, (
-                f"{name}: {value!r} is not in the map; used the default {spec.default!r}"
+            return spec.default, FIELD_DEFAULT(
+                field=name, value=repr(value), default=repr(spec.default)
             )
         return value, ""
 
@@ -803,18 +851,16 @@ class BoundMapping:
             key = normalize_value(value)
             if key in table:
                 return (table[key], str(table[key])), ""
-            what = "is not in the map"
+            defaulted, left_out = PRIORITY_NOT_IN_MAP_DEFAULT, PRIORITY_NOT_IN_MAP
         else:
             number = _int_text(value)
             if number is not None:
                 return (number, str(number)), ""
-            what = "is not a whole number"
+            defaulted, left_out = PRIORITY_NOT_NUMBER_DEFAULT, PRIORITY_NOT_NUMBER
         shown = "" if spec.default is None else str(spec.default)
         if spec.default is not None:
-            return (spec.default, shown), (
-                f"Priority: {value!r} {what}; used the default {spec.default}"
-            )
-        return (spec.default, shown), f"Priority: {value!r} {what}; left out"
+            return (spec.default, shown), defaulted(value=repr(value), default=str(spec.default))
+        return (spec.default, shown), left_out(value=repr(value))
 
     def _caller_field(
         self, numeric: frozenset[int], cells: Sequence[str], notes: list[str]
@@ -829,8 +875,10 @@ class BoundMapping:
         result = self._caller_ids.normalize(value, numeric=index in numeric)
         if result.ok and result.e164:
             return api_form(result.e164, self._send_as)
-        why = f" ({result.reason})" if result.reason else ""
-        notes.append(f"CallerID {value!r} is not a valid phone number{why}; left out")
+        if result.reason:
+            notes.append(CALLER_ID_INVALID(value=repr(value), reason=result.reason))
+        else:
+            notes.append(CALLER_ID_UNREADABLE(value=repr(value)))
         return None
 
     def _originate_field(
@@ -869,11 +917,9 @@ class BoundMapping:
                 clock = parse_time_of_day(clock_value, numeric=clock_numeric)
                 value = f"{value} {clock_value}".strip()
         except ValueError as exc:
-            return (
-                None,
-                "",
-                (f"OriginateTime: {exc}; left out (the lead is dialled as soon as possible)"),
-            )
+            # dates.py raises its reason (a Reason) as the error's only argument.
+            problem = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            return None, "", ORIGINATE_UNREADABLE(problem=problem)
         assert when is not None
         hh, mm = (int(p) for p in spec.default_time.split(":"))
         when = combine(when, clock, clock_time(hh, mm))
@@ -882,10 +928,7 @@ class BoundMapping:
         )
         note = ""
         if utc_epoch < self._now:
-            note = (
-                f"OriginateTime {local:%d/%m/%Y %H:%M} is in the past; "
-                "the dialer will call as soon as possible"
-            )
+            note = ORIGINATE_PAST(when=f"{local:%d/%m/%Y %H:%M}")
         elif when.moment.tzinfo is None:
             note = _clock_change_note(local)
             # A skipped time is shown as the moment it stands for (02:30+02:00 is 03:30+03:00).
@@ -898,15 +941,11 @@ def _clock_change_note(local: datetime) -> str:
     real = local.astimezone(UTC).astimezone(local.tzinfo)
     if real.replace(tzinfo=None) != local.replace(tzinfo=None):
         # zoneinfo reads a skipped time with the offset from before the change.
-        return (
-            f"OriginateTime {local:%d/%m/%Y %H:%M} does not exist in {local.tzinfo} (the clocks "
-            f"moved forward); the call is set for {real:%H:%M}"
+        return ORIGINATE_SKIPPED(
+            when=f"{local:%d/%m/%Y %H:%M}", zone=str(local.tzinfo), time=f"{real:%H:%M}"
         )
     if local.replace(fold=1).utcoffset() != local.utcoffset():
-        return (
-            f"OriginateTime {local:%d/%m/%Y %H:%M} happens twice in {local.tzinfo} (the clocks "
-            "moved back); the first one is used"
-        )
+        return ORIGINATE_TWICE(when=f"{local:%d/%m/%Y %H:%M}", zone=str(local.tzinfo))
     return ""
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from importer.i18n.reasons import ReasonKind
+
 __all__ = ["When", "combine", "parse_time_of_day", "parse_when", "to_originate"]
 
 _TIME = r"(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp][Mm])?)?"
@@ -24,6 +26,16 @@ _CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp][Mm]
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800      # 2000-01-01 .. 2100-01-01
 _SERIAL_MIN, _SERIAL_MAX = 36_526, 73_051                 # the same range as Excel serials
+
+# Why a date or time cell cannot be read: raised as ValueError(reason), the reason a Reason.
+NOT_IN_FORMAT = ReasonKind("date_not_in_format", "{text} does not match the format {format}")
+NUMBER_NOT_DATE = ReasonKind("date_is_number", "{text} is a number, not a date")
+NOT_REAL_DATE = ReasonKind("date_not_real", "{text} is not a real date")
+UNREADABLE_DATE = ReasonKind(
+    "date_unreadable",
+    "{text} is not a date we can read (use e.g. 01/07/2026 09:00 or 2026-07-01 09:00)",
+)
+NOT_TIME_OF_DAY = ReasonKind("time_unreadable", "{text} is not a time of day (use e.g. 09:30)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +72,7 @@ def parse_when(
         try:
             return When(datetime.strptime(text, fmt))
         except ValueError:
-            raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+            raise ValueError(NOT_IN_FORMAT(text=repr(text), format=repr(fmt))) from None
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         value = float(text)
         if _EPOCH_MIN <= value <= _EPOCH_MAX:
@@ -69,7 +81,7 @@ def parse_when(
             # An Excel date serial that reached us as a plain number.
             moment = _EXCEL_EPOCH + timedelta(days=value)
             return When(moment.replace(microsecond=0), has_time=value != int(value))
-        raise ValueError(f"{text!r} is a number, not a date")
+        raise ValueError(NUMBER_NOT_DATE(text=repr(text)))
     try:
         if _ISO_DATE.match(text):
             return When(datetime.fromisoformat(text), has_time=False)
@@ -84,10 +96,8 @@ def parse_when(
         if m := _YMD.match(text):
             return _from_parts(int(m[1]), int(m[2]), int(m[3]), (m[4], m[5], m[6], m[7]))
     except ValueError:
-        raise ValueError(f"{text!r} is not a real date") from None
-    raise ValueError(
-        f"{text!r} is not a date we can read (use e.g. 01/07/2026 09:00 or 2026-07-01 09:00)"
-    )
+        raise ValueError(NOT_REAL_DATE(text=repr(text))) from None
+    raise ValueError(UNREADABLE_DATE(text=repr(text)))
 
 
 def parse_time_of_day(text: str, *, numeric: bool = False) -> time | None:
@@ -105,7 +115,7 @@ def parse_time_of_day(text: str, *, numeric: bool = False) -> time | None:
     try:
         return datetime.fromisoformat(text).time()    # Excel time cells come as 1899-12-30T..
     except ValueError:
-        raise ValueError(f"{text!r} is not a time of day (use e.g. 09:30)") from None
+        raise ValueError(NOT_TIME_OF_DAY(text=repr(text))) from None
 
 
 def combine(day: When, clock: time | None, default_time: time) -> When:

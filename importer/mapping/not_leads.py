@@ -42,14 +42,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from importer.headers import normalize_header
+from importer.i18n.reasons import ReasonKind
 from importer.mapping.binder import MappedRow
 from importer.outcomes import Status
 from importer.sources.model import SourceRow
 
 __all__ = ["BLANK_ROW", "REPEATED_HEADER", "LeadSorter", "is_footer_line", "sort_rows"]
 
-BLANK_ROW = "blank row"
-REPEATED_HEADER = "repeated header row"
+BLANK_ROW = ReasonKind("blank_row", "blank row")()
+REPEATED_HEADER = ReasonKind("repeated_header", "repeated header row")()
+GROUP_TITLE = ReasonKind("group_title", "group title {text}")
+REPORT_FOOTER = ReasonKind("report_footer", "report footer {text}")
 
 # Titles and footers are written in the first column (or the second, after an
 # unlabelled numbering column the reader widened the table to).
@@ -173,8 +176,8 @@ class LeadSorter(Generic[P]):
             return REPEATED_HEADER
         if kind in (_TITLE, _FOOTER):
             text = next(c for c in row.cells if c and not c.isspace())
-            what = "group title" if kind == _TITLE else "report footer"
-            return f"{what} {_shown(text)}"
+            what = GROUP_TITLE if kind == _TITLE else REPORT_FOOTER
+            return what(text=_shown(text))
         return None
 
     def _kind(self, row: SourceRow, problem: Status | None) -> int:

@@ -59,6 +59,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,7 @@ from typing import Literal, get_args
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
+from importer.i18n.reasons import Reason, ReasonKind, join_reasons
 from importer.outcomes import Status
 from importer.phones.fastpath import fast_digits, fast_path_for, type_name
 from importer.phones.in_text import EXT_LABEL as _EXT_LABEL
@@ -109,25 +111,155 @@ DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset(
 
 Problem = Literal[Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED]
 
-_TYPE_WORDS: dict[str, str] = {
-    "mobile": "mobile number",
-    "fixed_line": "landline number",
-    "fixed_line_or_mobile": "landline or mobile number",
-    "voip": "VoIP number (07X)",
-    "toll_free": "toll-free number (1-800)",
-    "premium_rate": "premium-rate number (pay line)",
-    "shared_cost": "shared-cost number (1-700)",
-    "uan": "company-wide number (1-599)",
-    "personal_number": "personal forwarding number",
-    "pager": "pager number",
-    "voicemail": "voicemail access number",
-    "unknown": "number of unknown type",
+log = logging.getLogger(__name__)
+
+# The words for each number type, as parts of reasons (their codes never lead a reason).
+_TYPE_WORDS: dict[str, ReasonKind] = {
+    "mobile": ReasonKind("type_mobile", "mobile number"),
+    "fixed_line": ReasonKind("type_fixed_line", "landline number"),
+    "fixed_line_or_mobile": ReasonKind("type_fixed_line_or_mobile", "landline or mobile number"),
+    "voip": ReasonKind("type_voip", "VoIP number (07X)"),
+    "toll_free": ReasonKind("type_toll_free", "toll-free number (1-800)"),
+    "premium_rate": ReasonKind("type_premium_rate", "premium-rate number (pay line)"),
+    "shared_cost": ReasonKind("type_shared_cost", "shared-cost number (1-700)"),
+    "uan": ReasonKind("type_uan", "company-wide number (1-599)"),
+    "personal_number": ReasonKind("type_personal_number", "personal forwarding number"),
+    "pager": ReasonKind("type_pager", "pager number"),
+    "voicemail": ReasonKind("type_voicemail", "voicemail access number"),
+    "unknown": ReasonKind("type_unknown", "number of unknown type"),
 }
+_OTHER_TYPE = ReasonKind("type_other", "{type} number")
+
+# --- the reasons a phone cell gets (README "Reason codes" lists them) -------------------------
+NO_PHONE_NUMBER = ReasonKind("empty_phone", "no phone number")
+NO_PHONE_WORDS = ReasonKind("no_phone_text", 'no phone number ("{text}")')
+LOOKS_LIKE_DATE = ReasonKind("looks_like_date", 'looks like a date ("{text}"), not a phone number')
+NO_NUMBER_IN_TEXT = ReasonKind(
+    "no_number_in_text",
+    'no phone number in "{text}" (a date, a time, an amount or an ID number is not one)',
+)
+SCIENTIFIC_LOST = ReasonKind(
+    "scientific_notation",
+    "Excel scientific notation ({text}) lost digits; format the column as Text in Excel and "
+    "export again",
+)
+SCIENTIFIC_CONVERTED = ReasonKind(
+    "scientific_notation_converted", "converted from Excel scientific notation ({text})"
+)
+IGNORED_FRAGMENT = ReasonKind("ignored_fragment", 'ignored "{text}"')
+SEVERAL_USED_FIRST = ReasonKind(
+    "several_numbers", "cell has {count} numbers; used the first valid one, ignored {others}"
+)
+SEVERAL_NONE_USABLE = ReasonKind(
+    "several_numbers_none_usable", "cell has {count} numbers, none usable: {number}: {reason}"
+)
+SEVERAL_NONE_USABLE_IGNORED = ReasonKind(
+    "several_numbers_none_usable_ignored", "cell has {count} numbers, none usable; ignored {others}"
+)
+TWO_NUMBERS = ReasonKind("two_numbers", "cell has 2 numbers; used the first one, ignored {other}")
+IGNORED_INVALID = ReasonKind("ignored_invalid", "{number} (not valid)")
+IGNORED_NOT_ALLOWED = ReasonKind("ignored_not_allowed", "{number} (not allowed: {type})")
+LIST = ReasonKind("list", "{first}, {rest}")
+EARLIER_COLUMN = ReasonKind("earlier_column", "an earlier phone column had {problems}")
+SKIPPED_CELL = ReasonKind("skipped_cell", '"{cell}" ({reason})')
+STAR_CODE = ReasonKind(
+    "star_code", "a star service code ({text}) cannot be dialled from a campaign"
+)
+LETTERS = ReasonKind("letters", 'contains letters ("{text}")')
+TEXT_AFTER_IGNORED = ReasonKind(
+    "text_after_digits", 'the text "{text}" after the digits was ignored'
+)
+EXTENSION_KEPT = ReasonKind(
+    "extension_kept", "extension {extension} kept separately (the dialer calls the main number)"
+)
+NOTE_KEPT = ReasonKind("note_kept", "note kept: {note}")
+LEADING_ZERO_EXCEL = ReasonKind(
+    "leading_zero_restored_excel", "leading zero restored (Excel stored the number as {digits})"
+)
+LEADING_ZERO = ReasonKind("leading_zero_restored", "leading zero restored (the cell held {digits})")
+UNKNOWN_COUNTRY_CODE = ReasonKind("unknown_country_code", "unknown country code (+{code})")
+UNKNOWN_COUNTRY_AFTER_PREFIX = ReasonKind(
+    "unknown_country_code_after_prefix", "unknown country code after + or 00"
+)
+TOO_SHORT = ReasonKind(
+    "too_short", "too short for {where} number ({digits} digits after the prefix)"
+)
+TOO_LONG = ReasonKind("too_long", "too long for {where} number ({digits} digits after the prefix)")
+WRONG_LENGTH = ReasonKind(
+    "wrong_length", "wrong number of digits for {where} number ({digits} after the prefix)"
+)
+NO_AREA_CODE = ReasonKind(
+    "no_area_code", "too short: the area code is missing (for example 03 or 02)"
+)
+LANDLINE_NO_AREA_CODE = ReasonKind(
+    "landline_without_area_code",
+    "too short: looks like a landline number without its area code (for example 03)",
+)
+TOO_SHORT_FOR = ReasonKind("too_short_for_type", "too short for {kind}")
+TOO_LONG_FOR = ReasonKind("too_long_for_type", "too long for {kind}")
+TOO_SHORT_TO_BE_PHONE = ReasonKind(
+    "too_short_to_be_phone", 'too short to be a phone number ("{text}")'
+)
+TOO_LONG_TO_BE_PHONE = ReasonKind("too_long_to_be_phone", "too long to be a phone number")
+NOT_A_PHONE = ReasonKind("not_a_phone", 'not a phone number ("{text}")')
+# phonenumbers' name and version stay out of reasons (staff read them); they go to the log.
+NOT_ALLOCATED_BLOCK = ReasonKind(
+    "not_allocated_block",
+    "looks like {kind} but that block ({block}) is not allocated; check it or use strictness: "
+    "possible",
+)
+NOT_ALLOCATED = ReasonKind(
+    "not_allocated", "not a valid {country} number: no such number block is allocated"
+)
+ACCEPTED_POSSIBLE = ReasonKind(
+    "accepted_possible",
+    "looks like {kind}; not in the list of allocated numbers; accepted because strictness is "
+    "'possible'",
+)
+READ_AS_INTERNATIONAL = ReasonKind(
+    "read_as_international",
+    "not a valid {country} number, so it was read as an international number ({number}, "
+    "{region}) although it has no + or 00; check the country",
+)
+ABROAD_NOT_ALLOWED = ReasonKind(
+    "abroad_not_allowed", "a number abroad ({where}) is not allowed here (countries: {countries})"
+)
+ABROAD = ReasonKind("abroad", "a number abroad ({where}): an international call")
+TYPE_NOT_ALLOWED = ReasonKind(
+    "type_not_allowed", "a {type} is not allowed here (allowed: {allowed})"
+)
+NONE_ALLOWED = ReasonKind("none_allowed", "none")
+ISRAELI = ReasonKind("country_israeli", "Israeli")
+AN_ISRAELI = ReasonKind("country_an_israeli", "an Israeli")
+A_REGION = ReasonKind("country_a", "a {region}")
+AN_REGION = ReasonKind("country_an", "an {region}")
+_MOBILE_SHAPE = ReasonKind("shape_mobile", "an Israeli mobile number (05X)")
+_VOIP_SHAPE = ReasonKind("shape_voip", "an Israeli VoIP number (07X)")
+_LANDLINE_SHAPE = ReasonKind("shape_landline", "an Israeli landline number")
+_MOBILE_LENGTH = ReasonKind(
+    "length_mobile", "an Israeli mobile number (05X numbers have 10 digits with the leading 0)"
+)
+_VOIP_LENGTH = ReasonKind(
+    "length_voip", "an Israeli VoIP number (07X numbers have 10 digits with the leading 0)"
+)
+_LANDLINE_LENGTH = ReasonKind("length_landline", "an Israeli landline number (0X + 7 digits)")
+_NO_PHONE = NO_PHONE_NUMBER()
 
 
-def describe_type(number_type: str) -> str:
+def describe_type(number_type: str) -> Reason:
     """Plain words for a number type name ("toll_free" -> "toll-free number (1-800)")."""
-    return _TYPE_WORDS.get(number_type, number_type.replace("_", " ") + " number")
+    kind = _TYPE_WORDS.get(number_type)
+    return kind() if kind is not None else _OTHER_TYPE(type=number_type.replace("_", " "))
+
+
+def listed(items: list[str]) -> str:
+    """Items joined by ", ", each item kept a reason in every language."""
+    if not items:
+        return ""
+    out = items[-1]
+    for item in reversed(items[:-1]):
+        out = LIST(first=item, rest=out)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +269,7 @@ class PhoneResult:
     e164: str | None  # "+972521234567" when the number is usable
     number_type: str | None = None  # "mobile", "fixed_line", "voip", "toll_free", ...
     problem: Problem | None = None  # None when e164 is usable
-    reason: str = ""  # plain language; repair notes even when ok
+    reason: str = ""  # a Reason (plain language); repair notes even when ok
     extension: str | None = None
 
     @property
@@ -226,12 +358,18 @@ _OPEN_AFTER_DIGITS = re.compile(r"\d[^()]*\([^)]*$")
 
 # Israeli shapes accepted with strictness "possible" (new blocks are added to
 # phonenumbers months after operators hand them out).
-_IL_SHAPES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"5\d{8}"), "mobile", "an Israeli mobile number (05X)"),
-    (re.compile(r"7\d{8}"), "voip", "an Israeli VoIP number (07X)"),
-    (re.compile(r"[2-489]\d{7}"), "fixed_line", "an Israeli landline number"),
+_IL_SHAPES: tuple[tuple[re.Pattern[str], str, ReasonKind], ...] = (
+    (re.compile(r"5\d{8}"), "mobile", _MOBILE_SHAPE),
+    (re.compile(r"7\d{8}"), "voip", _VOIP_SHAPE),
+    (re.compile(r"[2-489]\d{7}"), "fixed_line", _LANDLINE_SHAPE),
 )
 _PN_VERSION = getattr(phonenumbers, "__version__", "?")
+
+
+@functools.cache
+def _log_metadata_version() -> None:
+    """Say once, in the log, whose list of allocated blocks "not allocated" reasons rely on."""
+    log.debug("numbers are checked against phonenumbers %s's allocated blocks", _PN_VERSION)
 # A date in a phone column (an Excel date cell, "28.11.2026" typed in the wrong column)
 # has 8 digits and would pass for a Jerusalem landline that lost its zero.  Dates in
 # these shapes are refused; no Israeli number is written like one (with its zero it
@@ -250,7 +388,7 @@ def _date_shaped(raw: str) -> PhoneResult | None:
     return PhoneResult(
         None,
         problem=Status.INVALID_PHONE,
-        reason=f'looks like a date ("{raw}"), not a phone number',
+        reason=LOOKS_LIKE_DATE(text=raw),
     )
 
 
@@ -274,11 +412,7 @@ class _Verdict:
 
     def result(self, extra: list[str] | None = None) -> PhoneResult:
         """Freeze into a PhoneResult, putting the problem reason before notes."""
-        parts = [self.reason] if self.reason else []
-        parts += self.notes
-        if extra:
-            parts += extra
-        reason = "; ".join(parts)
+        reason = join_reasons(self.reason, *self.notes, *(extra or ()))
         return PhoneResult(self.e164, self.number_type, self.problem, reason, self.extension)
 
 
@@ -383,16 +517,15 @@ class PhoneNormalizer:
             result = self.normalize(raw, numeric=numeric)
             if result.ok:
                 if skipped:
-                    note = "an earlier phone column had " + "; ".join(skipped)
-                    reason = f"{result.reason}; {note}" if result.reason else note
-                    result = replace(result, reason=reason)
+                    note = EARLIER_COLUMN(problems=join_reasons(*skipped))
+                    result = replace(result, reason=join_reasons(result.reason, note))
                 return raw, result
             if result.problem != Status.MISSING_PHONE:
-                skipped.append(f'"{_shorten(raw)}" ({result.reason})')
+                skipped.append(SKIPPED_CELL(cell=_shorten(raw), reason=result.reason))
             if best is None or _PROBLEM_RANK[result.problem] > _PROBLEM_RANK[best[1].problem]:
                 best = (raw, result)
         if best is None:
-            return "", PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
+            return "", PhoneResult(None, problem=Status.MISSING_PHONE, reason=_NO_PHONE)
         raw, result = best
         if result.problem == Status.MISSING_PHONE and not (raw or "").strip():
             raw = ""
@@ -518,7 +651,7 @@ class PhoneNormalizer:
 
     def _normalize_full(self, raw: str, numeric: bool) -> PhoneResult:
         if raw is None:
-            return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
+            return PhoneResult(None, problem=Status.MISSING_PHONE, reason=_NO_PHONE)
         if not isinstance(raw, str):
             raw, numeric = _number_text(raw), True
         date = _date_shaped(raw.strip())
@@ -530,7 +663,7 @@ class PhoneNormalizer:
             # The hot path: digits and plain separators only.
             plus, digits = fd
             if not digits:
-                return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
+                return PhoneResult(None, problem=Status.MISSING_PHONE, reason=_NO_PHONE)
             hit = self._fast.classify(plus, digits)
             if hit is not None and hit[1] in self.policy.allow_types and digits != hit[2]:
                 self.fast_hits += 1
@@ -552,9 +685,9 @@ class PhoneNormalizer:
             # the words. One status for all of them; the text stays in the reason.
             shown = _SPACE_RUN.sub(" ", text).strip()
             if not shown or _PUNCT_ONLY.fullmatch(text):
-                return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
+                return PhoneResult(None, problem=Status.MISSING_PHONE, reason=_NO_PHONE)
             return PhoneResult(
-                None, problem=Status.MISSING_PHONE, reason=f'no phone number ("{_shorten(shown)}")'
+                None, problem=Status.MISSING_PHONE, reason=NO_PHONE_WORDS(text=_shorten(shown))
             )
         notes: list[str] = []
         sci = _SCIENTIFIC.fullmatch(text)
@@ -564,12 +697,9 @@ class PhoneNormalizer:
                 return PhoneResult(
                     None,
                     problem=Status.INVALID_PHONE,
-                    reason=(
-                        f"Excel scientific notation ({text}) lost digits; format the column "
-                        "as Text in Excel and export again"
-                    ),
+                    reason=SCIENTIFIC_LOST(text=text),
                 )
-            notes.append(f"converted from Excel scientific notation ({text})")
+            notes.append(SCIENTIFIC_CONVERTED(text=text))
             text = whole + frac
         else:
             artefact = _FLOAT_ARTEFACT.fullmatch(text)
@@ -604,11 +734,11 @@ class PhoneNormalizer:
             else:
                 candidates.append((piece.strip(), None))
         if not candidates:
-            return PhoneResult(None, problem=Status.MISSING_PHONE, reason="no phone number")
+            return PhoneResult(None, problem=Status.MISSING_PHONE, reason=_NO_PHONE)
         verdicts = [self._judge_piece(p, numeric, ext) for p, ext in candidates]
         for v in verdicts:
             v.notes[:0] = notes
-        extra = [f'ignored "{f}"' for f in fragments]
+        extra: list[str] = [IGNORED_FRAGMENT(text=f) for f in fragments]
         if len(verdicts) == 1:
             only = verdicts[0]
             if (
@@ -619,7 +749,7 @@ class PhoneNormalizer:
                 if split is not None:
                     return split
             return only.result(extra)
-        count = f"cell has {len(verdicts)} numbers"
+        count = len(verdicts)
         for i, v in enumerate(verdicts):
             if v.problem is None:
                 if any(
@@ -630,10 +760,12 @@ class PhoneNormalizer:
                     found = self._from_text(text)
                     if found is not None and found.ok:
                         return found
-                others = ", ".join(_ignored(o) for j, o in enumerate(verdicts) if j != i)
-                return v.result([f"{count}; used the first valid one, ignored {others}", *extra])
+                others = listed([_ignored(o) for j, o in enumerate(verdicts) if j != i])
+                return v.result([SEVERAL_USED_FIRST(count=count, others=others), *extra])
         best = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
-        v = replace(best, reason=f"{count}, none usable: {best.shown}: {best.reason}")
+        v = replace(
+            best, reason=SEVERAL_NONE_USABLE(count=count, number=best.shown, reason=best.reason)
+        )
         return v.result(extra)
 
     def _or_from_text(self, result: PhoneResult, text: str) -> PhoneResult:
@@ -657,24 +789,21 @@ class PhoneNormalizer:
             verdict.shown = _shorten(number.raw)
             if number.extension is not None:
                 verdict.extension = number.extension
-                verdict.notes.append(
-                    f"extension {number.extension} kept separately "
-                    "(the dialer calls the main number)"
-                )
+                verdict.notes.append(EXTENSION_KEPT(extension=number.extension))
             verdicts.append(verdict)
         chosen = next((v for v in verdicts if v.problem is None), None)
         if chosen is None:
             chosen = max(verdicts, key=lambda v: _PROBLEM_RANK[v.problem])
         note = note_around(text, [(f.start, f.end) for f in found])
         if note:
-            chosen.notes.insert(0, f"note kept: {_shorten(note, _NOTE_LIMIT)}")
+            chosen.notes.insert(0, NOTE_KEPT(note=_shorten(note, _NOTE_LIMIT)))
         if len(verdicts) == 1:
             return chosen.result()
-        count = f"cell has {len(verdicts)} numbers"
-        others = ", ".join(_ignored(o) for o in verdicts if o is not chosen)
+        count = len(verdicts)
+        others = listed([_ignored(o) for o in verdicts if o is not chosen])
         if chosen.problem is None:
-            return chosen.result([f"{count}; used the first valid one, ignored {others}"])
-        return chosen.result([f"{count}, none usable; ignored {others}"])
+            return chosen.result([SEVERAL_USED_FIRST(count=count, others=others)])
+        return chosen.result([SEVERAL_NONE_USABLE_IGNORED(count=count, others=others)])
 
     def _split_on_spaces(self, text: str, numeric: bool) -> PhoneResult | None:
         """Two numbers with only spaces between them ("050-1234567 03-1234567"), if it is that."""
@@ -685,9 +814,7 @@ class PhoneNormalizer:
             if first.problem is None:
                 second = self._judge_piece(right, numeric, None)
                 if second.problem is None or second.problem == Status.TYPE_REJECTED:
-                    return first.result(
-                        [f"cell has 2 numbers; used the first one, ignored {right}"]
-                    )
+                    return first.result([TWO_NUMBERS(other=right)])
         return None
 
     def _judge_piece(self, piece: str, numeric: bool, ext: str | None) -> _Verdict:
@@ -700,7 +827,7 @@ class PhoneNormalizer:
                 None,
                 None,
                 Status.INVALID_PHONE,
-                f"a star service code ({shown}) cannot be dialled from a campaign",
+                STAR_CODE(text=shown),
                 [],
                 ext,
                 shown,
@@ -712,7 +839,7 @@ class PhoneNormalizer:
                 None,
                 None,
                 Status.INVALID_PHONE,
-                f'contains letters ("{shown}")',
+                LETTERS(text=shown),
                 [],
                 ext,
                 shown,
@@ -721,14 +848,10 @@ class PhoneNormalizer:
         verdict.shown = shown
         tail = _TRAILING_JUNK.search(piece.rstrip())
         if verdict.problem == Status.INVALID_PHONE and tail and _LETTER.search(tail.group()):
-            verdict.notes.append(
-                f'the text "{_shorten(tail.group())}" after the digits was ignored'
-            )
+            verdict.notes.append(TEXT_AFTER_IGNORED(text=_shorten(tail.group())))
         if ext is not None:
             verdict.extension = ext
-            verdict.notes.append(
-                f"extension {ext} kept separately (the dialer calls the main number)"
-            )
+            verdict.notes.append(EXTENSION_KEPT(extension=ext))
         return verdict
 
     def _judge(
@@ -804,10 +927,7 @@ class PhoneNormalizer:
             return None
         region = phonenumbers.region_code_for_number(num) or "?"
         shown = phonenumbers.format_number(num, PhoneNumberFormat.INTERNATIONAL)
-        note = (
-            f"not a valid {_country(self.region)} number, so it was read as an international "
-            f"number ({shown}, {region}) although it has no + or 00; check the country"
-        )
+        note = READ_AS_INTERNATIONAL(country=_country(self.region), number=shown, region=region)
         kind = type_name(phonenumbers.number_type(num))
         e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
         return self._policy(_Verdict(e164, kind, None, "", [note], shown=digits))
@@ -816,47 +936,40 @@ class PhoneNormalizer:
         nsn = phonenumbers.national_significant_number(num)
         region = phonenumbers.region_code_for_number(num)
         possible = phonenumbers.is_possible_number_with_reason(num)
-        where = _a(_country(region) if region else f"+{num.country_code}")
+        where = _a(region or f"+{num.country_code}")
         # +1 and other shared codes have no region for an invalid number: the code itself
         # may still be fine.
         known = phonenumbers.region_code_for_country_code(num.country_code or 0) != "ZZ"
         if possible == ValidationResult.INVALID_COUNTRY_CODE or not known:
-            reason = f"unknown country code (+{num.country_code})"
+            reason: str = UNKNOWN_COUNTRY_CODE(code=str(num.country_code))
         elif possible == ValidationResult.TOO_SHORT:
-            reason = f"too short for {where} number ({len(nsn)} digits after the prefix)"
+            reason = TOO_SHORT(where=where, digits=len(nsn))
         elif possible == ValidationResult.TOO_LONG:
-            reason = f"too long for {where} number ({len(nsn)} digits after the prefix)"
+            reason = TOO_LONG(where=where, digits=len(nsn))
         elif possible == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
-            reason = "too short: the area code is missing (for example 03 or 02)"
+            reason = NO_AREA_CODE()
         elif possible == ValidationResult.INVALID_LENGTH:
-            reason = f"wrong number of digits for {where} number ({len(nsn)} after the prefix)"
+            reason = WRONG_LENGTH(where=where, digits=len(nsn))
         elif (hint := _il_length_hint(num.country_code or 0, nsn)) is not None:
             reason = hint
         else:
             shaped = self._il_shape(num, nsn)
+            _log_metadata_version()
             if shaped is not None:
                 kind, words = shaped
                 if self.policy.strictness == "possible":
-                    note = (
-                        f"looks like {words}; not in phonenumbers' list of allocated numbers; "
-                        "accepted because strictness is 'possible'"
-                    )
+                    note = ACCEPTED_POSSIBLE(kind=words())
                     e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
                     return self._policy(_Verdict(e164, kind, None, "", [note], shown=core))
                 block = "0" + nsn[:3] if kind != "fixed_line" else "0" + nsn[:2]
-                reason = (
-                    f"looks like {words} but that block ({block}) is not allocated according to "
-                    f"phonenumbers {_PN_VERSION}; check it or use strictness: possible"
-                )
+                reason = NOT_ALLOCATED_BLOCK(kind=words(), block=block)
             else:
-                reason = (
-                    f"not a valid {_country(region or f'+{num.country_code}')} number: no such "
-                    "number block is "
-                    f"allocated according to phonenumbers {_PN_VERSION}"
-                )
+                reason = NOT_ALLOCATED(country=_country(region or f"+{num.country_code}"))
         return _Verdict(None, None, Status.INVALID_PHONE, reason, [], shown=core)
 
-    def _il_shape(self, num: phonenumbers.PhoneNumber, nsn: str) -> tuple[str, str] | None:
+    def _il_shape(
+        self, num: phonenumbers.PhoneNumber, nsn: str
+    ) -> tuple[str, ReasonKind] | None:
         if num.country_code != 972 or not phonenumbers.is_possible_number(num):
             return None
         for pattern, kind, words in _IL_SHAPES:
@@ -873,18 +986,15 @@ class PhoneNormalizer:
             countries = self.policy.countries
             if countries is not None and region not in countries:
                 v.problem = Status.TYPE_REJECTED
-                v.reason = (
-                    f"a number abroad ({where}) is not allowed here "
-                    f"(countries: {', '.join(sorted(countries))})"
-                )
+                v.reason = ABROAD_NOT_ALLOWED(where=where, countries=", ".join(sorted(countries)))
                 return v
             if kind in self.policy.allow_types:
-                v.notes.append(f"a number abroad ({where}): an international call")
+                v.notes.append(ABROAD(where=where))
         if kind in self.policy.allow_types:
             return v
         v.problem = Status.TYPE_REJECTED
         allowed = _allowed_words(self.policy.allow_types)
-        v.reason = f"a {describe_type(kind)} is not allowed here (allowed: {allowed or 'none'})"
+        v.reason = TYPE_NOT_ALLOWED(type=describe_type(kind), allowed=allowed or NONE_ALLOWED())
         return v
 
     def _lost_zero(self, e164: str) -> bool:
@@ -896,36 +1006,39 @@ class PhoneNormalizer:
 # --- helpers --------------------------------------------------------------------
 
 
-_SHORT_TYPE_WORDS: dict[str, str] = {
-    "mobile": "mobile",
-    "fixed_line": "landline",
-    "fixed_line_or_mobile": "landline-or-mobile",
-    "voip": "VoIP",
-    "toll_free": "toll-free",
-    "premium_rate": "premium-rate",
-    "shared_cost": "shared-cost",
-    "uan": "company-wide (1-599)",
-    "unknown": "unknown type",
+_SHORT_TYPE_WORDS: dict[str, ReasonKind] = {
+    "mobile": ReasonKind("short_type_mobile", "mobile"),
+    "fixed_line": ReasonKind("short_type_fixed_line", "landline"),
+    "fixed_line_or_mobile": ReasonKind("short_type_fixed_line_or_mobile", "landline-or-mobile"),
+    "voip": ReasonKind("short_type_voip", "VoIP"),
+    "toll_free": ReasonKind("short_type_toll_free", "toll-free"),
+    "premium_rate": ReasonKind("short_type_premium_rate", "premium-rate"),
+    "shared_cost": ReasonKind("short_type_shared_cost", "shared-cost"),
+    "uan": ReasonKind("short_type_uan", "company-wide (1-599)"),
+    "unknown": ReasonKind("short_type_unknown", "unknown type"),
 }
 
 
+@functools.lru_cache(maxsize=64)
 def _allowed_words(allowed: frozenset[str]) -> str:
     """ "mobile, landline, VoIP" for the default policy."""
     order = list(_SHORT_TYPE_WORDS) + sorted(allowed - set(_SHORT_TYPE_WORDS))
-    shown = [
-        _SHORT_TYPE_WORDS.get(t, t.replace("_", " "))
+    shown: list[str] = [
+        _SHORT_TYPE_WORDS[t]() if t in _SHORT_TYPE_WORDS else t.replace("_", " ")
         for t in order
         if t in allowed
         and not (t == "fixed_line_or_mobile" and {"mobile", "fixed_line"} <= allowed)
     ]
-    return ", ".join(shown)
+    return listed(shown)
 
 
 def _ignored(v: _Verdict) -> str:
     if v.problem == Status.INVALID_PHONE:
-        return f"{v.shown} (not valid)"
+        return IGNORED_INVALID(number=v.shown)
     if v.problem == Status.TYPE_REJECTED:
-        return f"{v.shown} (not allowed: {describe_type(v.number_type or 'unknown')})"
+        return IGNORED_NOT_ALLOWED(
+            number=v.shown, type=describe_type(v.number_type or "unknown")
+        )
     return v.shown
 
 
@@ -934,10 +1047,7 @@ def _no_number(text: str) -> PhoneResult:
     return PhoneResult(
         None,
         problem=Status.INVALID_PHONE,
-        reason=(
-            f'no phone number in "{_shorten(text)}" (a date, a time, an amount or an ID number '
-            "is not one)"
-        ),
+        reason=NO_NUMBER_IN_TEXT(text=_shorten(text)),
     )
 
 
@@ -968,21 +1078,24 @@ def _nsn_of(e164: str) -> str:
 
 
 def _country(region: str) -> str:
-    return "Israeli" if region == "IL" else region
+    return ISRAELI() if region == "IL" else region
 
 
-def _a(word: str) -> str:
-    return ("an " if word[:1] in "AEIOU" and not word.startswith("U") else "a ") + word
+def _a(region: str) -> str:
+    if region == "IL":
+        return AN_ISRAELI()
+    kind = AN_REGION if region[:1] in "AEIOU" and not region.startswith("U") else A_REGION
+    return kind(region=region)
 
 
-_IL_LENGTHS: tuple[tuple[str, int, str], ...] = (
-    ("5", 9, "an Israeli mobile number (05X numbers have 10 digits with the leading 0)"),
-    ("7", 9, "an Israeli VoIP number (07X numbers have 10 digits with the leading 0)"),
-    ("2", 8, "an Israeli landline number (0X + 7 digits)"),
-    ("3", 8, "an Israeli landline number (0X + 7 digits)"),
-    ("4", 8, "an Israeli landline number (0X + 7 digits)"),
-    ("8", 8, "an Israeli landline number (0X + 7 digits)"),
-    ("9", 8, "an Israeli landline number (0X + 7 digits)"),
+_IL_LENGTHS: tuple[tuple[str, int, ReasonKind], ...] = (
+    ("5", 9, _MOBILE_LENGTH),
+    ("7", 9, _VOIP_LENGTH),
+    ("2", 8, _LANDLINE_LENGTH),
+    ("3", 8, _LANDLINE_LENGTH),
+    ("4", 8, _LANDLINE_LENGTH),
+    ("8", 8, _LANDLINE_LENGTH),
+    ("9", 8, _LANDLINE_LENGTH),
 )
 
 
@@ -991,29 +1104,29 @@ def _il_length_hint(country_code: int, nsn: str) -> str | None:
     if country_code != 972:
         return None
     if len(nsn) == 7 and nsn[0] in "2345689":
-        return "too short: looks like a landline number without its area code (for example 03)"
+        return LANDLINE_NO_AREA_CODE()
     for first, length, words in _IL_LENGTHS:
         if nsn.startswith(first) and len(nsn) != length:
-            size = "too long" if len(nsn) > length else "too short"
-            return f"{size} for {words}"
+            size = TOO_LONG_FOR if len(nsn) > length else TOO_SHORT_FOR
+            return size(kind=words())
     return None
 
 
 def _lost_zero_note(digits: str, numeric: bool) -> str:
     if numeric:
-        return f"leading zero restored (Excel stored the number as {digits})"
-    return f"leading zero restored (the cell held {digits})"
+        return LEADING_ZERO_EXCEL(digits=digits)
+    return LEADING_ZERO(digits=digits)
 
 
 def _parse_error_reason(exc: NumberParseException, core: str) -> str:
     kind = exc.error_type
     if kind == NumberParseException.INVALID_COUNTRY_CODE:
-        return "unknown country code after + or 00"
+        return UNKNOWN_COUNTRY_AFTER_PREFIX()
     if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
-        return f'too short to be a phone number ("{_shorten(core)}")'
+        return TOO_SHORT_TO_BE_PHONE(text=_shorten(core))
     if kind == NumberParseException.TOO_LONG:
-        return "too long to be a phone number"
-    return f'not a phone number ("{_shorten(core)}")'
+        return TOO_LONG_TO_BE_PHONE()
+    return NOT_A_PHONE(text=_shorten(core))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -51,6 +51,7 @@ class ReportBlock:
     campaign: str
     fields: dict[str, pa.Array]
     dial_after: pa.Array | str = ""   # calling hours: "" on every row, or one per row
+    reason_code: pa.Array | str = ""  # the reason's stable code ("" on every row, or per row)
 
 
 def block_texts(block: ReportBlock, field_keys: list[str]) -> list[pa.Array | str]:
@@ -63,6 +64,7 @@ def block_texts(block: ReportBlock, field_keys: list[str]) -> list[pa.Array | st
         block.phone,
         block.status,
         block.reason,
+        block.reason_code,
         "",
         block.campaign,
         block.dial_after,

@@ -2,10 +2,11 @@
 
 ``<stem>.<UTC ts>.rejects.csv`` (and ``.rejects.xlsx`` with xlsx reports) sits next to
 the run's reports and holds the source file's own columns, as read and in their
-order, with each rejected row's cells as read, then two columns of ours: ``reason``
-and ``source_row`` (the row number the user sees in the source).  People fix the
+order, with each rejected row's cells as read, then three columns of ours: ``reason``
+(in the run's language), ``reason_code`` (stable, README "Reason codes") and
+``source_row`` (the row number the user sees in the source).  People fix the
 phones in Excel and import the file again with the same mapping; the binder never
-lets those two columns reach the dialer (``importer.headers.rejects_columns``).
+lets those columns reach the dialer (``importer.headers.rejects_columns``).
 
 The CSV follows the report's rules: UTF-8 with a BOM, written with the csv module,
 formula-like cells escaped by ``escape_cell``; the workbook keeps every cell as text.
@@ -25,8 +26,15 @@ from typing import IO, Any, cast
 
 from importer.errors import StorageError
 from importer.headers import REJECTS_COLUMNS
+from importer.i18n import Lang
 from importer.redact import redact, registered_secrets
-from importer.report.writer import _CSV_FIRST, escape_cell, is_formula_like, report_file_mode
+from importer.report.writer import (
+    _CSV_FIRST,
+    ReasonTexts,
+    escape_cell,
+    is_formula_like,
+    report_file_mode,
+)
 
 __all__ = ["REJECTS_SUFFIXES", "RejectsWriter", "rejects_base", "rejects_base_of"]
 
@@ -58,7 +66,8 @@ def rejects_base(report_paths: dict[str, Path]) -> str:
 
 
 class RejectsWriter:
-    """Streams rejected rows (source cells + reason + source_row) to CSV, and XLSX if asked."""
+    """Streams rejected rows (source cells + reason + reason_code + source_row) to CSV, and
+    XLSX if asked."""
 
     def __init__(
         self,
@@ -66,8 +75,14 @@ class RejectsWriter:
         base: str,
         columns: Sequence[str],
         formats: frozenset[str] | set[str] = frozenset({"csv"}),
+        *,
+        language: Lang = "en",
+        reason_texts: ReasonTexts | None = None,
     ) -> None:
-        """``base`` is the reports' "<stem>.<UTC ts>"; ``formats`` as the report's."""
+        """``base`` is the reports' "<stem>.<UTC ts>"; ``formats`` and ``language`` as the
+        report's (``reason_texts``: the report's, to render each reason once per run)."""
+        self.language: Lang = language
+        self.reason_texts = reason_texts or ReasonTexts(language)
         self.report_dir = Path(report_dir)
         self.base = base
         self.columns = list(columns)
@@ -86,9 +101,12 @@ class RejectsWriter:
         return dict(self._paths)
 
     def write(self, cells: Sequence[str], reason: str, source_row: int) -> None:
-        """Add one rejected row: its cells as read (aligned with ``columns``)."""
+        """Add one rejected row: its cells as read (aligned with ``columns``) and why."""
+        self._write_row(cells, *self.reason_texts(reason), source_row)
+
+    def _write_row(self, cells: Sequence[str], shown: str, code: str, source_row: int) -> None:
         width = len(self.columns)
-        row = [*cells[:width], *([""] * (width - len(cells))), reason, str(source_row)]
+        row = [*cells[:width], *([""] * (width - len(cells))), shown, code, str(source_row)]
         # A code that slipped into a cell is masked here as in the report.
         row = [redact(cell) for cell in row]
         try:
@@ -101,17 +119,18 @@ class RejectsWriter:
             raise self._storage_error(exc) from None
         self.rows += 1
 
-    def write_rows(self, rows: Iterable[tuple[Sequence[str], str, int]]) -> None:
-        """``write`` for many rows (cells, reason, source_row): the same lines, fewer steps."""
+    def write_rows(self, rows: Iterable[tuple[Sequence[str], str, str, int]]) -> None:
+        """``write`` for many rows (cells, reason as shown, reason_code, source_row), the
+        reasons rendered already: the same lines, fewer steps."""
         if self.want_xlsx:
-            for cells, reason, source_row in rows:
-                self.write(cells, reason, source_row)
+            for cells, shown, code, source_row in rows:
+                self._write_row(cells, shown, code, source_row)
             return
         width = len(self.columns)
         secrets = registered_secrets()
         lines = []
-        for cells, reason, source_row in rows:
-            row = [*cells[:width], *([""] * (width - len(cells))), reason, str(source_row)]
+        for cells, shown, code, source_row in rows:
+            row = [*cells[:width], *([""] * (width - len(cells))), shown, code, str(source_row)]
             if secrets:
                 joined = "\x1f".join(row)
                 if any(secret in joined for secret in secrets):

@@ -71,6 +71,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
 from importer.i18n import N_, Lang, _, is_rtl, use_language
+from importer.i18n.reasons import Reason, reason_code, render_reason
 from importer.outcomes import (
     IMPORT_STATUSES,
     QUIET_STATUSES,
@@ -114,6 +115,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "phone",
     "status",
     "reason",
+    "reason_code",
     "error_code",
     "campaign",
     "dial_after",
@@ -379,6 +381,44 @@ def looks_rtl(texts: Iterable[str]) -> bool:
 
 _WIDTH_SAMPLE_ROWS = 1000
 _STATUS_INDEX = BASE_COLUMNS.index("status")
+_ROW_INDEX = BASE_COLUMNS.index("row")
+_ERROR_CODE_INDEX = BASE_COLUMNS.index("error_code")
+_REASON_CACHE_SIZE = 65_536
+_NO_REASON = ("", "")
+
+
+class ReasonTexts:
+    """A reason's report cells, ``(reason in the language, reason_code)``, made once per
+    distinct reason of a run (the CSV/XLSX row writers and the rejects file share it)."""
+
+    __slots__ = ("_by_id", "_cache", "language")
+
+    def __init__(self, language: Lang) -> None:
+        self.language = language
+        self._cache: dict[object, tuple[str, str]] = {}
+        # Most rows share reason objects (made once per distinct cell or decision): found by
+        # identity first, without hashing their notes; the entry keeps the object alive.
+        self._by_id: dict[int, tuple[str, tuple[str, str]]] = {}
+
+    def __call__(self, reason: str) -> tuple[str, str]:
+        """``reason`` rendered (a plain ``str``, which the XLSX spool needs) and its code."""
+        if not reason:
+            return "", ""
+        seen = self._by_id.get(id(reason))
+        if seen is not None and seen[0] is reason:
+            return seen[1]
+        # Two reasons with the same English words may differ in their notes (a kind's
+        # words and the same words from the API): the notes are part of the key.
+        key: object = (reason, reason.notes) if isinstance(reason, Reason) else reason
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) >= _REASON_CACHE_SIZE:
+                self._cache.clear()
+            hit = self._cache[key] = (render_reason(reason, self.language), reason_code(reason))
+        if len(self._by_id) >= _REASON_CACHE_SIZE:
+            self._by_id.clear()
+        self._by_id[id(reason)] = (reason, hit)
+        return hit
 
 
 class ReportWriter:
@@ -406,11 +446,13 @@ class ReportWriter:
             )
         self.report_dir = Path(report_dir)
         self.source_name = source_name
+        #: The language of what people read (reasons, XLSX labels, statuses, notes); CSV
+        #: columns, status codes and the JSON stay English.
+        self.language: Lang = language
+        self.reason_texts = ReasonTexts(language)
         self.formats = frozenset(formats)
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.xlsx_row_limit = max(1, xlsx_row_limit)
-        # What people read (the XLSX labels, statuses, notes); CSV and JSON stay English.
-        self.language: Lang = language
         self.counts: dict[str, int] = {s.value: 0 for s in IMPORT_STATUSES}
         self.total = 0
         self._base_summary = summary
@@ -484,6 +526,7 @@ class ReportWriter:
                 raise _storage_error(self.report_dir, exc) from None
         status = str(row.status)
         error_code = row.error_code
+        reason, code = self.reason_texts(row.reason) if row.reason else _NO_REASON
         texts = [
             row.source_file,
             row.sheet or "",
@@ -491,7 +534,8 @@ class ReportWriter:
             row.phone_raw,
             row.phone,
             status,
-            row.reason,
+            reason,
+            code,
             "" if error_code is None else str(error_code),
             row.campaign,
             row.dial_after,
@@ -592,8 +636,8 @@ class ReportWriter:
         if not self._limited or (attention and self._spooled_attention < self.xlsx_row_limit):
             # Row number and error code stay numbers in the workbook.
             record: list[Any] = texts
-            record[2] = row
-            record[7] = error_code
+            record[_ROW_INDEX] = row
+            record[_ERROR_CODE_INDEX] = error_code
             marshal.dump(record, self._spool)
             if attention:
                 self._spooled_attention += 1

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from importer.errors import EmptySourceError, SourceError
+from importer.i18n.reasons import ReasonKind
 from importer.sources.cells import column_letter
 from importer.sources.model import SourceRow
 
@@ -49,6 +50,13 @@ def is_blank(cells: list[str]) -> bool:
 
 def _filled(cells: list[str]) -> list[int]:
     return [i for i, c in enumerate(cells) if c and not c.isspace()]
+
+
+# A row whose cells do not line up with the header (the report's reason says so).
+RAGGED_ROW = ReasonKind("ragged_row", "row has {cells} cells, the header has {columns}")
+EXTRA_CELLS = ReasonKind(
+    "extra_cells", "row has {cells} cells, the header has {columns}; extra cells: {extra}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +271,7 @@ def _ragged(
     values = cells[first:end]
     if len(values) < ncols:
         if report_missing:
-            problems = (f"row has {max(0, n - first)} cells, the header has {ncols}",)
+            problems = (RAGGED_ROW(cells=max(0, n - first), columns=ncols),)
         values.extend([""] * (ncols - len(values)))
     extra = [
         (i, c) for i, c in enumerate(cells) if (i < first or i >= end) and c and not c.isspace()
@@ -271,10 +279,7 @@ def _ragged(
     if extra:
         last = max(i for i, _ in extra) + 1
         shown = ", ".join(f"{column_letter(col0 + i)}={c!r}" for i, c in extra)
-        problems = (
-            f"row has {last - min(first, extra[0][0])} cells, the header has {ncols}; "
-            f"extra cells: {shown}",
-        )
+        problems = (EXTRA_CELLS(cells=last - min(first, extra[0][0]), columns=ncols, extra=shown),)
     if numeric and (first or n > ncols):
         numeric = frozenset(i - first for i in numeric if first <= i < end)
     return SourceRow(file, sheet, row, tuple(values), numeric or _NO_NUMERIC, problems, line)
