@@ -32,6 +32,7 @@ __all__ = [
     "N_",
     "PDI",
     "Lang",
+    "Localized",
     "UnknownLanguageError",
     "_",
     "current_language",
@@ -127,6 +128,12 @@ def use_language(lang: Lang) -> Iterator[Lang]:
         _current.reset(token)
 
 
+class Localized(str):
+    """Text already in the target language (a translated part): not isolated as a value."""
+
+    __slots__ = ()
+
+
 def isolate(text: str) -> str:
     """``text`` between FSI and PDI: it keeps its own direction inside a sentence."""
     return f"{FSI}{text}{PDI}" if text else text
@@ -142,7 +149,9 @@ def translate(lang: str, message: str, context: str | None = None, /, **params: 
     if not params:
         return text
     if is_rtl(lang):
-        params = {k: isolate(_text_of(v)) for k, v in params.items()}
+        params = {
+            k: v if isinstance(v, Localized) else isolate(_text_of(v)) for k, v in params.items()
+        }
     return text.format_map(params)
 
 

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from importer.i18n import is_rtl, isolate, translate
+from importer.i18n import Localized, translate
 
 __all__ = [
     "KINDS",
@@ -116,8 +116,9 @@ def _render_note(note: Note, lang: str) -> str:
     shown: dict[str, object] = {}
     for key, value in values:
         if isinstance(value, Reason):
-            # Already in the language: isolate it as a whole so its own values stay put.
-            shown[key] = isolate(value.render(lang)) if is_rtl(lang) else value.render(lang)
+            # A translated part in the same language (its own values are isolated already):
+            # it belongs to the sentence's direction, so it is not isolated again.
+            shown[key] = Localized(value.render(lang))
         else:
             shown[key] = value
     return translate(lang, kind.english, kind.code, **shown)

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 
 from importer.cli import cli
 from importer.emulator.server import EmulatorServer
+from importer.i18n import LANGUAGES, translate
 
 __all__ = [
     "ENGINES",
@@ -50,7 +51,11 @@ _RUN_ID_BYTES = re.compile(_RUN_ID.pattern.encode())
 _INSERTED = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _TIME_KEYS = frozenset({"started_at", "finished_at", "run_id"})
-_SUMMARY_TIME_LABELS = frozenset({"Started (UTC)", "Finished (UTC)", "Run ID"})
+# In every language the reports are written in (the Summary sheet's labels are translated).
+_SUMMARY_TIME_LABELS = frozenset(
+    translate(lang, label)
+    for lang in LANGUAGES for label in ("Started (UTC)", "Finished (UTC)", "Run ID")
+)
 
 
 @dataclass(frozen=True)
@@ -121,15 +126,16 @@ def _read_workbook(path: Path, folder: Path, *, ids: bool) -> dict[str, list[lis
     book = load_workbook(path, read_only=True)
     try:
         sheets: dict[str, list[list[Any]]] = {}
-        for sheet in book.worksheets:
+        for index, sheet in enumerate(book.worksheets):
+            summary_sheet = index == 0   # "Summary", or its name in the report's language
             rows = [list(row) for row in sheet.iter_rows(values_only=True)]
             for row in rows:
                 for i, value in enumerate(row):
                     if not isinstance(value, str):
                         continue
-                    if sheet.title == "Summary" and i == 1 and row[0] in _SUMMARY_TIME_LABELS:
+                    if summary_sheet and i == 1 and row[0] in _SUMMARY_TIME_LABELS:
                         row[i] = "<TIME>"
-                    elif sheet.title == "Summary" or ids:
+                    elif summary_sheet or ids:
                         row[i] = _normalise_text(value, folder, ids=ids)
             sheets[sheet.title] = rows
         return sheets

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from importer.config import Settings
 from importer.emulator.server import EmulatorServer
 from importer.errors import ImporterError
-from importer.i18n import FSI, Lang
+from importer.i18n import FSI, Lang, translate
 from importer.pipeline import ImportOptions, run_import
 from importer.report import read_report_csv
 from tests.engine.corpus import BIG_FILE, corpus_names
@@ -64,7 +64,8 @@ def _run(
     for path in sorted((folder / "reports").glob("*.xlsx")):
         book = load_workbook(path, read_only=True)
         try:
-            sheet = book["Rows"] if "Rows" in book.sheetnames else book.worksheets[0]
+            rows = translate(language, "Rows")   # the sheet's name in the report's language
+            sheet = book[rows] if rows in book.sheetnames else book.worksheets[0]
             books[_STAMP.sub("<STAMP>", path.name)] = [
                 list(r) for r in sheet.iter_rows(values_only=True)
             ]

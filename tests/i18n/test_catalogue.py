@@ -103,3 +103,18 @@ def test_reason_is_its_english_text_and_keeps_its_notes() -> None:
 def test_a_code_cannot_change_its_words() -> None:
     with pytest.raises(ValueError, match="declared twice"):
         ReasonKind("text", "other words")
+
+
+def test_a_translated_part_is_not_isolated_again() -> None:
+    from importer.i18n import Localized
+
+    he = translate("he", "{part} at {time}", None, part=Localized("מחוץ לשעות"), time="09:00")
+    assert he == f"מחוץ לשעות at {FSI}09:00{PDI}"
+    inner = ReasonKind("test_inner_for_tests", "closed on {day}")
+    outer = ReasonKind("test_outer_for_tests", "{why}: moved")
+    try:
+        shown = outer(why=inner(day="Friday")).render("he")
+        assert FSI + FSI not in shown
+        assert shown.count(FSI) == 1          # only the value inside the inner part
+    finally:
+        del KINDS["test_inner_for_tests"], KINDS["test_outer_for_tests"]
