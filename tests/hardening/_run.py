@@ -89,6 +89,45 @@ def _child_setup(umask: int | None, file_size_limit: int | None) -> Callable[[],
     return setup
 
 
+class _PeakWatch(threading.Thread):
+    """The child's own peak RSS: its ``VmHWM`` after exec, polled from ``/proc``.
+
+    ``ru_maxrss`` of a forked child includes the parent's RSS at the fork (Linux keeps the
+    high-water mark across exec), so a pytest worker grown to 400 MB by earlier tests made
+    every child "use" 400 MB.  ``VmHWM`` belongs to the address space exec makes, and it only
+    grows, so the last reading before exit is the peak (readings taken before exec, when the
+    command line is still the parent's, are ignored).
+    """
+
+    def __init__(self, pid: int, argv: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.cmdline = ("\0".join(argv) + "\0").encode()
+        self.peak_kb = 0
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        """Poll until stopped."""
+        while not self._done.wait(0.01):
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            if Path(f"/proc/{self.pid}/cmdline").read_bytes() != self.cmdline:
+                return
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            return
+
+    def stop(self) -> None:
+        """Stop polling (the child has exited)."""
+        self._done.set()
+        self.join()
+
+
 def run_importer(
     args: list[str],
     env: Mapping[str, str],
@@ -102,8 +141,8 @@ def run_importer(
 
     ``umask`` and ``file_size_limit`` (bytes, ``RLIMIT_FSIZE``) apply to the child only.
 
-    ``os.wait4`` gives this child's own peak RSS (``RUSAGE_CHILDREN`` would
-    mix all children of the test process).
+    The child's peak RSS is its ``VmHWM``, read from ``/proc`` while it runs (see
+    :class:`_PeakWatch`); where there is no ``/proc``, ``os.wait4``'s figure.
     """
     argv = [sys.executable, "-m", "importer", *args]
     started = time.monotonic()
@@ -126,10 +165,12 @@ def run_importer(
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        watch = _PeakWatch(proc.pid, argv)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            watch.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
         out.seek(0)
@@ -142,7 +183,7 @@ def run_importer(
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
-        max_rss_mb=usage.ru_maxrss / 1024,
+        max_rss_mb=(watch.peak_kb or usage.ru_maxrss) / 1024,
         timed_out=killed.is_set(),
     )
 
