@@ -1,0 +1,80 @@
+"""Serving the web workspace with uvicorn: in a thread (tests, dev) or in the foreground."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from importer.errors import ConfigError
+from importer.web.app import create_app
+from importer.web.config import WebConfig
+
+__all__ = ["WebServer"]
+
+
+class WebServer:
+    """``lead-importer serve``: the app on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        config: WebConfig,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        language_scope: Callable[[str | None], Any] | None = None,
+        trusted_proxies: str = "127.0.0.1",
+    ) -> None:
+        """Bind the socket now, so the URL is known and a busy port fails at once."""
+        self.app = create_app(config, language_scope=language_scope)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+        except OSError as exc:
+            self.socket.close()
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+            ).with_hint("Choose another --port, or stop the program using this one.") from None
+        self.host = host
+        self.port = int(self.socket.getsockname()[1])
+        self.server = uvicorn.Server(uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=trusted_proxies,
+            timeout_graceful_shutdown=5,
+        ))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:8080``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until SIGINT/SIGTERM (jobs are asked to stop first)."""
+        self.server.run(sockets=[self.socket])
+
+    def start(self) -> None:
+        """Serve in a background thread; returns once the server answers."""
+        self._thread = threading.Thread(target=self.serve_forever, name="web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError("the web server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop a server started with ``start``."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(30)

@@ -1,0 +1,189 @@
+"""The JSON API over real HTTP, against the emulator: sign-in, uploads, mapping, jobs, undo."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import requests
+
+from tests.web.conftest import PASSWORD, SAMPLES, USER, Web, sign_in
+
+
+def _upload(session: requests.Session, url: str, *names: str) -> dict[str, Any]:
+    files = [("file", (name, (SAMPLES / name).read_bytes())) for name in names]
+    answer = session.post(f"{url}/api/uploads", files=files, timeout=30)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _wait(session: requests.Session, url: str, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = session.get(f"{url}/api/jobs/{job_id}", timeout=10).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_without_a_session_the_api_answers_401(web: Web) -> None:
+    answer = requests.get(f"{web.url}/api/session", timeout=10)
+    assert answer.status_code == 401
+    assert set(answer.json()) == {"error", "hint"}
+    assert requests.post(f"{web.url}/api/uploads", timeout=10).status_code == 401
+
+
+def test_a_non_get_call_without_the_csrf_header_is_403(web: Web) -> None:
+    session = sign_in(web.url)
+    del session.headers["X-CSRF-Token"]
+    answer = session.post(f"{web.url}/api/uploads", files=[("file", ("a.csv", b"x"))], timeout=10)
+    assert answer.status_code == 403
+    assert "X-CSRF-Token" in answer.json()["error"]
+    session.headers["X-CSRF-Token"] = "not-the-token"
+    assert session.put(f"{web.url}/api/session", json={"language": "he"}, timeout=10
+                       ).status_code == 403
+
+
+def test_session_and_cookie_flags(web: Web) -> None:
+    answer = requests.post(f"{web.url}/login", data={"username": USER, "password": PASSWORD},
+                           allow_redirects=False, timeout=10)
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    session = sign_in(web.url)
+    me = session.get(f"{web.url}/api/session", timeout=10).json()
+    assert me["user"] == USER and me["csrf_token"] == session.csrf  # type: ignore[attr-defined]
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_login_attempts_are_rate_limited(web: Web) -> None:
+    for _ in range(5):
+        answer = requests.post(f"{web.url}/login", data={"username": USER, "password": "wrong"},
+                               headers={"Accept": "application/json"}, timeout=10)
+        assert answer.status_code == 401
+    answer = requests.post(f"{web.url}/login", data={"username": USER, "password": PASSWORD},
+                           headers={"Accept": "application/json"}, timeout=10)
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_upload_shows_what_the_reader_saw(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "crm_export_he.csv")
+    (info,) = upload["files"]
+    assert info["name"] == "crm_export_he.csv"
+    assert info["format"] == "csv" and info["encoding"] == "windows-1255"
+    assert "טלפון נייד" in info["columns"] and info["row_count"] == 24
+    # Kept under a random name in a private folder, never the browser's name.
+    folder = web.config.data_dir / "uploads" / upload["upload_id"]
+    (stored,) = folder.iterdir()
+    assert stored.name != "crm_export_he.csv" and stored.suffix == ".csv"
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_browser_file_name_is_never_a_path(web: Web, signed_in: requests.Session) -> None:
+    data = (SAMPLES / "generic_leads_en.csv").read_bytes()
+    answer = signed_in.post(f"{web.url}/api/uploads",
+                            files=[("file", ("../../evil/../x.csv", data))], timeout=30)
+    assert answer.status_code == 201
+    assert answer.json()["files"][0]["name"] == "x.csv"
+    assert not (web.config.data_dir / "evil").exists()
+
+
+def test_a_bad_file_is_422_with_a_hint(web: Web, signed_in: requests.Session) -> None:
+    answer = signed_in.post(f"{web.url}/api/uploads",
+                            files=[("file", ("leads.xlsx", b"PK\x03\x04 not a workbook"))],
+                            timeout=30)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert set(body) == {"error", "hint"} and "leads.xlsx" in body["error"]
+    assert "Traceback" not in answer.text
+    assert not list((web.config.data_dir / "uploads").iterdir())
+
+
+def test_too_big_is_413(emulator_env: Any, tmp_path: Any) -> None:
+    from importer.web.server import WebServer
+    from tests.web.conftest import make_config
+
+    server = WebServer(make_config(tmp_path, max_upload_bytes=100_000), "127.0.0.1", 0)
+    server.start()
+    try:
+        session = sign_in(server.url)
+        answer = session.post(f"{server.url}/api/uploads",
+                              files=[("file", ("big.csv", b"phone\n" + b"0521234567\n" * 20_000))],
+                              timeout=30)
+        assert answer.status_code == 413
+        assert "MB" in answer.json()["error"]
+    finally:
+        server.stop()
+
+
+def test_mapping_suggest_edit_and_problems(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "crm_export_he.csv")
+    base = f"{web.url}/api/uploads/{upload['upload_id']}/mapping"
+    mapping = signed_in.get(base, timeout=30).json()
+    assert mapping["problems"] == []
+    roles = {c["column"]: c["role"] for c in mapping["columns"]}
+    assert roles["טלפון נייד"] == "phone" and roles["שם פרטי"] == "CustomerName"
+    # A column the file does not have: the problem names it.
+    bad = mapping["yaml"].replace("[טלפון נייד, טלפון]", "[Mobile phone]")
+    assert bad != mapping["yaml"]
+    answer = signed_in.put(base, json={"yaml": bad}, timeout=30).json()
+    assert any("Mobile phone" in p for p in answer["problems"])
+    assert signed_in.put(base, json={"yaml": mapping["yaml"]}, timeout=30).json()["problems"] == []
+    # Column choices: the city becomes ignored; the phone stays.
+    answer = signed_in.put(base, json={"columns": [{"column": "עיר", "role": "ignore"}]},
+                           timeout=30).json()
+    assert answer["problems"] == []
+    assert "var_City" not in answer["yaml"]
+    roles = {c["column"]: c["role"] for c in answer["columns"]}
+    assert roles["עיר"] == "ignore" and roles["טלפון נייד"] == "phone"
+
+
+def test_preview_import_rows_reports_and_undo(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "crm_export_he.csv")
+    jobs = f"{web.url}/api/uploads/{upload['upload_id']}/jobs"
+    answer = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": True}, timeout=30)
+    assert answer.status_code == 202, answer.text
+    preview = _wait(signed_in, web.url, answer.json()["job_id"])
+    assert preview["state"] == "done", preview
+    assert preview["counts"]["would_add"] > 0
+    problems = signed_in.get(f"{web.url}/api/jobs/{preview['job_id']}/rows",
+                             params={"status": "problems", "limit": 5}, timeout=30).json()
+    assert problems["total"] >= 1 and len(problems["rows"]) <= 5
+    assert all(r["status"] in {"missing_phone", "invalid_phone", "type_rejected"}
+               for r in problems["rows"])
+    assert web.emulator.demo is not None
+
+    answer = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
+    job = _wait(signed_in, web.url, answer.json()["job_id"])
+    assert job["state"] == "done", job
+    assert job["counts"]["added"] == preview["counts"]["would_add"]
+    assert job["run_id"]
+    report = signed_in.get(web.url + job["reports"]["csv"], timeout=30)
+    assert report.status_code == 200
+    assert "crm_export_he.report.csv" in report.headers["content-disposition"]
+    assert "status" in report.content.decode("utf-8-sig").splitlines()[0]
+
+    runs = signed_in.get(f"{web.url}/api/runs", timeout=30).json()["runs"]
+    assert runs[0]["run_id"] == job["run_id"] and runs[0]["by"] == USER
+    assert runs[0]["source_file"] == "crm_export_he.csv"
+
+    answer = signed_in.post(f"{web.url}/api/runs/{job['run_id']}/undo", json={}, timeout=30)
+    assert answer.status_code == 202
+    undone = _wait(signed_in, web.url, answer.json()["job_id"])
+    assert undone["state"] == "done", undone
+    assert undone["counts"]["removed"] == job["counts"]["added"]
+    runs = signed_in.get(f"{web.url}/api/runs", timeout=30).json()["runs"]
+    assert runs[0]["undo"]["outcome"] == "finished"
+
+
+def test_campaigns_by_name_never_code(web: Web, signed_in: requests.Session) -> None:
+    answer = signed_in.get(f"{web.url}/api/campaigns", timeout=30)
+    names = {c["name"] for c in answer.json()["campaigns"]}
+    assert {"Hot leads", "Callbacks"} <= names
+    assert web.emulator.demo is not None
+    for code in web.emulator.demo.campaigns.values():
+        assert code not in answer.text
+    assert "code" not in json.dumps(answer.json()).lower()
