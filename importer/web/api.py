@@ -27,6 +27,7 @@ from starlette.types import Message, Receive
 
 from importer.dialer.client import DialerClient
 from importer.errors import ImporterError
+from importer.i18n import _
 from importer.outcomes import Status
 from importer.redact import redact, register_secret
 from importer.report.writer import read_report_csv
@@ -36,7 +37,6 @@ from importer.web.jobs import PROBLEM_STATUSES, ImportRequest, Mode
 from importer.web.problems import HttpProblem, problem_response, status_of
 from importer.web.state import WebState
 from importer.web.store import FINAL, JobRecord, UploadRecord
-from importer.web.text import _
 from importer.web.uploads import MappingDraft, private_dir, write_private
 
 __all__ = ["api_routes", "job_json", "upload_json"]
@@ -172,9 +172,9 @@ def _counting(receive: Receive, limit: int) -> Receive:
 
 
 def _too_large(limit: int) -> HttpProblem:
-    mb = limit / (1024 * 1024)
+    mb = format(limit / (1024 * 1024), "g")
     return HttpProblem(
-        413, _("The upload is larger than {mb:g} MB.", mb=mb),
+        413, _("The upload is larger than {mb} MB.", mb=mb),
         _("Split the file into smaller ones, or ask whoever runs the server to raise the "
           "limit (--max-upload-mb)."),
     )
@@ -286,7 +286,7 @@ def _choice(item: Any) -> Choice:
         raise HttpProblem(422, _("Each entry of 'columns' needs 'column' and 'role'."))
     role = item.get("role")
     if role not in ROLES:
-        raise HttpProblem(422, _("Unknown role {role!r}.", role=str(role)[:40]),
+        raise HttpProblem(422, _("Unknown role: {role}.", role=str(role)[:40]),
                           ", ".join(ROLES))
     return Choice(item["column"], str(role), str(item.get("key") or ""))
 
@@ -357,7 +357,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
     files = []
     for index, f in enumerate(job.result.get("files", [])):
         files.append({
-            **{k: v for k, v in f.items() if k != "reports"},
+            **{k: v for k, v in f.items() if k != "reports" and not k.startswith("_")},
             "reports": {fmt: _report_url(job.job_id, index, fmt) for fmt in f.get("reports", {})},
         })
     first = files[0]["reports"] if files else {}
@@ -499,17 +499,17 @@ async def job_report(request: Request, user: SignedIn) -> Response:
     job = _job(request)
     index, fmt = int(request.path_params["index"]), str(request.path_params["fmt"])
     path = _report_file(request, job, index, fmt)
-    name = job.result["files"][index]["name"]
-    stem = name.rsplit(".", 1)[0] if "." in name else name
     log.info("%s downloaded the %s report of job %s", user.user, fmt, job.job_id)
-    return FileResponse(path, filename=_download_name(stem, path))
+    return FileResponse(path, filename=_download_name(job.result["files"][index], path))
 
 
-def _download_name(stem: str, path: Path) -> str:
-    """``<the browser's name>.report.csv``: the report's own ending after the file's name."""
-    parts = path.name.split(".")
-    ending = ".".join(parts[-2:]) if len(parts) >= 3 else parts[-1]
-    return f"{stem}.{ending}"
+def _download_name(entry: dict[str, Any], path: Path) -> str:
+    """The report's name with the browser's file name: ``leads.<UTC>.report.csv``."""
+    name, stored = str(entry["name"]), str(entry.get("_stored_stem", ""))
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    if stored and path.name.startswith(stored):
+        return stem + path.name[len(stored):]
+    return path.name
 
 
 @api
@@ -541,7 +541,7 @@ def _statuses(text: str) -> set[str]:
         elif part in {s.value for s in Status}:
             wanted.add(part)
         else:
-            raise HttpProblem(422, _("Unknown status {status!r}.", status=part[:40]))
+            raise HttpProblem(422, _("Unknown status: {status}.", status=part[:40]))
     return wanted
 
 
@@ -625,7 +625,7 @@ async def login(request: Request) -> Response:
                   minutes=max(1, wait // 60))
         if wants_json:
             return problem_response(429, error, "", {"Retry-After": str(wait)})
-        return state.login_page(request, error, 429, next_page)
+        return state.login_page(request, error, 429, next_page, name)
     ok = await run_in_threadpool(state.users.check, name, password)
     if not ok:
         state.limiter.failed(name, address)
@@ -633,7 +633,7 @@ async def login(request: Request) -> Response:
         error = _("Wrong user name or password.")
         if wants_json:
             return problem_response(401, error)
-        return state.login_page(request, error, 401, next_page)
+        return state.login_page(request, error, 401, next_page, name)
     state.limiter.succeeded(name)
     token, csrf = await run_in_threadpool(state.sessions.create, name)
     log.info("%s signed in from %s", name, address)

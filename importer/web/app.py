@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,8 +22,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from importer.i18n import _, use_language
 from importer.web.api import api_routes
 from importer.web.config import WebConfig
+from importer.web.pages import install_pages, page_routes
 from importer.web.problems import problem_response
 from importer.web.state import WebState
 
@@ -74,6 +75,24 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class Language:
+    """Each request in its language (``?lang=``, cookie, the user's, the server's default)."""
+
+    def __init__(self, app: ASGIApp, state: WebState) -> None:
+        """Wrap ``app``."""
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request with its language set (a context variable of this task)."""
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        lang = await asyncio.to_thread(self.state.language_of, Request(scope))
+        with use_language(lang):
+            await self.app(scope, receive, send)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/") or request.method != "GET":
@@ -90,17 +109,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
-        500, "Something went wrong inside the server.",
-        "Tell whoever runs the server; its log has the details.",
+        500, _("Something went wrong inside the server."),
+        _("Tell whoever runs the server; its log has the details."),
     )
 
 
-def create_app(
-    config: WebConfig, *, language_scope: Callable[[str | None], Any] | None = None
-) -> Starlette:
+def create_app(config: WebConfig) -> Starlette:
     """The application: API, pages, static files, and the jobs' lifecycle."""
-    state = WebState(config, language_scope=language_scope)
-    from importer.web.pages import install_pages, page_routes
+    state = WebState(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,6 +139,7 @@ def create_app(
     )
     app.state.web = state
     install_pages(app, state)
+    app.add_middleware(Language, state=state)
     app.add_middleware(SecurityHeaders)
     for job_id in state.runner.interrupted_at_start:
         log.warning("job %s was running when the server stopped: marked interrupted", job_id)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from importer.headers import custom_data_key
+from importer.i18n import _
 from importer.mapping.schema import template_placeholders
 
 __all__ = ["FIELDS", "ROLES", "Choice", "apply_choices", "dump_mapping", "roles"]
@@ -104,9 +105,9 @@ def apply_choices(
     wanted_phones = [c.column for c in final if c.role == "phone"]
     wanted_phones += [c.column for c in final if c.role == "phone2"]
     if not [c for c in final if c.role == "phone"]:
-        problems.append("Choose the column that holds the phone number.")
+        problems.append(_("Choose the column that holds the phone number."))
     elif len([c for c in final if c.role == "phone"]) > 1:
-        problems.append("Only one column can be the phone; make the others a second phone.")
+        problems.append(_("Only one column can be the phone; make the others a second phone."))
     phone = dict(data.get("phone") or {})
     if wanted_phones and wanted_phones != _as_list(phone.get("columns")):
         phone["columns"] = wanted_phones
@@ -128,10 +129,11 @@ def _fields(fields: dict[str, Any], final: list[Choice], problems: list[str]) ->
             fields.pop(name, None)
         elif name == "CustomerName" and len(wanted) > 1:
             if any(ch in col for col in wanted for ch in "{}"):
-                problems.append("A column whose title holds { or } cannot be part of the name.")
+                problems.append(_("A column whose title holds {braces} cannot be part of the "
+                                  "name.", braces="{ }"))
             fields[name] = {"template": " ".join("{" + col + "}" for col in wanted)}
         elif len(wanted) > 1:
-            problems.append(f"Only one column can be {name}.")
+            problems.append(_("Only one column can be {field}.", field=name))
         else:
             fields[name] = {"column": wanted[0]}
     return fields

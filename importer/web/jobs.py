@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 from importer.config import Settings
 from importer.errors import ConfigError, ImporterError, RunInterruptedError
+from importer.i18n import _
 from importer.outcomes import Status
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.redact import redact
 from importer.undo import UndoOptions, UndoResult, undo_run
 from importer.web.store import ACTIVE, JobRecord, UploadRecord, WebStore, utc_now
-from importer.web.text import _
 from importer.web.uploads import UploadStore, private_dir, write_private
 
 __all__ = ["ImportRequest", "JobRunner"]
@@ -305,6 +305,7 @@ class JobRunner:
                 "counts": dict(summary.counts),
                 "total_rows": summary.total_rows,
                 "notes": [_display_names(redact(n), upload) for n in summary.notes],
+                "_stored_stem": _stem(outcome.path.name),
                 "already_imported": summary.already_imported,
                 "exit_code": outcome.exit_code,
                 "reports": reports,
@@ -328,6 +329,16 @@ class JobRunner:
                 job.rows_total = rows_done
 
     # ------------------------------------------------------------------ undo
+
+    def _run_names(self, run_id: str) -> Callable[[str], str]:
+        """For a run this server imported: its stored file name -> the browser's name."""
+        job = self.store.jobs_of_runs([run_id]).get(run_id)
+        pairs = [
+            (str(f["_stored_stem"]), _stem(str(f["name"])))
+            for f in (job.result.get("files", []) if job else [])
+            if f.get("run_id") == run_id and f.get("_stored_stem")
+        ]
+        return _renamer(pairs)
 
     def _run_undo(self, job: JobRecord, run_id: str, dry_run: bool) -> None:
         options = UndoOptions(
@@ -356,6 +367,7 @@ class JobRunner:
 
     def _undo_result(self, result: UndoResult, job_id: str) -> dict[str, Any]:
         root = self.report_dir(job_id)
+        rename = self._run_names(result.run.run_id)
         reports = {
             fmt: str(path.relative_to(root))
             for fmt, path in result.reports.items()
@@ -367,9 +379,10 @@ class JobRunner:
             "counts": dict(result.counts),
             "already_undone": result.already_undone,
             "exit_code": result.exit_code,
-            "notes": [redact(n) for n in result.notes],
+            "notes": [rename(redact(n)) for n in result.notes],
             "files": [{
-                "name": result.run.source_file,
+                "name": rename(result.run.source_file),
+                "_stored_stem": _stem(result.run.source_file),
                 "run_id": result.run.run_id,
                 "counts": dict(result.counts),
                 "reports": reports,
@@ -377,10 +390,29 @@ class JobRunner:
         }
 
 
+def _stem(name: str) -> str:
+    """A file name without its extension."""
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+
+
+def _renamer(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
+    """Our random file names (with and without extension) in a text -> the browser's names."""
+    swaps: list[tuple[str, str]] = []
+    for stored, name in pairs:
+        swaps += [(stored, name), (_stem(stored), _stem(name))]
+
+    def rename(text: str) -> str:
+        for old, new in swaps:
+            text = text.replace(old, new)
+        return text
+
+    return rename
+
+
 def _display_names(text: str, upload: UploadRecord) -> str:
-    for f in upload.files:
-        text = text.replace(str(f.stored), f.name).replace(f.stored.name, f.name)
-    return text
+    """A library text about an upload's files, with the names the user knows."""
+    full = [(str(f.stored), f.name) for f in upload.files]
+    return _renamer(full + [(f.stored.name, f.name) for f in upload.files])(text)
 
 
 def _counts_text(counts: dict[str, int]) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import uvicorn
 
@@ -26,11 +24,10 @@ class WebServer:
         host: str = "127.0.0.1",
         port: int = 8080,
         *,
-        language_scope: Callable[[str | None], Any] | None = None,
         trusted_proxies: str = "127.0.0.1",
     ) -> None:
         """Bind the socket now, so the URL is known and a busy port fails at once."""
-        self.app = create_app(config, language_scope=language_scope)
+        self.app = create_app(config)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from importer.errors import ConfigError
+from importer.i18n import LANGUAGES, Lang, resolve_language, use_language
 from importer.journal import Journal, RunRecord
 from importer.web.auth import LoginLimiter, Sessions
 from importer.web.config import WebConfig
@@ -20,20 +21,17 @@ from importer.web.store import JobRecord, WebStore
 from importer.web.uploads import UploadStore, private_dir
 from importer.web.users import UserStore
 
-__all__ = ["LANGUAGES", "WebState"]
+__all__ = ["LANG_COOKIE", "WebState"]
 
 log = logging.getLogger("importer.web")
 
-LANGUAGES = ("he", "en")
 LANG_COOKIE = "li_lang"
 
 
 class WebState:
     """The app's stores and runner (``app.state.web``)."""
 
-    def __init__(
-        self, config: WebConfig, language_scope: Callable[[str | None], Any] | None = None
-    ) -> None:
+    def __init__(self, config: WebConfig) -> None:
         """Open the data folder (private), the database and the users file."""
         self.config = config
         self.data_dir = private_dir(config.data_dir)
@@ -46,30 +44,28 @@ class WebState:
         self.mappings_dir = private_dir(self.data_dir / "mappings")
         self.runner = JobRunner(
             self.store, self.uploads, config.settings, self.data_dir,
-            lock_timeout=config.lock_timeout, language_scope=language_scope,
+            lock_timeout=config.lock_timeout, language_scope=_job_language,
         )
-        self.languages = LANGUAGES
+        self.languages: tuple[str, ...] = LANGUAGES
         # Set by the pages module: renders the sign-in page with an error.
-        self.login_page: Callable[[Request, str, int, str], Response] = _plain_login
+        self.login_page: Callable[[Request, str, int, str, str], Response] = _plain_login
 
     def close(self) -> None:
         """Stop the jobs (they finish their chunks in flight) and close the database."""
         self.runner.shutdown()
         self.store.close()
 
-    def language_of(self, request: Request) -> str:
-        """``?lang=``, the language cookie, the user's choice, the config, the environment."""
-        wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-        if wanted in self.languages:
-            return str(wanted)
+    def language_of(self, request: Request) -> Lang:
+        """``?lang=``, the language cookie, the user's choice, ``--language``, the environment."""
         signed_in = self.sessions.of(request)
         user = self.users.get(signed_in.user) if signed_in else None
-        if user is not None and user.language in self.languages:
-            return str(user.language)
-        if self.config.language in self.languages:
-            return str(self.config.language)
-        env = os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-        return "he" if env.lower().startswith("he") else "en"
+        choices = [
+            request.query_params.get("lang"),
+            request.cookies.get(LANG_COOKIE),
+            user.language if user else None,
+            self.config.language,
+        ]
+        return resolve_language(*[c for c in choices if c in self.languages])
 
     # ------------------------------------------------------------------ runs
 
@@ -130,10 +126,16 @@ class WebState:
         }
 
 
-def _plain_login(request: Request, error: str, status: int, next_page: str) -> Response:
+def _plain_login(
+    request: Request, error: str, status: int, next_page: str, username: str
+) -> Response:
     from starlette.responses import PlainTextResponse
 
     return PlainTextResponse(error, status_code=status)
 
 
-__all__ += ["LANG_COOKIE"]
+
+
+def _job_language(lang: str | None) -> AbstractContextManager[Lang]:
+    """A job thread's language: the one of the request that started it."""
+    return use_language(resolve_language(lang if lang in LANGUAGES else None))

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from importer.errors import ImporterError, MappingError, SourceError
+from importer.i18n import _
 from importer.mapping import parse_mapping, suggest_mapping
 from importer.mapping.binder import bind
 from importer.mapping.schema import read_yaml
 from importer.sources import SourceOptions, open_source, open_sources, require_phone_sheet
 from importer.web.columns import Choice, apply_choices, dump_mapping, roles
 from importer.web.store import UploadFile, UploadRecord, WebStore
-from importer.web.text import _
 
 __all__ = ["MappingDraft", "UploadStore", "private_dir"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -163,7 +164,7 @@ def test_preview_import_rows_reports_and_undo(web: Web, signed_in: requests.Sess
     assert job["run_id"]
     report = signed_in.get(web.url + job["reports"]["csv"], timeout=30)
     assert report.status_code == 200
-    assert "crm_export_he.report.csv" in report.headers["content-disposition"]
+    assert re.search(r"crm_export_he\.[0-9TZ]+\.report\.csv", report.headers["content-disposition"])
     assert "status" in report.content.decode("utf-8-sig").splitlines()[0]
 
     runs = signed_in.get(f"{web.url}/api/runs", timeout=30).json()["runs"]
