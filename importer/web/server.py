@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -13,6 +17,15 @@ from importer.web.app import create_app
 from importer.web.config import WebConfig
 
 __all__ = ["WebServer"]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its own signal handling: ``serve_forever`` installs ours."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """No handlers here (uvicorn's re-raise the signal at exit: exit status -15)."""
+        yield
 
 
 class WebServer:
@@ -33,6 +46,8 @@ class WebServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.socket.bind((host, port))
+            # Listening now: connections made before uvicorn runs wait in the backlog.
+            self.socket.listen(2048)
         except OSError as exc:
             self.socket.close()
             raise ConfigError(
@@ -40,7 +55,7 @@ class WebServer:
             ).with_hint("Choose another --port, or stop the program using this one.") from None
         self.host = host
         self.port = int(self.socket.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(
+        self.server = _Server(uvicorn.Config(
             self.app,
             log_level="warning",
             access_log=False,
@@ -57,12 +72,28 @@ class WebServer:
         return f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:
-        """Serve in this thread until SIGINT/SIGTERM (jobs are asked to stop first)."""
-        self.server.run(sockets=[self.socket])
+        """Serve until SIGINT/SIGTERM: running jobs stop after their chunks in flight (as
+        Ctrl-C stops an import) and are resumable; a second signal stops at once."""
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._stop_signal)
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.server.should_exit:
+            self.server.force_exit = True
+        self.server.should_exit = True
 
     def start(self) -> None:
         """Serve in a background thread; returns once the server answers."""
-        self._thread = threading.Thread(target=self.serve_forever, name="web", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self.server.run(sockets=[self.socket]), name="web", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:

@@ -94,6 +94,11 @@ class WebState:
     def _run_json(self, journal: Journal, run: RunRecord, job: JobRecord | None) -> dict[str, Any]:
         undo = journal.undo_of(run.run_id)
         name, reports, index = run.source_file, {}, None
+        if job is None:
+            # A job stopped before it finished knows no run id: the run names our file.
+            found = self.store.import_of_file(run.source_path)
+            if found is not None:
+                name, job = found
         if job is not None:
             for i, f in enumerate(job.result.get("files", [])):
                 if f.get("run_id") == run.run_id:

@@ -331,6 +331,22 @@ class WebStore:
         )
         return {r[0]: _job(r[1:]) for r in found}
 
+    def import_of_file(self, stored: str) -> tuple[str, JobRecord | None] | None:
+        """For a stored upload file: its browser name and the latest real import job of it."""
+        found = self._all(
+            "SELECT upload_id, name FROM upload_files WHERE stored = ?", (stored,)
+        )
+        if not found:
+            return None
+        upload_id, name = found[0]
+        jobs = [_job(r) for r in self._all(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE upload_id = ? AND kind = 'import' "
+            "ORDER BY rowid DESC",
+            (upload_id,),
+        )]
+        real = [j for j in jobs if not j.request.get("dry_run")]
+        return name, (real[0] if real else None)
+
     def undo_jobs_of(self, run_id: str) -> list[JobRecord]:
         """The undo jobs started for a run, newest first."""
         return [_job(r) for r in self._all(

@@ -188,3 +188,87 @@ def test_campaigns_by_name_never_code(web: Web, signed_in: requests.Session) -> 
     for code in web.emulator.demo.campaigns.values():
         assert code not in answer.text
     assert "code" not in json.dumps(answer.json()).lower()
+
+
+def test_progress_arrives_as_server_sent_events(web: Web, signed_in: requests.Session) -> None:
+    from importer.emulator.faults import FaultConfig
+
+    upload = _upload(signed_in, web.url, "crm_export_he.csv")
+    web.emulator.set_faults(FaultConfig(latency_ms=1500, methods={"AddCallsBulk"}))
+    answer = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
+                            json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
+    job_id = answer.json()["job_id"]
+    started = time.monotonic()
+    events: list[tuple[str, float]] = []
+    with signed_in.get(f"{web.url}/api/jobs/{job_id}/events", stream=True, timeout=30) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for line in stream.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, time.monotonic() - started))
+                data = json.loads(line.removeprefix("data: "))
+                if kind == "done":
+                    break
+    assert events[0][0] == "progress" and events[0][1] < 1.0  # not held back by a buffer
+    assert events[-1][0] == "done" and data["state"] == "done"
+    assert data["counts"]["added"] == 21
+
+
+def test_old_uploads_are_removed(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "generic_leads_en.csv")
+    state = web.server.app.state.web
+    folder = web.config.data_dir / "uploads" / upload["upload_id"]
+    assert folder.is_dir()
+    state.uploads.keep_days = -1  # everything is "older" than a day from now
+    assert state.uploads.remove_old(set()) == 1
+    assert not folder.exists()
+    answer = signed_in.get(f"{web.url}/api/uploads/{upload['upload_id']}", timeout=10)
+    assert answer.status_code == 404 and answer.json()["hint"]
+
+
+def test_pages_redirect_to_sign_in_and_errors_are_json(web: Web) -> None:
+    answer = requests.get(f"{web.url}/runs", allow_redirects=False, timeout=10)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/runs"
+    session = sign_in(web.url)
+    missing = session.get(f"{web.url}/api/jobs/nope", timeout=10)
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "hint"}
+    bad = session.post(f"{web.url}/api/uploads/nope/jobs", data="{", timeout=10,
+                       headers={"Content-Type": "application/json"})
+    assert bad.status_code == 404
+    page = session.get(f"{web.url}/jobs/nope?lang=he", timeout=10)
+    assert page.status_code == 404 and 'dir="rtl"' in page.text
+
+
+def test_a_mapping_cannot_name_server_files(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "generic_leads_en.csv")
+    base = f"{web.url}/api/uploads/{upload['upload_id']}/mapping"
+    text = signed_in.get(base, timeout=30).json()["yaml"]
+    text += "\n" if not text.endswith("\n") else ""
+    text = text.replace("dedupe:\n", "dedupe:\n  suppression: [/etc/passwd]\n")
+    answer = signed_in.put(base, json={"yaml": text}, timeout=30).json()
+    assert any("suppression" in p for p in answer["problems"])
+    job = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
+                         json={"campaign": "Hot leads", "dry_run": True, "mapping_yaml": text},
+                         timeout=30)
+    assert job.status_code == 422
+
+
+def test_saved_mappings(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "crm_export_he.csv")
+    base = f"{web.url}/api/uploads/{upload['upload_id']}/mapping"
+    text = signed_in.get(base, timeout=30).json()["yaml"]
+    saved = signed_in.post(f"{web.url}/api/mappings", json={"name": "CRM ייצוא", "yaml": text},
+                           timeout=30)
+    assert saved.status_code == 201
+    assert signed_in.get(f"{web.url}/api/mappings", timeout=10).json()["mappings"] == ["CRM ייצוא"]
+    bad = signed_in.post(f"{web.url}/api/mappings", json={"name": "../x", "yaml": text},
+                         timeout=30)
+    assert bad.status_code == 422
+    again = _upload(signed_in, web.url, "crm_export_he.csv")
+    job = signed_in.post(f"{web.url}/api/uploads/{again['upload_id']}/jobs",
+                         json={"campaign": "Hot leads", "dry_run": True,
+                               "mapping_name": "CRM ייצוא"}, timeout=30)
+    assert job.status_code == 202
+    assert _wait(signed_in, web.url, job.json()["job_id"])["state"] == "done"
