@@ -39,6 +39,9 @@ def _users_file(users: Path | None, config_file: Path | None) -> Path:
               show_default=True, help="Largest upload (all files of one upload together).")
 @click.option("--keep-uploads-days", type=click.FloatRange(min=0.01), default=7.0,
               show_default=True, help="Uploaded files older than this are removed.")
+@click.option("--language", type=click.Choice(["he", "en"]), default=None,
+              help="The pages' language for a user who has not chosen one (default: the "
+                   "environment's, LANG/LC_MESSAGES, else English).")
 @click.option("--trusted-proxies", default="127.0.0.1", show_default=True,
               help="Addresses whose X-Forwarded-For/-Proto headers are believed.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -53,6 +56,7 @@ def serve_cmd(
     data_dir: Path | None,
     max_upload_mb: float,
     keep_uploads_days: float,
+    language: str | None,
     trusted_proxies: str,
     log_file: Path | None,
     log_format: str,
@@ -72,6 +76,7 @@ def serve_cmd(
         users_file=users_file or folder / "users.json",
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         keep_uploads_days=keep_uploads_days,
+        language=language,
     )
     server = WebServer(config, host, port, trusted_proxies=trusted_proxies)
     if not config.users_file.exists():
