@@ -39,6 +39,8 @@ def _users_file(users: Path | None, config_file: Path | None) -> Path:
               show_default=True, help="Largest upload (all files of one upload together).")
 @click.option("--keep-uploads-days", type=click.FloatRange(min=0.01), default=7.0,
               show_default=True, help="Uploaded files older than this are removed.")
+@click.option("--inbox", "inbox_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="An inbox.yaml: the Upload page offers its recent files.")
 @click.option("--language", type=click.Choice(["he", "en"]), default=None,
               help="The pages' language for a user who has not chosen one (default: the "
                    "environment's, LANG/LC_MESSAGES, else English).")
@@ -56,12 +58,14 @@ def serve_cmd(
     data_dir: Path | None,
     max_upload_mb: float,
     keep_uploads_days: float,
+    inbox_file: Path | None,
     language: str | None,
     trusted_proxies: str,
     log_file: Path | None,
     log_format: str,
 ) -> None:
     """Serve the web workspace (upload, check the columns, preview, import, undo)."""
+    from importer.inbox.config import load_inbox_config
     from importer.web.config import WebConfig
     from importer.web.server import WebServer
 
@@ -77,6 +81,7 @@ def serve_cmd(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         keep_uploads_days=keep_uploads_days,
         language=language,
+        inbox=load_inbox_config(inbox_file) if inbox_file is not None else None,
     )
     server = WebServer(config, host, port, trusted_proxies=trusted_proxies)
     if not config.users_file.exists():

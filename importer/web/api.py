@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, cast
@@ -33,6 +34,7 @@ from importer.redact import redact, register_secret
 from importer.report.writer import read_report_csv
 from importer.web.auth import SignedIn, client_address
 from importer.web.columns import ROLES, Choice
+from importer.web.inbox_files import find_file, recent_files
 from importer.web.jobs import PROBLEM_STATUSES, ImportRequest, Mode
 from importer.web.problems import HttpProblem, problem_response, status_of
 from importer.web.state import WebState
@@ -182,8 +184,13 @@ def _too_large(limit: int) -> HttpProblem:
 
 @api
 async def post_upload(request: Request, user: SignedIn) -> Response:
-    """``POST /api/uploads`` (multipart, field ``file`` repeatable) → the upload."""
+    """``POST /api/uploads`` (multipart, field ``file`` repeatable) → the upload.
+
+    With a JSON body ``{inbox_files: [id, ...]}``: copies of drop-folder files instead.
+    """
     state = state_of(request)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return await _upload_from_inbox(request, user)
     limit = state.config.max_upload_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + 64 * 1024:  # room for the form's framing
@@ -213,6 +220,56 @@ async def post_upload(request: Request, user: SignedIn) -> Response:
         raise
     log.info("%s uploaded %d file(s) (upload %s)", user.user, len(saved), upload_id)
     return JSONResponse(upload_json(upload), status_code=201)
+
+
+async def _upload_from_inbox(request: Request, user: SignedIn) -> Response:
+    state = state_of(request)
+    ids = (await _json_body(request)).get("inbox_files")
+    if not isinstance(ids, list) or not ids or len(ids) > state.config.max_files:
+        raise HttpProblem(422, _("Send 'inbox_files': the ids from GET /api/inbox/files."))
+    found = [find_file(state.config.inbox, str(i)) for i in ids]
+    if any(f is None for f in found):
+        raise HttpProblem(404, _("That file is no longer in the drop folder."),
+                          _("Reload the page to see the folder's files now."))
+    chosen = [f for f in found if f is not None]
+    if sum(f.size for f in chosen) > state.config.max_upload_bytes:
+        raise _too_large(state.config.max_upload_bytes)
+    upload_id, folder = state.uploads.new_folder()
+    try:
+        saved = []
+        for item in chosen:
+            target = state.uploads.stored_path(folder, item.name)
+            await run_in_threadpool(_copy_file, item.path, target)
+            saved.append((_browser_name(item.name), target))
+        upload = await run_in_threadpool(state.uploads.add, upload_id, user.user, saved)
+    except BaseException:
+        state.uploads.discard(upload_id)
+        raise
+    log.info("%s took %d file(s) from the drop folder (upload %s)", user.user, len(saved),
+             upload_id)
+    return JSONResponse(upload_json(upload), status_code=201)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    with source.open("rb") as src, target.open("xb") as out:
+        target.chmod(0o600)
+        shutil.copyfileobj(src, out, 1024 * 1024)
+
+
+def inbox_json(state: WebState) -> list[dict[str, Any]]:
+    """The drop folders' recent files as the API and the Upload page show them."""
+    return [
+        {"id": f.file_id, "inbox": f.inbox, "folder": f.folder, "name": _browser_name(f.name),
+         "size": f.size,
+         "modified": datetime.fromtimestamp(f.modified, UTC).isoformat(timespec="seconds")}
+        for f in recent_files(state.config.inbox)
+    ]
+
+
+@api
+async def get_inbox_files(request: Request, user: SignedIn) -> Response:
+    """``GET /api/inbox/files`` → ``{files: [{id, inbox, folder, name, size, modified}]}``."""
+    return JSONResponse({"files": await run_in_threadpool(inbox_json, state_of(request))})
 
 
 def _browser_name(name: str | None) -> str:
@@ -674,6 +731,7 @@ def api_routes() -> list[Route]:
         Route("/api/session", get_session, methods=["GET"]),
         Route("/api/session", put_session, methods=["PUT"]),
         Route("/api/uploads", post_upload, methods=["POST"]),
+        Route("/api/inbox/files", get_inbox_files, methods=["GET"]),
         Route("/api/uploads/{upload_id}", get_upload, methods=["GET"]),
         Route("/api/uploads/{upload_id}/sheet", put_sheet, methods=["PUT"]),
         Route("/api/uploads/{upload_id}/mapping", get_mapping, methods=["GET"]),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from importer.config import Settings
+from importer.inbox.config import InboxConfig
 
 __all__ = ["DEFAULT_MAX_UPLOAD_MB", "WebConfig"]
 
@@ -26,3 +27,4 @@ class WebConfig:
     session_idle: timedelta = field(default_factory=lambda: timedelta(hours=12))
     lock_timeout: float = 30.0          # seconds a job waits for another import's campaign lock
     language: str | None = None         # the default page language (else the environment's)
+    inbox: InboxConfig | None = None    # drop folders whose recent files the Upload page offers

@@ -25,7 +25,7 @@ from importer.i18n import LANGUAGE_NAMES, N_, _, current_language, is_rtl, trans
 from importer.outcomes import Status
 from importer.redact import redact
 from importer.report.writer import read_report_csv
-from importer.web.api import _statuses, campaigns, job_json, state_of, upload_json
+from importer.web.api import _statuses, campaigns, inbox_json, job_json, state_of, upload_json
 from importer.web.auth import SignedIn
 from importer.web.columns import FIELDS
 from importer.web.jobs import PROBLEM_STATUSES
@@ -85,6 +85,11 @@ REPORT_LABELS: dict[str, str] = {
     "rejects": N_("Rows to fix (CSV)"),
     "rejects_xlsx": N_("Rows to fix (Excel)"),
 }
+FOLDER_LABELS: dict[str, str] = {
+    "inbox": N_("waiting"),
+    "failed": N_("could not be imported"),
+    "done": N_("imported"),
+}
 MODE_LABELS: dict[str, str] = {
     "append": N_("Add new numbers"),
     "upsert": N_("Add, and update numbers already waiting"),
@@ -121,6 +126,7 @@ def make_environment() -> Environment:
         role_label=lambda r: _label(ROLE_LABELS, r),
         report_label=lambda f: _label(REPORT_LABELS, f),
         mode_label=lambda m: _label(MODE_LABELS, m),
+        folder_label=lambda f: _label(FOLDER_LABELS, f),
         roles=list(ROLE_LABELS),
         fields=FIELDS,
         language_names=LANGUAGE_NAMES,
@@ -212,10 +218,10 @@ async def upload_page(request: Request) -> Response:
         return _to_login(request)
     state = state_of(request)
     limit_mb = state.config.max_upload_bytes / (1024 * 1024)
-    return _pages(request).render(
-        request, "upload.html", {"limit_mb": f"{limit_mb:g}", "max_files": state.config.max_files},
-        signed_in=signed_in,
-    )
+    inbox = await run_in_threadpool(inbox_json, state)
+    return _pages(request).render(request, "upload.html", {
+        "limit_mb": f"{limit_mb:g}", "max_files": state.config.max_files, "inbox": inbox,
+    }, signed_in=signed_in)
 
 
 def _upload_or_404(request: Request) -> Any:

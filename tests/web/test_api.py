@@ -272,3 +272,36 @@ def test_saved_mappings(web: Web, signed_in: requests.Session) -> None:
                                "mapping_name": "CRM ייצוא"}, timeout=30)
     assert job.status_code == 202
     assert _wait(signed_in, web.url, job.json()["job_id"])["state"] == "done"
+
+
+def test_a_file_from_the_drop_folder(emulator_env: Any, tmp_path: Any) -> None:
+    from importer.inbox.config import parse_inbox_config
+    from importer.web.server import WebServer
+    from tests.web.conftest import make_config
+
+    for folder in ("inbox", "failed", "done"):
+        (tmp_path / "leads" / folder).mkdir(parents=True)
+    failed = tmp_path / "leads" / "failed" / "לידים מאתמול.csv"
+    failed.write_bytes((SAMPLES / "crm_export_he.csv").read_bytes())
+    (tmp_path / "leads" / "failed" / "לידים מאתמול.csv.error.txt").write_text("note")
+    (tmp_path / "leads" / "inbox" / "~$open.xlsx").write_bytes(b"lock")
+    inbox = parse_inbox_config({"inboxes": [{"name": "Leads", "path": "leads"}]},
+                               base_dir=tmp_path)
+    server = WebServer(make_config(tmp_path, inbox=inbox), "127.0.0.1", 0)
+    server.start()
+    try:
+        session = sign_in(server.url)
+        (listed,) = session.get(f"{server.url}/api/inbox/files", timeout=10).json()["files"]
+        assert listed["name"] == "לידים מאתמול.csv" and listed["folder"] == "failed"
+        answer = session.post(f"{server.url}/api/uploads", json={"inbox_files": [listed["id"]]},
+                              timeout=30)
+        assert answer.status_code == 201
+        assert answer.json()["files"][0]["row_count"] == 24
+        assert failed.exists()  # a copy: the drop folder is left as it was
+        wrong = session.post(f"{server.url}/api/uploads",
+                             json={"inbox_files": ["../../etc/passwd"]}, timeout=30)
+        assert wrong.status_code == 404
+        page = session.get(f"{server.url}/?lang=he", timeout=10).text
+        assert "לידים מאתמול.csv" in page
+    finally:
+        server.stop()

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from click.testing import CliRunner, Result
+
+from importer.cli import cli
 from importer.web.users import UserStore, hash_password, verify_password
 
 
-def _users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "importer", "users", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, check=False)
+def _users(*args: str, stdin: str = "") -> Result:
+    return CliRunner().invoke(cli, ["users", *args], input=stdin)
 
 
 def test_add_list_remove(tmp_path: Path) -> None:
     users = tmp_path / "users.json"
     done = _users("add", "dana", "--users", str(users), stdin="correct-horse-1\n")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.output
     data = json.loads(users.read_text(encoding="utf-8"))
     stored = data["users"]["dana"]["password"]
     assert stored.startswith("scrypt$") and "correct-horse-1" not in users.read_text()
@@ -26,18 +26,18 @@ def test_add_list_remove(tmp_path: Path) -> None:
     assert UserStore(users).check("dana", "correct-horse-1")
     assert not UserStore(users).check("dana", "correct-horse-2")
     assert _users("list", "--users", str(users)).stdout.split() == ["dana"]
-    assert _users("remove", "dana", "--users", str(users)).returncode == 0
+    assert _users("remove", "dana", "--users", str(users)).exit_code == 0
     assert _users("list", "--users", str(users)).stdout.startswith("No users")
     missing = _users("remove", "dana", "--users", str(users))
-    assert missing.returncode == 2 and "no user" in missing.stderr
+    assert missing.exit_code == 2 and "no user" in missing.stderr
 
 
 def test_short_passwords_and_odd_names_are_refused(tmp_path: Path) -> None:
     users = tmp_path / "users.json"
     short = _users("add", "dana", "--users", str(users), stdin="short\n")
-    assert short.returncode == 2 and "too short" in short.stderr
+    assert short.exit_code == 2 and "too short" in short.stderr
     odd = _users("add", "../x", "--users", str(users), stdin="long-enough-1\n")
-    assert odd.returncode == 2 and "cannot be a user name" in odd.stderr
+    assert odd.exit_code == 2 and "cannot be a user name" in odd.stderr
     assert "Traceback" not in short.stderr + odd.stderr
 
 

@@ -73,6 +73,15 @@
     }
 
     input.addEventListener("change", () => send(input.files));
+    for (const button of document.querySelectorAll("button.take")) {
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        const answer = await api("POST", "/api/uploads", { inbox_files: [button.dataset.file] });
+        button.disabled = false;
+        if (answer.ok) go("/uploads/" + encodeURIComponent(answer.data.upload_id));
+        else showError(answer.data, error);
+      });
+    }
     zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
     zone.addEventListener("drop", (event) => {
