@@ -671,6 +671,9 @@ async def login(request: Request) -> Response:
     """
     state = state_of(request)
     wants_json = "application/json" in request.headers.get("accept", "")
+    if not _same_origin(request):
+        # A form on another site must not sign a browser in (to an account of its choosing).
+        return problem_response(403, _("Sign in from this site's own page."))
     form = await request.form(max_files=0, max_fields=5)
     name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     next_page = str(form.get("next", "/"))
@@ -703,6 +706,14 @@ async def login(request: Request) -> Response:
         response = RedirectResponse(_safe_next(next_page), status_code=303)
     state.sessions.set_cookie(response, token, secure=request.url.scheme == "https")
     return response
+
+
+def _same_origin(request: Request) -> bool:
+    """No Origin header (a script), or this site's own (its scheme and host)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 def _safe_next(target: str) -> str:

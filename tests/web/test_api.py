@@ -305,3 +305,13 @@ def test_a_file_from_the_drop_folder(emulator_env: Any, tmp_path: Any) -> None:
         assert "לידים מאתמול.csv" in page
     finally:
         server.stop()
+
+
+def test_sign_in_from_another_site_is_refused(web: Web) -> None:
+    answer = requests.post(f"{web.url}/login", data={"username": USER, "password": PASSWORD},
+                           headers={"Origin": "https://evil.example"}, allow_redirects=False,
+                           timeout=10)
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    same = requests.post(f"{web.url}/login", data={"username": USER, "password": PASSWORD},
+                         headers={"Origin": web.url}, allow_redirects=False, timeout=10)
+    assert same.status_code == 303
