@@ -28,7 +28,6 @@ from importer.report.writer import read_report_csv
 from importer.web.api import _statuses, campaigns, inbox_json, job_json, state_of, upload_json
 from importer.web.auth import SignedIn
 from importer.web.columns import FIELDS
-from importer.web.jobs import PROBLEM_STATUSES
 from importer.web.problems import HttpProblem
 from importer.web.state import LANG_COOKIE, WebState
 
@@ -299,11 +298,12 @@ async def job_page(request: Request) -> Response:
 
 
 def _rows_page(request: Request, state: WebState, job: dict[str, Any]) -> dict[str, Any] | None:
-    """The rows to look at (problems by default), paged, from the first file's CSV report."""
+    """The rows to look at (problems by default) of one file's CSV report, paged."""
     files = job["files"]
-    if job["state"] != "done" or not files or "csv" not in files[0]["reports"]:
-        return None
     params = request.query_params
+    index = int(params["file"]) if params.get("file", "").isdigit() else 0
+    if job["state"] != "done" or index >= len(files) or "csv" not in files[index]["reports"]:
+        return None
     default = "" if job["kind"] == "undo" else "problems"
     wanted_text = params.get("status", default)
     try:
@@ -311,32 +311,38 @@ def _rows_page(request: Request, state: WebState, job: dict[str, Any]) -> dict[s
         offset = max(0, int(params.get("offset", 0)))
     except (HttpProblem, ValueError):
         wanted, offset, wanted_text = _statuses(default), 0, default
-    runner = state.runner
-    record = runner.get(job["job_id"])
+    record = state.runner.get(job["job_id"])
     assert record is not None
-    path = runner.report_dir(record.job_id) / record.result["files"][0]["reports"]["csv"]
+    path = state.runner.report_dir(record.job_id) / record.result["files"][index]["reports"]["csv"]
     rows = [r for r in read_report_csv(path) if not wanted or r.get("status") in wanted]
     page = rows[offset: offset + PAGE_SIZE]
-    base = f"/jobs/{job['job_id']}?"
-    link = {
-        "prev": base + urlencode({"status": wanted_text, "offset": max(0, offset - PAGE_SIZE)})
-        if offset else "",
-        "next": base + urlencode({"status": wanted_text, "offset": offset + PAGE_SIZE})
-        if offset + PAGE_SIZE < len(rows) else "",
-    }
-    filters = [("", _("All rows"))] if job["kind"] == "undo" else [
-        ("problems", _("Rows to fix")), ("", _("All rows"))]
-    filters += [
-        (s, _gettext(STATUS_LABELS[s])) for s in job["counts"] if job["counts"][s]
-        and s in STATUS_LABELS
-    ]
+
+    def link(**query: object) -> str:
+        return f"/jobs/{job['job_id']}?" + urlencode({"file": index, **query})
+
     return {
         "rows": page, "total": len(rows), "offset": offset, "status": wanted_text,
-        "links": link, "filters": [(value, label, base + urlencode({"status": value}))
-                                   for value, label in filters],
+        "links": {
+            "prev": link(status=wanted_text, offset=max(0, offset - PAGE_SIZE)) if offset else "",
+            "next": link(status=wanted_text, offset=offset + PAGE_SIZE)
+            if offset + PAGE_SIZE < len(rows) else "",
+        },
+        "filters": [(value, label, link(status=value)) for value, label in _filters(job)],
+        "files": [(i, f["name"], link(file=i)) for i, f in enumerate(files)]
+        if len(files) > 1 else [],
+        "file": index,
         "has_name": any(r.get("CustomerName") for r in page),
-        "problem_statuses": [s.value for s in PROBLEM_STATUSES],
     }
+
+
+def _filters(job: dict[str, Any]) -> list[tuple[str, str]]:
+    """The row filters of a job page: its problems, all rows, each status it has."""
+    first = [("", _("All rows"))] if job["kind"] == "undo" else [
+        ("problems", _("Rows to fix")), ("", _("All rows"))]
+    return first + [
+        (s, _gettext(STATUS_LABELS[s]))
+        for s, n in job["counts"].items() if n and s in STATUS_LABELS
+    ]
 
 
 async def runs_page(request: Request) -> Response:

@@ -315,3 +315,20 @@ def test_sign_in_from_another_site_is_refused(web: Web) -> None:
     same = requests.post(f"{web.url}/login", data={"username": USER, "password": PASSWORD},
                          headers={"Origin": web.url}, allow_redirects=False, timeout=10)
     assert same.status_code == 303
+
+
+def test_several_files_in_one_upload(web: Web, signed_in: requests.Session) -> None:
+    data = (SAMPLES / "crm_export_he.csv").read_bytes()
+    files = [("file", ("ינואר.csv", data)), ("file", ("פברואר.csv", data))]
+    upload = signed_in.post(f"{web.url}/api/uploads", files=files, timeout=30).json()
+    assert [f["name"] for f in upload["files"]] == ["ינואר.csv", "פברואר.csv"]
+    answer = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
+                            json={"campaign": "Hot leads", "dry_run": True}, timeout=30)
+    job = _wait(signed_in, web.url, answer.json()["job_id"])
+    assert [f["name"] for f in job["files"]] == ["ינואר.csv", "פברואר.csv"]
+    assert job["files"][1]["counts"]["duplicate_in_batch"] >= 21
+    second = signed_in.get(f"{web.url}/api/jobs/{job['job_id']}/rows",
+                           params={"file": 1, "status": "duplicate_in_batch"}, timeout=30).json()
+    assert second["total"] >= 21 and second["rows"][0]["source_file"] == "פברואר.csv"
+    page = signed_in.get(f"{web.url}/jobs/{job['job_id']}?file=1&lang=he", timeout=30)
+    assert page.status_code == 200 and "פברואר.csv" in page.text
