@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.web.conftest import PASSWORD, SAMPLES, USER, Web
+from importer.emulator.server import EmulatorServer
+from importer.inbox.config import parse_inbox_config
+from importer.web.server import WebServer
+from tests.web.conftest import PASSWORD, SAMPLES, USER, Web, make_config
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -46,6 +49,24 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
+@pytest.fixture
+def web_inbox(emulator_env: EmulatorServer, tmp_path: Path) -> Iterator[Web]:
+    """The web workspace with a drop folder that has a file in failed/."""
+    for folder in ("inbox", "failed", "done"):
+        (tmp_path / "leads" / folder).mkdir(parents=True)
+    failed = tmp_path / "leads" / "failed" / "לידים מהאתר.csv"
+    failed.write_bytes((SAMPLES / "crm_export_he.csv").read_bytes())
+    inbox = parse_inbox_config({"inboxes": [{"name": "לידים", "path": "leads"}]},
+                               base_dir=tmp_path)
+    config = make_config(tmp_path, inbox=inbox)
+    server = WebServer(config, "127.0.0.1", 0)
+    server.start()
+    try:
+        yield Web(server, config, emulator_env)
+    finally:
+        server.stop()
+
+
 def _shot(page: Page, name: str) -> None:
     folder = os.environ.get("LEAD_IMPORTER_SCREENSHOTS")
     if folder:
@@ -64,10 +85,12 @@ def _sign_in(page: Page, web: Web) -> None:
 
 
 def test_upload_columns_preview_import_report_undo_in_hebrew(
-    web: Web, page: Page, tmp_path: Path
+    web_inbox: Web, page: Page, tmp_path: Path
 ) -> None:
+    web = web_inbox
     _sign_in(page, web)
     expect(page.locator("h1")).to_have_text("איזה קובץ מייבאים?")
+    expect(page.locator("table.inbox")).to_contain_text("לידים מהאתר.csv")
     _shot(page, "2-upload")
 
     page.set_input_files("#files", str(SAMPLES / "crm_export_he.csv"))
