@@ -332,3 +332,34 @@ def test_several_files_in_one_upload(web: Web, signed_in: requests.Session) -> N
     assert second["total"] >= 21 and second["rows"][0]["source_file"] == "פברואר.csv"
     page = signed_in.get(f"{web.url}/jobs/{job['job_id']}?file=1&lang=he", timeout=30)
     assert page.status_code == 200 and "פברואר.csv" in page.text
+
+
+def test_one_import_per_campaign_at_a_time(web: Web, signed_in: requests.Session) -> None:
+    from importer.emulator.faults import FaultConfig
+
+    first = _upload(signed_in, web.url, "crm_export_he.csv")
+    second = _upload(signed_in, web.url, "generic_leads_en.csv")
+    web.emulator.set_faults(FaultConfig(latency_ms=1500, methods={"AddCallsBulk"}))
+    running = signed_in.post(f"{web.url}/api/uploads/{first['upload_id']}/jobs",
+                             json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
+    assert running.status_code == 202
+    busy = signed_in.post(f"{web.url}/api/uploads/{second['upload_id']}/jobs",
+                          json={"campaign": "hot leads", "dry_run": False}, timeout=30)
+    assert busy.status_code == 409 and busy.json()["hint"]
+    preview = signed_in.post(f"{web.url}/api/uploads/{second['upload_id']}/jobs",
+                             json={"campaign": "Hot leads", "dry_run": True}, timeout=30)
+    assert preview.status_code == 202  # a dry run adds nothing and takes no lock
+    assert _wait(signed_in, web.url, running.json()["job_id"])["state"] == "done"
+    web.emulator.set_faults(FaultConfig())
+
+
+def test_a_mapping_that_does_not_fit_is_refused(web: Web, signed_in: requests.Session) -> None:
+    upload = _upload(signed_in, web.url, "generic_leads_en.csv")
+    answer = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
+                            json={"campaign": "Hot leads", "dry_run": True,
+                                  "mapping_yaml": "name: x\nphone: {columns: [Nope]}\n"},
+                            timeout=30)
+    assert answer.status_code == 422 and "Nope" in answer.json()["error"]
+    missing = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
+                             json={"dry_run": True}, timeout=30)
+    assert missing.status_code == 422
