@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from typing import Any
 from importer.errors import ConfigError
 
 __all__ = ["User", "UserStore", "hash_password", "valid_user_name", "verify_password"]
+
+log = logging.getLogger(__name__)
 
 # scrypt's cost: 16 MiB of memory and ~50 ms a check; the parameters are stored per hash.
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
@@ -172,11 +175,15 @@ class UserStore:
         return new
 
     def set_language(self, name: str, language: str) -> None:
-        """Remember the user's language."""
+        """Remember the user's language (a read-only users file keeps only the cookie's)."""
         users = dict(self._load())
-        if name in users:
+        if name in users and users[name].get("language") != language:
             users[name] = {**users[name], "language": language}
-            self._write(users)
+            try:
+                self._write(users)
+            except OSError as exc:
+                log.warning("cannot save %s's language in %s (%s)", name, self.path,
+                            exc.strerror or exc)
 
     def remove(self, name: str) -> bool:
         """Remove a user; False when there was none."""
