@@ -29,6 +29,7 @@ from starlette.types import Message, Receive
 from importer.dialer.client import DialerClient
 from importer.errors import ImporterError
 from importer.i18n import _
+from importer.mapping import parse_mapping
 from importer.outcomes import Status
 from importer.redact import redact, register_secret
 from importer.report.writer import read_report_csv
@@ -39,9 +40,9 @@ from importer.web.jobs import PROBLEM_STATUSES, ImportRequest, Mode
 from importer.web.problems import HttpProblem, problem_response, status_of
 from importer.web.state import WebState
 from importer.web.store import FINAL, JobRecord, UploadRecord
-from importer.web.uploads import MappingDraft, private_dir, write_private
+from importer.web.uploads import MappingDraft, mapping_problems
 
-__all__ = ["api_routes", "job_json", "upload_json"]
+__all__ = ["api_routes", "campaigns", "inbox_json", "job_json", "state_of", "upload_json"]
 
 log = logging.getLogger("importer.web")
 
@@ -381,8 +382,6 @@ async def save_mapping(request: Request, user: SignedIn) -> Response:
     if not isinstance(name, str) or not isinstance(text, str):
         raise HttpProblem(422, _("Send 'name' and 'yaml'."))
     path = _mapping_path(request, name.strip())
-    from importer.mapping import parse_mapping
-
     parse_mapping(text, name)  # MappingError (422) lists the problems
     await run_in_threadpool(_write_mapping, path, text)
     log.info("%s saved mapping %r", user.user, name)
@@ -479,8 +478,6 @@ async def _job_mapping(request: Request, upload: UploadRecord, body: dict[str, A
         text = _saved_mapping(request, body["mapping_name"].strip())
     else:
         text = (await run_in_threadpool(state_of(request).uploads.draft, upload)).yaml
-    from importer.web.uploads import mapping_problems
-
     problems = await run_in_threadpool(mapping_problems, text, upload) if text else [
         _("There is no mapping for this file.")
     ]
@@ -761,5 +758,3 @@ def api_routes() -> list[Route]:
         Route("/api/runs/{run_id}/undo", undo, methods=["POST"]),
     ]
 
-
-__all__ += ["campaigns", "private_dir", "write_private"]

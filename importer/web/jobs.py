@@ -30,7 +30,7 @@ from importer.undo import UndoOptions, UndoResult, undo_run
 from importer.web.store import ACTIVE, JobRecord, UploadRecord, WebStore, utc_now
 from importer.web.uploads import UploadStore, private_dir, write_private
 
-__all__ = ["ImportRequest", "JobRunner"]
+__all__ = ["ACTIVE", "PROBLEM_STATUSES", "ImportRequest", "JobRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -443,5 +443,3 @@ class _Progress:
             self.saved = now
             self.runner.store.save_job(self.job)
 
-
-__all__ += ["ACTIVE", "PROBLEM_STATUSES"]
