@@ -28,6 +28,7 @@ from importer.errors import (
     InvalidCampaignError,
     StorageError,
 )
+from importer.i18n import N_
 from importer.phones import PhoneNormalizer, api_form
 from importer.redact import mask, register_secret
 
@@ -83,9 +84,14 @@ def _not_found(value: str, campaigns: list[Campaign]) -> CampaignNotFoundError:
         what = f"named or coded {mask(value)} (shown masked: it may be a code)"
     by_key = {_name_key(c.name): c.name for c in campaigns}
     close = difflib.get_close_matches(_name_key(value), list(by_key), n=1, cutoff=0.75)
-    hint = f"; did you mean {by_key[close[0]]!r}?" if close else ""
+    if close:
+        return CampaignNotFoundError(
+            N_("no campaign {what} in this account; did you mean {close}?; {available}"),
+            what=what, close=repr(by_key[close[0]]), available=_names(campaigns),
+        )
     return CampaignNotFoundError(
-        f"no campaign {what} in this account{hint}; {_names(campaigns)}"
+        N_("no campaign {what} in this account; {available}"), what=what,
+        available=_names(campaigns),
     )
 
 
@@ -108,7 +114,7 @@ def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str 
     value = (name_or_code or "").strip()
     if not value:
         raise ConfigError(
-            "no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)"
+            N_("no campaign given: pass --campaign NAME (or set VOICENTER_CAMPAIGN)")
         ).with_hint("")
     if _CODE_LIKE.fullmatch(value) and not account_code:
         register_secret(value)
@@ -129,8 +135,8 @@ def resolve_campaign(client: DialerClient, name_or_code: str, account_code: str 
         raise _not_found(value, campaigns)
     if any(ch.isspace() for ch in value):
         raise ConfigError(
-            f"{value!r} looks like a campaign name: finding campaigns by name needs the account "
-            "code (set VOICENTER_ACCOUNT_CODE), or pass the campaign code"
+            N_("{name} looks like a campaign name: finding campaigns by name needs the account "
+               "code (set VOICENTER_ACCOUNT_CODE), or pass the campaign code"), name=repr(value)
         )
     register_secret(value)
     try:

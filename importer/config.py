@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from importer.calling_hours import CallingHoursSection
 from importer.errors import ConfigError, ConfigFileError
+from importer.i18n import N_, Lang, parse_language
 from importer.redact import register_secret
 from importer.validation import did_you_mean, sentences
 from importer.yaml_loader import parse_yaml
@@ -65,6 +66,13 @@ class Settings(BaseModel):
     calling_hours: CallingHoursSection = Field(default_factory=CallingHoursSection)
     # "Now" for calling hours (what an import at that moment would do); None: the real clock.
     now: datetime | None = None
+    # The language people read (reports, notes, the console); None: $LC_MESSAGES/$LANG's.
+    language: Lang | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return None if value is None else parse_language(str(value))
 
     @field_validator("now")
     @classmethod
@@ -86,7 +94,7 @@ class Settings(BaseModel):
 _FIELDS = tuple(Settings.model_fields)
 # Said in an error, these would show a code: the value is never repeated.
 _SECRET = ("account_code", "campaign")
-_WHAT = "config file"
+_WHAT = N_("config file")
 
 
 def _key_hint(key: str, where: str) -> str | None:
@@ -104,7 +112,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
             str(path), ["the file is not UTF-8 text; save it as UTF-8"], what=_WHAT
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+        raise ConfigError(N_("{path}: cannot read the config file ({reason})"), path=path,
+                          reason=exc.strerror) from None
     if path.suffix.lower() in {".yaml", ".yml"}:
         values, lines, problems = _yaml_settings(text)
     else:

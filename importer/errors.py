@@ -51,6 +51,8 @@ import errno
 from pathlib import Path
 from typing import ClassVar, Self
 
+from importer.i18n import N_, _
+
 __all__ = [
     "EXIT_API_UNUSABLE",
     "EXIT_BAD_INPUT",
@@ -101,6 +103,26 @@ class ImporterError(Exception):
     #: How to fix it, when the message does not say it all; "" for nothing to add.
     default_hint: ClassVar[str] = ""
     _hint: str | None = None
+    _message_id: str | None = None
+    _values: dict[str, object] | None = None
+
+    def __init__(self, *args: object, **values: object) -> None:
+        # ``Error(N_("{path}: no such file"), path=p)``: the message is a catalogue entry
+        # with values, so the CLI and the drop folders can show it translated (shown()).
+        if values and len(args) == 1 and isinstance(args[0], str):
+            self._message_id, self._values = args[0], values
+            args = (args[0].format_map(values),)
+        super().__init__(*args)
+
+    def shown(self) -> str:
+        """The message in the current language (English when the catalogue has none)."""
+        if self._message_id is not None:
+            return _(self._message_id, **(self._values or {}))
+        return _(str(self))
+
+    def shown_hint(self) -> str:
+        """The hint in the current language ("" for none)."""
+        return _(self.hint) if self.hint else ""
 
     @property
     def hint(self) -> str:
@@ -120,7 +142,7 @@ class ImporterError(Exception):
 class ConfigError(ImporterError):
     """Bad flags, environment variables or configuration file."""
 
-    default_hint = (
+    default_hint = N_(
         "This is a set-up problem, not a problem with the file's rows: check the command's "
         "options (or inbox.yaml for a drop folder), the mapping and the VOICENTER_* settings."
     )
@@ -132,16 +154,30 @@ class ConfigFileError(ConfigError):
     ``what`` names the kind of file in the message ("the inbox configuration has 2 problem(s)").
     """
 
-    what = "configuration file"
-    default_hint = "Correct the lines listed in that file, then run the command again."
+    what = N_("configuration file")
+    default_hint = N_("Correct the lines listed in that file, then run the command again.")
 
     def __init__(self, source: str, problems: list[str], *, what: str | None = None) -> None:
         self.source = source
         self.problems = list(problems)
+        self._what = what or self.what
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(
-            f"{source}: the {what or self.what} has {len(self.problems)} problem(s):\n{lines}"
+            f"{source}: the {self._what} has {len(self.problems)} problem(s):\n{lines}"
         )
+
+    def shown(self) -> str:
+        """The message in the current language (the problems as they were found)."""
+        lines = "\n".join(f"  - {_shown(p)}" for p in self.problems)
+        head = _("{source}: the {what} has {count} problem(s):", source=_shown(self.source),
+                 what=_(self._what), count=len(self.problems))
+        return f"{head}\n{lines}"
+
+
+def _shown(text: str) -> str:
+    """A text in the current language: a note that knows its catalogue entry shows itself."""
+    shown = getattr(text, "shown", None)   # importer.outcomes.Note (a layer above this one)
+    return shown() if callable(shown) else _(text)
 
 
 class MappingError(ConfigFileError):
@@ -152,16 +188,16 @@ class MappingError(ConfigFileError):
     a file no mapping could be made for automatically.
     """
 
-    what = "mapping"
-    default_hint = (
+    what = N_("mapping")
+    default_hint = N_(
         "Correct the mapping file as listed (docs/mapping.md describes every key), then check "
         "it again with `lead-importer mapping check MAPPING`."
     )
-    COLUMNS_HINT: ClassVar[str] = (
+    COLUMNS_HINT: ClassVar[str] = N_(
         "Rename the file's column headers to those the mapping expects, or adjust the mapping "
         "(`lead-importer mapping check MAPPING FILE` shows every problem)."
     )
-    AUTOMATIC_HINT: ClassVar[str] = (
+    AUTOMATIC_HINT: ClassVar[str] = N_(
         "lead-importer could not tell which column holds what. Make sure the first row holds "
         "the column titles and that one column holds the phone numbers, titled for example "
         "'Phone', 'Mobile' or 'טלפון'. If this kind of file comes often, write a mapping for it "
@@ -176,7 +212,7 @@ class MappingError(ConfigFileError):
 class CampaignNotFoundError(ConfigError):
     """No campaign of the account has that name or code."""
 
-    default_hint = (
+    default_hint = N_(
         "Write the campaign name exactly as the dialer shows it (`lead-importer campaigns` "
         "lists them) where it is set: --campaign, the mapping's `campaign:`, inbox.yaml or "
         "VOICENTER_CAMPAIGN."
@@ -186,7 +222,7 @@ class CampaignNotFoundError(ConfigError):
 class SourceError(ImporterError):
     """A source file cannot be read; names the file and, when known, row and column."""
 
-    default_hint = (
+    default_hint = N_(
         "Open the file to check that it is complete and not damaged (a download that did not "
         "finish looks like this), then export or save it again."
     )
@@ -214,11 +250,22 @@ class SourceError(ImporterError):
         self.message = message
         super().__init__(f"{', '.join(where)}: {message}")
 
+    def shown(self) -> str:
+        """The message in the current language: where (file, sheet, row, column), then what."""
+        where = [self.file]
+        if self.sheet:
+            where.append(_("sheet {sheet}", sheet=repr(self.sheet)))
+        if self.row is not None:
+            where.append(_("row {row}", row=self.row))
+        if self.column:
+            where.append(_("column {column}", column=repr(self.column)))
+        return f"{', '.join(where)}: {_shown(self.message)}"
+
 
 class UnsupportedFormatError(SourceError):
     """The file is not in a format we read (or its content contradicts its name)."""
 
-    default_hint = (
+    default_hint = N_(
         "Save the file as an Excel workbook (.xlsx) or as CSV. lead-importer reads .xlsx, "
         ".xlsm, .xls, .ods, .csv, .tsv and .txt files and HTML tables."
     )
@@ -227,7 +274,7 @@ class UnsupportedFormatError(SourceError):
 class EncodingDetectionError(SourceError):
     """The bytes cannot be decoded confidently; the message names the candidates."""
 
-    default_hint = (
+    default_hint = N_(
         "Open the file in Excel and choose File > Save As > 'CSV UTF-8 (Comma delimited)', or "
         "save it as an Excel workbook (.xlsx)."
     )
@@ -236,7 +283,7 @@ class EncodingDetectionError(SourceError):
 class EncryptedFileError(SourceError):
     """The workbook is password-protected."""
 
-    default_hint = (
+    default_hint = N_(
         "Open it in Excel, choose File > Info > Protect Workbook > Encrypt with Password, "
         "delete the password and save the workbook."
     )
@@ -245,7 +292,7 @@ class EncryptedFileError(SourceError):
 class UnsafeFileError(SourceError):
     """The file exceeds a safety limit (size, compression ratio, XML entities)."""
 
-    default_hint = (
+    default_hint = N_(
         "The file is bigger (or more compressed) than the safety limits allow: split it into "
         "smaller files, or open it in Excel and save it again."
     )
@@ -258,7 +305,7 @@ class EmptySourceError(SourceError):
     may be data without a header (a do-not-call list of a single number).
     """
 
-    default_hint = (
+    default_hint = N_(
         "Check that the right report or sheet was exported and that the lead rows are under "
         "a header row."
     )
@@ -349,7 +396,7 @@ class CampaignDisabledError(DialerError):
 class JournalError(ImporterError):
     """The run journal cannot be used (corrupt, or written by a newer version)."""
 
-    default_hint = (
+    default_hint = N_(
         "This concerns lead-importer's own records (the state directory), not the file: "
         "`lead-importer runs` on the same machine shows them."
     )
@@ -385,11 +432,14 @@ class StorageError(ImporterError):
     exit_code = EXIT_API_UNUSABLE
 
     def __init__(
-        self, message: str, *, folder: Path | None = None, pushed: int | None = None
+        self, message: str, *, folder: Path | None = None, pushed: int | None = None,
+        **values: object,
     ) -> None:
         self.folder = folder
         self.pushed = pushed
-        super().__init__(message)
+        if values:
+            values.setdefault("folder", folder)
+        super().__init__(message, **values)
 
     @staticmethod
     def no_room(exc: OSError) -> bool:

@@ -26,6 +26,7 @@ from types import TracebackType
 import filelock
 
 from importer.errors import ConfigError, LockError, StorageError
+from importer.i18n import N_
 
 __all__ = [
     "CampaignLock",
@@ -100,13 +101,13 @@ class StateLock:
             self._make_dir()
             self._lock.acquire(timeout=wait)
         except filelock.Timeout:
-            raise LockError(self._busy_message(wait)) from None
+            message, values = self._busy_message(wait)
+            raise LockError(message, **values) from None
         except OSError as exc:
             if StorageError.no_room(exc):
                 raise StorageError(
-                    f"the disk is full: cannot create the lock file {self.path} "
-                    f"({exc.strerror or exc})",
-                    folder=self.state_dir,
+                    N_("the disk is full: cannot create the lock file {path} ({reason})"),
+                    folder=self.state_dir, path=self.path, reason=exc.strerror or exc,
                 ) from None
             raise ConfigError(self._unusable_message(exc)) from None
         self._depth = 1
@@ -166,10 +167,12 @@ class StateLock:
         owner = self.owner()
         return f" ({owner.describe()})" if owner else f" (lock file {self.path})"
 
-    def _busy_message(self, waited: float) -> str:
+    def _busy_message(self, waited: float) -> tuple[str, dict[str, object]]:
+        """The message (a catalogue entry) and its values."""
         return (
-            f"another lead-importer run is using {self.state_dir}{self._holder()}; waited "
-            f"{waited:g} s. Try again when it has finished."
+            N_("another lead-importer run is using {folder}{holder}; waited {seconds} s. "
+               "Try again when it has finished."),
+            {"folder": self.state_dir, "holder": self._holder(), "seconds": f"{waited:g}"},
         )
 
     def __enter__(self) -> StateLock:
@@ -257,9 +260,17 @@ class CampaignLock(StateLock):
             "`lock_dir` setting)"
         )
 
-    def _busy_message(self, waited: float) -> str:
-        campaign = f"campaign {self.campaign_name!r}" if self.campaign_name else "this campaign"
+    def _busy_message(self, waited: float) -> tuple[str, dict[str, object]]:
+        """The message (a catalogue entry) and its values."""
+        values: dict[str, object] = {"holder": self._holder(), "seconds": f"{waited:g}"}
+        if self.campaign_name:
+            return (
+                N_("another lead-importer run is importing into campaign {campaign}{holder}; "
+                   "waited {seconds} s. Try again when it has finished."),
+                {**values, "campaign": repr(self.campaign_name)},
+            )
         return (
-            f"another lead-importer run is importing into {campaign}{self._holder()}; waited "
-            f"{waited:g} s. Try again when it has finished."
+            N_("another lead-importer run is importing into this campaign{holder}; waited "
+               "{seconds} s. Try again when it has finished."),
+            values,
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from importer.i18n import N_, _
 
 __all__ = [
     "ADDED_GROUP",
@@ -24,14 +27,18 @@ __all__ = [
     "SENT",
     "SETTLED",
     "SKIPPED_GROUP",
+    "STATUS_NAMES",
     "SUCCESS_STATUSES",
     "UNDO_ONLY_STATUSES",
     "UNDO_STATUSES",
     "UPDATED_GROUP",
     "UPDATING",
+    "Note",
     "RowResult",
     "Status",
     "Summary",
+    "shown_note",
+    "status_name",
 ]
 
 
@@ -59,6 +66,72 @@ class Status(StrEnum):
     ALREADY_DIALLED = "already_dialled"      # no longer pending: left alone
     KEPT_ADDED_LATER = "kept_added_later"    # another run (or someone) added it again: kept
     RESTORED = "restored"                    # an upsert's previous details, or a sync removal, back
+
+
+class Note(str):
+    """A summary note: its English text (JSON, logs), and its catalogue entry and values, so
+    the console and the XLSX report can show it in their language (:func:`shown_note`).
+
+    Built as ``Note(N_("{rows} row(s) to fix are in {file}: ..."), rows=..., file=...)``.
+    """
+
+    message_id: str
+    values: dict[str, object]
+
+    def __new__(cls, message_id: str, /, **values: object) -> Note:
+        """The note's English text, remembering how it was made."""
+        self = super().__new__(cls, message_id.format_map(values) if values else message_id)
+        self.message_id = message_id
+        self.values = values
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy/deepcopy (dataclasses.asdict) and pickle rebuild it from its parts.
+        return (_note, (self.message_id, self.values))
+
+    def shown(self) -> str:
+        """The note in the current language."""
+        values = {k: shown_note(v) if isinstance(v, Note) else v for k, v in self.values.items()}
+        return _(self.message_id, **values)
+
+
+def _note(message_id: str, values: dict[str, object]) -> Note:
+    return Note(message_id, **values)
+
+
+def shown_note(note: str) -> str:
+    """A note in the current language (a plain text note: its catalogue entry, if any)."""
+    return note.shown() if isinstance(note, Note) else _(note)
+
+
+#: Each status's name for people (the English name is the code itself; ``_()`` translates).
+STATUS_NAMES: dict[str, str] = {
+    # TRANSLATORS: status names label rows in reports and the console; short, like a label.
+    Status.ADDED: N_("added"),
+    Status.UPDATED: N_("updated"),
+    Status.WOULD_ADD: N_("would_add"),
+    Status.WOULD_UPDATE: N_("would_update"),
+    Status.DUPLICATE_IN_BATCH: N_("duplicate_in_batch"),
+    Status.DUPLICATE_PENDING: N_("duplicate_pending"),
+    Status.DUPLICATE_HISTORY: N_("duplicate_history"),
+    Status.SUPPRESSED: N_("suppressed"),
+    Status.MISSING_PHONE: N_("missing_phone"),
+    Status.INVALID_PHONE: N_("invalid_phone"),
+    Status.TYPE_REJECTED: N_("type_rejected"),
+    Status.REJECTED: N_("rejected"),
+    Status.FAILED: N_("failed"),
+    Status.REMOVED: N_("removed"),
+    Status.NOT_A_LEAD: N_("not_a_lead"),
+    Status.ALREADY_DIALLED: N_("already_dialled"),
+    Status.KEPT_ADDED_LATER: N_("kept_added_later"),
+    Status.RESTORED: N_("restored"),
+}
+
+
+def status_name(status: str) -> str:
+    """The status as people read it in the current language (its code in English)."""
+    name = STATUS_NAMES.get(status)
+    return status if name is None else _(name)
 
 
 #: Statuses of rows that need no attention; big workbooks leave them out.

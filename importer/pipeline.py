@@ -50,13 +50,23 @@ from importer.errors import (
 from importer.file_run import DoneRow, FileRun, RunContext, remove_one, target_from_json
 from importer.gc_tuning import relaxed_gc
 from importer.headers import rejects_columns
+from importer.i18n import N_, Lang
 from importer.journal import Journal, RunKey, RunRecord
 from importer.journal.models import sha256_file, sha256_text
 from importer.locking import CampaignLock, StateLock
 from importer.mapping import Mapping, load_mapping, parse_mapping, suggest_mapping
 from importer.mapping.binder import bind
 from importer.mapping.scheduling import Scheduler, fixed_clock
-from importer.outcomes import DONE_STATUSES, PLANNED, SENT, UPDATING, RowResult, Status, Summary
+from importer.outcomes import (
+    DONE_STATUSES,
+    PLANNED,
+    SENT,
+    UPDATING,
+    Note,
+    RowResult,
+    Status,
+    Summary,
+)
 from importer.phones import PhoneNormalizer, pending_key
 from importer.plain_text import escape_controls
 from importer.push import ChunkPusher, Outcome, Planned
@@ -118,6 +128,7 @@ class ImportOptions:
     # Calling hours when the mapping has none (inbox.yaml's); None: the settings'.
     calling_hours: CallingHoursSection | None = None
     now: datetime | None = None  # --now: decide calling hours as if it were then
+    language: Lang = "en"  # what people read in the reports (machine columns stay English)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +235,11 @@ class _Importer:
 
     def _prepare(self) -> list[_Prepared]:
         if not self.paths:
-            raise ConfigError("no input files given").with_hint("")  # the message says it all
+            raise ConfigError(N_("no input files given")).with_hint("")  # the message says it all
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
-            raise ConfigError(f"file(s) not found: {', '.join(missing)}").with_hint("")
+            raise ConfigError(N_("file(s) not found: {files}"),
+                              files=", ".join(missing)).with_hint("")
         base_mapping: Mapping | None = None
         base_text = ""
         if self.options.mapping_path is not None:
@@ -262,11 +274,11 @@ class _Importer:
             notes: list[str] = []
             seen_notes: set[str] = set()
             for info, bound_notes in read:
-                where = f"sheet {info.sheet!r}: " if info.sheet else ""
                 for note in [*info.warnings, *bound_notes]:
                     if note not in seen_notes:  # workbook-wide notes come with every sheet
                         seen_notes.add(note)
-                        notes.append(f"{where}{note}")
+                        notes.append(Note(N_("sheet {sheet}: {note}"), sheet=repr(info.sheet),
+                                          note=note) if info.sheet else note)
             prepared.append(
                 _Prepared(path, mapping, text, suggested, columns, field_names, normalizer, notes)
             )
@@ -320,8 +332,8 @@ class _Importer:
         """(phone, import ref) of every pending call: of the campaign, or of the whole account."""
         if scope == "account" and not self.settings.account_code:
             raise ConfigError(
-                "dedupe.pending_scope: account checks every campaign of the account, which "
-                "needs the account code (set VOICENTER_ACCOUNT_CODE)"
+                N_("dedupe.pending_scope: account checks every campaign of the account, which "
+                   "needs the account code (set VOICENTER_ACCOUNT_CODE)")
             )
         if scope == "account":
             numbers: list[tuple[str, str | None]] = []
@@ -533,10 +545,10 @@ class _Importer:
         )
         summary.notes.extend(item.notes)
         if item.suggested:
-            summary.notes.append(
+            summary.notes.append(Note(N_(
                 "No mapping was given: the columns were mapped automatically "
                 "(see `lead-importer mapping suggest`)."
-            )
+            )))
         self._file_run = None
         digest = sha256_file(item.path)
         try:
@@ -628,7 +640,8 @@ class _Importer:
                 return self._already_imported(item, finished, summary)
             if unfinished is not None:
                 run_id = unfinished.run_id
-                summary.notes.append(f"Resumed unfinished run {run_id}.")
+                summary.notes.append(Note(N_("Resumed unfinished run {run_id}."),
+                                          run_id=run_id))
                 self._remove_leftovers(unfinished)
                 done_rows = self._resume_state(run_id, ctx.pusher)
                 replaced = {
@@ -686,7 +699,8 @@ class _Importer:
                     summary.notes.extend(
                         _rate_limit_notes(limited_before, ctx.client.limiter.stats())
                     )
-                    summary.notes.append("Interrupted: the rest of the file was not processed.")
+                    summary.notes.append(
+                        Note(N_("Interrupted: the rest of the file was not processed.")))
                     self._close_rejects(rejects, run_id, summary)
                     self._close_report(writer, summary, exit_code=exc.exit_code)
                     if self.journal is not None:
@@ -752,10 +766,11 @@ class _Importer:
         if not paths:
             return
         summary.reports.update({key: str(path) for key, path in paths.items()})
-        summary.notes.append(
-            f"{rejects.rows:,} row(s) to fix are in {paths['rejects'].name}: correct them (in "
-            "Excel, say) and import that file again with the same mapping."
-        )
+        summary.notes.append(Note(
+            N_("{rows} row(s) to fix are in {file}: correct them (in Excel, say) and import "
+               "that file again with the same mapping."),
+            rows=f"{rejects.rows:,}", file=paths["rejects"].name,
+        ))
         if self.journal is not None and run_id:
             for path in paths.values():
                 self.journal.record_rejects_file(
@@ -770,7 +785,8 @@ class _Importer:
         origin = self.journal.rejects_origin(base)
         if origin is not None:
             self.journal.link_rejects(run_id, origin)
-            summary.notes.append(f"This is the rejects file of run {origin}.")
+            summary.notes.append(Note(N_("This is the rejects file of run {run_id}."),
+                                      run_id=origin))
 
     def _record_stop(self, run_id: str, writer: ReportWriter) -> None:
         """Mark the run interrupted if the journal still can be written (it is resumed anyway)."""
@@ -803,6 +819,7 @@ class _Importer:
             rtl=looks_rtl(item.columns),
             xlsx_row_limit=self.options.xlsx_row_limit,
             summary=summary,
+            language=self.options.language,
         )
 
     @staticmethod
@@ -827,10 +844,11 @@ class _Importer:
         assert self.journal is not None
         summary.run_id = finished.run_id
         summary.already_imported = True
-        summary.notes.append(
-            f"Already imported by run {finished.run_id} on {finished.finished_at}; nothing was "
-            "sent. Use --again to import it again."
-        )
+        summary.notes.append(Note(
+            N_("Already imported by run {run_id} on {finished_at}; nothing was sent. Use "
+               "--again to import it again."),
+            run_id=finished.run_id, finished_at=finished.finished_at,
+        ))
         writer = self._writer(item, summary)
         with writer:
             for row in self.journal.regenerate_report_rows(finished.run_id):

@@ -46,9 +46,10 @@ from importer.errors import (
     RunInterruptedError,
 )
 from importer.file_run import remove_one, update_one
+from importer.i18n import N_, Lang
 from importer.journal import Journal, RunRecord, UndoItem, UndoRecord, sha256_file
 from importer.locking import CampaignLock
-from importer.outcomes import RowResult, Status, Summary
+from importer.outcomes import Note, RowResult, Status, Summary
 from importer.phones import pending_key
 from importer.push import ChunkPusher, Planned
 from importer.redact import register_secret
@@ -77,6 +78,7 @@ class UndoOptions:
     state_dir: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lock_timeout: float = 10.0
+    language: Lang = "en"            # what people read in the undo's reports
 
 
 @dataclass(slots=True)
@@ -242,7 +244,8 @@ class _Undo:
         )
         resumed = undo is not None and (undo.outcome is not None or self._has_done(undo))
         if resumed:
-            summary.notes.append("An earlier attempt was interrupted; this one finished it.")
+            summary.notes.append(
+                Note(N_("An earlier attempt was interrupted; this one finished it.")))
         summary.notes.extend(self._sync_notes())
         writer = self._writer(summary)
         pusher = ChunkPusher(client, campaign.code, policy=self.options.retry, ref_key=None)
@@ -270,7 +273,8 @@ class _Undo:
             failed = summary.counts.get(Status.FAILED.value, 0)
             summary.exit_code = EXIT_ROWS_FAILED if failed else EXIT_OK
             if not writer.total:
-                summary.notes.append("The run added, updated or removed no call: nothing to undo.")
+                summary.notes.append(
+                    Note(N_("The run added, updated or removed no call: nothing to undo.")))
             reports = writer.close(summary)
         if undo is not None:
             self.journal.finish_undo(
@@ -335,6 +339,7 @@ class _Undo:
             formats=self.options.report_formats,
             field_names=self.journal.field_names(run.run_id),
             summary=summary,
+            language=self.options.language,
         )
 
     def _row(self, item: UndoItem, status: str, reason: str, campaign: Campaign) -> RowResult:

@@ -40,6 +40,14 @@ def _calling_hours_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAD_IMPORTER_NOW", TEST_NOW)
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English unless they choose Hebrew: the machine's locale does not decide."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
     """A running emulator with the demo account; faults off."""

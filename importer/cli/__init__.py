@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-from importer.cli._common import ImporterGroup, run_cli
+from importer.cli._common import ImporterGroup, add_lang_option, run_cli
 
 __all__ = ["cli", "main"]
 
@@ -50,7 +50,9 @@ class _LazyGroup(ImporterGroup):
         module = _COMMANDS.get(cmd_name)
         if module is not None and cmd_name not in self.commands:
             importlib.import_module(f"importer.cli.{module}").register(self)
-        return self.commands.get(cmd_name)
+        command = self.commands.get(cmd_name)
+        # `--lang` on every command too, so `lead-importer import FILE --lang he` works.
+        return None if command is None else add_lang_option(command)
 
 
 @click.group(
@@ -60,6 +62,9 @@ class _LazyGroup(ImporterGroup):
 @click.version_option(package_name="lead-importer")
 def cli() -> None:
     """Move sales leads from spreadsheets into Voicenter dialer campaigns."""
+
+
+add_lang_option(cli)   # `lead-importer --lang he COMMAND ...`
 
 
 def main() -> None:

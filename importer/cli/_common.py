@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,15 +20,29 @@ from importer.errors import (
     ConfigError,
     ImporterError,
 )
+from importer.i18n import (
+    LANGUAGES,
+    Lang,
+    UnknownLanguageError,
+    _,
+    language_from_environment,
+    parse_language,
+    resolve_language,
+    use_language,
+)
+from importer.outcomes import shown_note
 from importer.plain_text import escape_controls
 from importer.redact import install_log_redaction, redact
 from importer.report import REPORT_FORMAT_NAMES, parse_report_formats
 
 __all__ = [
     "ImporterGroup",
+    "add_lang_option",
     "api_options",
+    "choose_language",
     "echo_json",
     "fail",
+    "language_flag",
     "report_format_option",
     "run_cli",
     "settings_from",
@@ -46,7 +61,7 @@ def sheet_option(value: str | None) -> str | int | None:
     text = value.strip()
     if text.isdigit():
         if int(text) < 1:
-            raise click.BadParameter("sheet numbers count from 1 (1 = the first sheet)",
+            raise click.BadParameter(_("sheet numbers count from 1 (1 = the first sheet)"),
                                      param_hint="--sheet")
         return int(text) - 1
     return value
@@ -63,7 +78,7 @@ def now_option(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a date and time like 2026-12-04T15:00+02:00"
+            _("{value} is not a date and time like 2026-12-04T15:00+02:00", value=repr(value))
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("Asia/Jerusalem"))
@@ -72,26 +87,92 @@ def now_option(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 def fail(message: str, exit_code: int) -> NoReturn:
     """Print one redacted paragraph to stderr and exit."""
-    click.echo(f"Error: {redact(message)}", err=True)
+    click.echo(_("Error: {message}").format(message=redact(message)), err=True)
     sys.exit(exit_code)
 
 
 def show_error(exc: ImporterError, *, as_json: bool = False) -> None:
     """Print a library error: its message, then how to fix it (its hint), on stderr.
 
+    Both in the language of the command (English when the catalogue has no translation).
     The hint is the one a drop folder's .error.txt note gives for the same error.
     """
-    message = redact(str(exc))
-    hint = redact(exc.hint)
-    click.echo(f"Error: {message}", err=True)
+    message = redact(exc.shown())
+    hint = redact(exc.shown_hint())
+    # Filled in after translating, not isolated: a whole paragraph takes the line's direction.
+    click.echo(_("Error: {message}").format(message=message), err=True)
     if hint:
-        click.echo(f"How to fix it: {hint}", err=True)
+        click.echo(_("How to fix it: {hint}").format(hint=hint), err=True)
     if as_json:
-        # A script reading stdout gets an answer too, not an empty stream.
-        answer: dict[str, Any] = {"error": message, "exit_code": exc.exit_code}
-        if hint:
-            answer["hint"] = hint
+        # A script reading stdout gets an answer too, not an empty stream; scripts read
+        # English (the message's and the hint's English text), whatever the language.
+        answer: dict[str, Any] = {"error": redact(str(exc)), "exit_code": exc.exit_code}
+        if exc.hint:
+            answer["hint"] = redact(exc.hint)
         echo_json(answer)
+
+
+# --- the language of a command ---------------------------------------------------------
+
+_LANG_KEY = "lead_importer.language"
+
+
+def _lang_callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--lang``: fixes the language for the whole command (it beats every file's)."""
+    if value is None:
+        return
+    try:
+        lang = parse_language(value)
+    except UnknownLanguageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lang") from None
+    root = ctx.find_root()
+    root.meta[_LANG_KEY] = lang
+    # Reset when the whole command line is done (CliRunner runs many in one thread).
+    root.with_resource(use_language(lang))
+
+
+def _lang_param() -> click.Option:
+    return click.Option(
+        ["--lang"],
+        metavar="|".join(LANGUAGES),
+        default=None,
+        expose_value=False,
+        is_eager=True,   # before the other options: their errors are in this language
+        callback=_lang_callback,
+        help="The language of what people read (console, reports, notes): "
+             + ", ".join(LANGUAGES) + ". Default: the mapping's, inbox.yaml's or config's "
+             "`language:`, else $LC_MESSAGES/$LANG, else English.",
+    )
+
+
+def add_lang_option(command: click.Command) -> click.Command:
+    """Give ``command`` (and, for a group, each of its commands) a ``--lang`` option."""
+    if not any(p.name == "lang" for p in command.params):
+        command.params.append(_lang_param())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_lang_option(sub)
+    return command
+
+
+def language_flag() -> Lang | None:
+    """The language ``--lang`` asked for, if any."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_root().meta.get(_LANG_KEY)
+
+
+def choose_language(*choices: str | None) -> Lang:
+    """The command's language: ``--lang``, else the first of ``choices``, else $LANG's.
+
+    ``choices`` are the files' ``language:`` in precedence order (mapping, inbox.yaml,
+    config); the language stays in force until the command line is done.
+    """
+    root = click.get_current_context().find_root()
+    flag: Lang | None = root.meta.get(_LANG_KEY)
+    lang = flag or resolve_language(*choices)
+    if flag is None:
+        root.with_resource(use_language(lang))
+    return lang
 
 
 class ImporterGroup(click.Group):
@@ -107,6 +188,9 @@ class ImporterGroup(click.Group):
         # Read before invoking: click consumes the arguments as it parses them.
         # (ctx.args holds what follows the subcommand's name.)
         wants_json = "--json" in ctx.args
+        if ctx.parent is None and _LANG_KEY not in ctx.meta:
+            # Until a flag or a file says otherwise: the environment's ($LC_MESSAGES, $LANG).
+            ctx.with_resource(use_language(language_from_environment(os.environ)))
         try:
             return super().invoke(ctx)
         except ImporterError as exc:
@@ -121,7 +205,7 @@ def run_cli(group: click.Group) -> None:
     try:
         code = group.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo(_("Aborted."), err=True)
         sys.exit(EXIT_API_UNUSABLE)
     except click.ClickException as exc:
         exc.show()
@@ -130,13 +214,14 @@ def run_cli(group: click.Group) -> None:
         show_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        click.echo(_("Interrupted."), err=True)
         sys.exit(EXIT_API_UNUSABLE)
     except Exception as exc:  # last resort: never show a traceback to a user
         log.debug("unexpected error", exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
         fail(
-            f"unexpected internal error ({type(exc).__name__}: {exc}). "
-            "Please report it with the command you ran.",
+            _("unexpected internal error ({error}). Please report it with the command you ran.",
+              error=error),
             EXIT_INTERNAL,
         )
     sys.exit(code if isinstance(code, int) else EXIT_OK)
@@ -145,9 +230,10 @@ def run_cli(group: click.Group) -> None:
 def echo_notes_and_reports(notes: Iterable[str], reports: Mapping[str, Path]) -> None:
     """The lines under a file's summary: its notes, then where each report went."""
     for note in notes:
-        click.echo(f"  note: {note}")
+        click.echo(_("  note: {note}").format(note=shown_note(note)))
     for fmt, path in reports.items():
-        click.echo(f"  report ({fmt}): {escape_controls(str(path))}")
+        click.echo(_("  report ({format}): {path}").format(format=fmt,
+                                                           path=escape_controls(str(path))))
 
 
 def echo_json(obj: Any) -> None:
@@ -191,5 +277,8 @@ def report_format_option(func: F) -> F:
 
 
 def settings_from(config_file: Path | None, api_url: str | None, **extra: Any) -> Settings:
-    """Load settings with CLI flags taking precedence."""
-    return load_settings(config_file, api_url=api_url, **extra)
+    """Load settings with CLI flags taking precedence (and the config's ``language:``)."""
+    settings = load_settings(config_file, api_url=api_url, **extra)
+    if click.get_current_context(silent=True) is not None:
+        choose_language(settings.language)
+    return settings

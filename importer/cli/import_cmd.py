@@ -17,6 +17,7 @@ import click
 
 from importer.cli._common import (
     api_options,
+    choose_language,
     echo_json,
     echo_notes_and_reports,
     now_option,
@@ -25,8 +26,10 @@ from importer.cli._common import (
     sheet_option,
 )
 from importer.errors import RunInterruptedError
+from importer.i18n import N_, _
 from importer.logs import configure_logging
-from importer.outcomes import IMPORT_STATUSES, Status
+from importer.mapping.schema import mapping_language
+from importer.outcomes import IMPORT_STATUSES, Status, status_name
 from importer.pipeline import (
     ENGINES,
     Engine,
@@ -51,7 +54,7 @@ def _graceful_signals(cancel: threading.Event) -> Iterator[None]:
             raise KeyboardInterrupt
         cancel.set()
         click.echo(
-            "Stopping after the chunks in flight (press Ctrl-C again to abort)...", err=True
+            _("Stopping after the chunks in flight (press Ctrl-C again to abort)..."), err=True
         )
 
     previous = {}
@@ -84,6 +87,10 @@ def _estimate_rows(path: Path) -> int | None:
     return max(lines, 1)
 
 
+# TRANSLATORS: the stages of an import, shown next to a progress bar.
+_STAGES = {"read": N_("read"), "push": N_("push"), "sync": N_("sync")}
+
+
 class _Progress:
     """A rich progress bar on a terminal; silent otherwise."""
 
@@ -108,7 +115,7 @@ class _Progress:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} rows/s"),
+                TextColumn(_("{rate} rows/s").replace("{rate}", "{task.fields[rate]}")),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 transient=False,
@@ -131,7 +138,9 @@ class _Progress:
             total = max(total, event.done)  # the estimate counts lines, not records
         task = self._tasks.get(key)
         if task is None:
-            task = self._bar.add_task(f"{event.file} [{event.stage}]", total=total, rate="-")
+            stage = _STAGES.get(event.stage)
+            task = self._bar.add_task(f"{event.file} [{_(stage) if stage else event.stage}]",
+                                      total=total, rate="-")
             self._tasks[key] = task
         elapsed = self._bar.tasks[task].elapsed or 0.0
         rate = f"{event.done / elapsed:,.0f}" if elapsed > 0 else "-"
@@ -143,17 +152,20 @@ def _print_summary(result: ImportResult) -> None:
         summary = outcome.summary
         name = escape_controls(summary.source_file)  # one file, one line, read as written
         parts = _count_parts(summary.counts)
+        rows = f"{summary.total_rows:,}"
         if summary.already_imported:
-            click.echo(
-                f"{name}: already imported, nothing sent now (run "
-                f"{summary.run_id} had {summary.total_rows:,} row(s): {parts})"
-            )
+            click.echo(_("{name}: already imported, nothing sent now (run {run_id} had {rows} "
+                         "row(s): {parts})").format(name=name, run_id=summary.run_id, rows=rows,
+                                                    parts=parts))
+        elif summary.dry_run:
+            click.echo(_("{name}: {rows} row(s): {parts} (dry run: nothing was sent or "
+                         "removed)").format(name=name, rows=rows, parts=parts))
         else:
-            dry = " (dry run: nothing was sent or removed)" if summary.dry_run else ""
-            click.echo(f"{name}: {summary.total_rows:,} row(s): {parts}{dry}")
+            click.echo(_("{name}: {rows} row(s): {parts}").format(name=name, rows=rows,
+                                                                  parts=parts))
         echo_notes_and_reports(summary.notes, outcome.reports)
     if result.run_id:
-        click.echo(f"run id: {result.run_id}")
+        click.echo(_("run id: {run_id}").format(run_id=result.run_id))
     failed = sum(
         o.summary.counts.get(Status.FAILED.value, 0)
         + o.summary.counts.get(Status.REJECTED.value, 0)
@@ -161,8 +173,8 @@ def _print_summary(result: ImportResult) -> None:
     )
     if failed:
         click.echo(
-            f"{failed:,} row(s) were rejected or not delivered: see the reports; "
-            "run the same command again to retry the undelivered ones.",
+            _("{count} row(s) were rejected or not delivered: see the reports; run the same "
+              "command again to retry the undelivered ones.").format(count=f"{failed:,}"),
             err=True,
         )
 
@@ -170,12 +182,16 @@ def _print_summary(result: ImportResult) -> None:
 def _count_parts(counts: dict[str, int]) -> str:
     """``"12 added, 1 missing_phone; 3 not_a_lead"``: rows that are not leads come apart."""
     apart = counts.get(Status.NOT_A_LEAD.value, 0)
+    # TRANSLATORS: one status's count in the console summary, e.g. "12 added".
+    each = _("{count} {status}")
     leads = ", ".join(
-        f"{v:,} {k}" for k, v in counts.items() if v and k != Status.NOT_A_LEAD.value
+        each.format(count=f"{v:,}", status=status_name(k))
+        for k, v in counts.items() if v and k != Status.NOT_A_LEAD.value
     )
     if not apart:
-        return leads or "no rows"
-    return "; ".join(filter(None, [leads, f"{apart:,} not_a_lead"]))
+        return leads or _("no rows")
+    not_leads = each.format(count=f"{apart:,}", status=status_name(Status.NOT_A_LEAD))
+    return "; ".join(filter(None, [leads, not_leads]))
 
 
 def _result_to_json(result: ImportResult) -> dict[str, Any]:
@@ -295,6 +311,7 @@ def import_command(
     configure_logging(level=level, log_format="json" if log_format == "json" else "text",
                       log_file=log_file)
     settings = settings_from(config_file, api_url, state_dir=state_dir)
+    language = choose_language(mapping_language(mapping_path), settings.language)
     sheet_value = sheet_option(sheet)
     options = ImportOptions(
         campaign=campaign,
@@ -317,6 +334,7 @@ def import_command(
         suppression=suppression,
         calling_hours_off=calling_hours == "off",
         now=now,
+        language=language,
         source_options=SourceOptions(
             encoding=encoding,
             delimiter=delimiter,
@@ -332,8 +350,9 @@ def import_command(
             result = run_import(list(paths), options, settings, progress=progress, cancel=cancel)
     except KeyboardInterrupt:
         raise RunInterruptedError(
-            "aborted by a second signal before the chunks in flight were recorded. Run the "
-            "same command again: it checks them against the campaign before sending anything."
+            N_("aborted by a second signal before the chunks in flight were recorded. Run the "
+               "same command again: it checks them against the campaign before sending "
+               "anything.")
         ) from None
     if as_json:
         echo_json(_result_to_json(result))

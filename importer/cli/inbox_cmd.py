@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from importer.cli._common import echo_json, fail, settings_from
+from importer.cli._common import echo_json, fail, language_flag, settings_from
 from importer.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
+from importer.i18n import _
 from importer.inbox import (
     InboxRunner,
     OnceResult,
@@ -21,6 +22,7 @@ from importer.inbox import (
 )
 from importer.inbox.check import Check, check_config, worst_exit
 from importer.inbox.config import load_inbox_config, missing_environment
+from importer.inbox.runner import inbox_language
 from importer.logs import configure_logging
 from importer.plain_text import escape_controls
 from importer.redact import redact
@@ -51,7 +53,7 @@ def _check_line(check: Check) -> str:
     """``ok    inbox 'Leads': campaign: ...``: one line per check, whatever the texts hold."""
     text = f"{check.where}: {check.found}"
     if check.fix and check.level in {"fail", "warn"}:
-        text += f" Fix: {check.fix}"
+        text += f" Fix: {check.fix}"  # i18n: ok (check lines are English, for scripts)
     return redact(f"{check.level.upper() if check.level == 'fail' else check.level:<5} "
                   f"{escape_controls(' '.join(text.split()))}")
 
@@ -112,11 +114,12 @@ def register(group: click.Group) -> None:
     )
     def init_cmd(*, directory: Path, campaign: str | None, mapping: str) -> None:
         """Create DIRECTORY/inbox.yaml and the folders inbox/ processing/ done/ failed/ reports/."""
-        config_path = init_inbox(directory, campaign=campaign, mapping=mapping)
-        click.echo(f"Created {config_path} and the folders:")
+        config_path = init_inbox(directory, campaign=campaign, mapping=mapping,
+                                 language=language_flag())
+        click.echo(_("Created {file} and the folders:").format(file=config_path))
         for name in ("inbox", "processing", "done", "failed", "reports"):
             click.echo(f"  {directory / name}")
-        click.echo("Staff save files into the inbox folder. Check the settings, then run:")
+        click.echo(_("Staff save files into the inbox folder. Check the settings, then run:"))
         click.echo("  " + shlex.join(["lead-importer", "inbox", "run", "--config",
                                       str(config_path), "--once"]))
 
@@ -169,7 +172,8 @@ def register(group: click.Group) -> None:
             log.warning("notifications: %s is not set; that notification will fail", missing)
         stop, cancel = threading.Event(), threading.Event()
         install_stop_signals(stop, cancel)
-        runner = InboxRunner(config, settings, stop=stop, cancel=cancel)
+        runner = InboxRunner(config, settings, stop=stop, cancel=cancel,
+                             language=language_flag())
         if once:
             result = runner.run_once()
             if as_json:
@@ -180,10 +184,10 @@ def register(group: click.Group) -> None:
                 for problem in result.setup_problems:
                     click.echo(_setup_line(problem))
             for message in result.folder_errors:
-                click.echo(f"Error: {redact(message)}", err=True)
+                click.echo(_("Error: {message}").format(message=redact(message)), err=True)
             raise SystemExit(result.exit_code)
         if as_json:
-            fail("--json needs --once", EXIT_BAD_INPUT)
+            fail(_("--json needs --once"), EXIT_BAD_INPUT)
 
         def show(processed: ProcessedFile) -> None:
             click.echo(_line(processed))
@@ -234,6 +238,7 @@ def register(group: click.Group) -> None:
             report_dir=inbox.reports_dir,
             report_formats=frozenset(inbox.report_formats),
             state_dir=state_dir,
+            language=inbox_language(inbox, settings, language_flag()),
         )
         run_undo(options, settings, yes=yes, as_json=as_json)
 
@@ -272,7 +277,8 @@ def register(group: click.Group) -> None:
                 click.echo(_check_line(check))
             problems = sum(1 for c in checks if c.level == "fail")
             click.echo(
-                f"{problems} problem(s): files would wait in inbox/ until fixed (exit {code})."
-                if problems else "All checks passed: dropped files will be imported."
+                _("{count} problem(s): files would wait in inbox/ until fixed (exit {code}).")
+                .format(count=problems, code=code)
+                if problems else _("All checks passed: dropped files will be imported.")
             )
         raise SystemExit(code)

@@ -15,6 +15,7 @@ import phonenumbers
 from importer.cli._common import echo_json, fail, report_format_option, settings_from
 from importer.config import load_settings
 from importer.errors import EXIT_BAD_INPUT
+from importer.i18n import current_language
 from importer.journal import HistoryEntry, Journal, RunRecord
 from importer.outcomes import ADDED_GROUP, SKIPPED_GROUP, UPDATED_GROUP, Status
 from importer.report import REPORT_FORMAT_NAMES
@@ -276,6 +277,7 @@ def undo_cmd(
         report_formats=report_formats,
         state_dir=_state_dir(state_dir, config_file),
         lock_timeout=lock_timeout,
+        language=current_language(),
     )
     run_undo(options, settings, yes=yes, as_json=as_json)
 
@@ -335,6 +337,7 @@ def report_cmd(
             formats=report_formats,
             field_names=journal.field_names(run.run_id),
             started_at=datetime.fromisoformat(run.started_at.replace("Z", "+00:00")),
+            language=current_language(),
         )
         with writer:
             for row in journal.regenerate_report_rows(run.run_id):

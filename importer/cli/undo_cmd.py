@@ -11,7 +11,8 @@ import click
 from importer.cli._common import echo_json, echo_notes_and_reports
 from importer.config import Settings
 from importer.errors import EXIT_BAD_INPUT, ConfigError
-from importer.outcomes import Status
+from importer.i18n import N_, _
+from importer.outcomes import Status, status_name
 from importer.plain_text import escape_controls
 from importer.undo import UndoOptions, UndoResult, undo_run
 
@@ -19,8 +20,10 @@ __all__ = ["run_undo"]
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    parts = [f"{n:,} {status}" for status, n in counts.items() if n]
-    return ", ".join(parts) or "nothing to undo"
+    each = _("{count} {status}")
+    parts = [each.format(count=f"{n:,}", status=status_name(status))
+             for status, n in counts.items() if n]
+    return ", ".join(parts) or _("nothing to undo")
 
 
 def _confirm(options: UndoOptions, settings: Settings, yes: bool) -> bool:
@@ -29,18 +32,20 @@ def _confirm(options: UndoOptions, settings: Settings, yes: bool) -> bool:
         return True
     if not sys.stdin.isatty():
         raise ConfigError(
-            "an undo removes calls from a campaign: confirm with --yes (stdin is not a "
-            "terminal, so nobody can be asked)"
-        ).with_hint(f"`--dry-run` shows what undoing run {options.run_id} would do.")
+            N_("an undo removes calls from a campaign: confirm with --yes (stdin is not a "
+               "terminal, so nobody can be asked)")
+        ).with_hint(_("`--dry-run` shows what undoing run {run_id} would do.").format(
+            run_id=options.run_id))
     preview = undo_run(replace(options, dry_run=True, report_formats=frozenset()), settings)
     if preview.already_undone:
         return True  # nothing will change; the real call says so
     run = preview.run
     click.echo(
-        f"Undoing run {run.run_id} ({escape_controls(run.source_file)}, campaign "
-        f"{run.campaign_name!r}) would do: {_counts_text(preview.counts)}."
+        _("Undoing run {run_id} ({file}, campaign {campaign}) would do: {counts}.").format(
+            run_id=run.run_id, file=escape_controls(run.source_file),
+            campaign=repr(run.campaign_name), counts=_counts_text(preview.counts))
     )
-    return click.confirm("Go ahead?", default=False)
+    return click.confirm(_("Go ahead?"), default=False)
 
 
 def _as_json(result: UndoResult) -> dict[str, Any]:
@@ -68,19 +73,24 @@ _UNDO_ORDER = (
 def _print(result: UndoResult) -> None:
     run = result.run
     name = escape_controls(run.source_file)
+    counts = _counts_text(result.counts)
     if result.already_undone:
-        click.echo(f"{name}: run {run.run_id} was already undone; nothing was changed.")
+        click.echo(_("{name}: run {run_id} was already undone; nothing was changed.").format(
+            name=name, run_id=run.run_id))
+    elif result.dry_run:
+        click.echo(_("{name}: undo of run {run_id}: {counts} (dry run: nothing was changed)")
+                   .format(name=name, run_id=run.run_id, counts=counts))
     else:
-        dry = " (dry run: nothing was changed)" if result.dry_run else ""
-        click.echo(f"{name}: undo of run {run.run_id}: {_counts_text(result.counts)}{dry}")
+        click.echo(_("{name}: undo of run {run_id}: {counts}").format(
+            name=name, run_id=run.run_id, counts=counts))
     echo_notes_and_reports(result.notes, result.reports)
     if not result.dry_run:
-        click.echo(f"undo id: {result.undo_id}")
+        click.echo(_("undo id: {undo_id}").format(undo_id=result.undo_id))
     failed = result.counts.get(Status.FAILED.value, 0)
     if failed:
         click.echo(
-            f"{failed:,} call(s) could not be removed or restored: run the same command "
-            "again to retry them.",
+            _("{count} call(s) could not be removed or restored: run the same command again "
+              "to retry them.").format(count=f"{failed:,}"),
             err=True,
         )
 
@@ -88,7 +98,7 @@ def _print(result: UndoResult) -> None:
 def run_undo(options: UndoOptions, settings: Settings, *, yes: bool, as_json: bool) -> None:
     """Confirm (unless dry or --yes), undo, print the outcome and exit with its code."""
     if not options.dry_run and not _confirm(options, settings, yes):
-        click.echo("Nothing was changed.")
+        click.echo(_("Nothing was changed."))
         sys.exit(EXIT_BAD_INPUT)
     result = undo_run(options, settings)
     if as_json:

@@ -70,6 +70,7 @@ from importer.errors import (
     InvalidCampaignError,
     RateLimitedError,
 )
+from importer.i18n import N_
 from importer.redact import mask, redact, register_secret
 
 __all__ = [
@@ -270,8 +271,8 @@ class DialerClient:
         code = (account_code or self.settings.account_code or "").strip()
         if not code:
             raise ConfigError(
-                "listing campaigns needs the account code: set VOICENTER_ACCOUNT_CODE "
-                "(issued by Voicenter's operations department), or pass a campaign code"
+                N_("listing campaigns needs the account code: set VOICENTER_ACCOUNT_CODE "
+                   "(issued by Voicenter's operations department), or pass a campaign code")
             )
         register_secret(code)
         fields = self._read(GET_CAMPAIGN_LIST, {"Code": code}, campaign=None)

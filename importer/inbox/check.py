@@ -34,6 +34,7 @@ from importer.errors import (
     DialerError,
     MappingError,
 )
+from importer.i18n import N_
 from importer.inbox.config import Inbox, InboxConfig, missing_environment
 from importer.mapping import Mapping, load_mapping
 from importer.redact import redact, register_secret
@@ -54,7 +55,7 @@ __all__ = [
 
 Level = Literal["ok", "warn", "fail", "skip"]
 _FOLDERS = ("inbox", "processing", "done", "failed")
-_ACCOUNT_FIX = (
+_ACCOUNT_FIX = N_(
     "Set VOICENTER_ACCOUNT_CODE (issued by Voicenter) where the scheduled job can read it: in "
     "the file named by `settings_file:` in inbox.yaml, or in the service's environment (cron "
     "does not read your shell profile)."
@@ -116,24 +117,24 @@ def _dialer_problem(
         return _fail(
             subject,
             f"the dialer at {host} refused the account code ({exc})",
-            "Check VOICENTER_ACCOUNT_CODE: it must be the account code Voicenter issued, in the "
-            "file named by `settings_file:` in inbox.yaml or in the service's environment.",
+            N_("Check VOICENTER_ACCOUNT_CODE: it must be the account code Voicenter issued, in the "
+              "file named by `settings_file:` in inbox.yaml or in the service's environment."),
             EXIT_API_UNUSABLE, inbox=inbox, key="account-refused",
         )
     if isinstance(exc, AuthorizationError):
         return _fail(
             subject,
             f"the dialer at {host} refused this machine ({exc})",
-            "Ask Voicenter to allow this machine's public IP address for the API, and check "
-            "VOICENTER_ACCOUNT_CODE.",
+            N_("Ask Voicenter to allow this machine's public IP address for the API, and check "
+              "VOICENTER_ACCOUNT_CODE."),
             EXIT_API_UNUSABLE, inbox=inbox, key="unauthorized",
         )
     return _fail(
         subject,
         f"the dialer at {host} could not be used ({exc})",
-        "Usually temporary: nothing needs to be done with the files, the next run imports "
-        "them. If it lasts, check VOICENTER_API_URL and that this machine can reach that "
-        "address (network, proxy, firewall).",
+        N_("Usually temporary: nothing needs to be done with the files, the next run imports "
+          "them. If it lasts, check VOICENTER_API_URL and that this machine can reach that "
+          "address (network, proxy, firewall)."),
         EXIT_API_UNUSABLE, inbox=inbox, key=f"dialer:{type(exc).__name__}",
     )
 
@@ -159,7 +160,7 @@ def check_settings(settings: Settings) -> list[Check]:
     except ConfigError as exc:
         checks.append(_fail(
             "settings", str(exc),
-            "Correct VOICENTER_API_URL (or leave it unset for Voicenter's own address).",
+            N_("Correct VOICENTER_API_URL (or leave it unset for Voicenter's own address)."),
             EXIT_BAD_INPUT, key="api-url",
         ))
     if settings.account_code:
@@ -215,8 +216,8 @@ def check_state_dir(settings: Settings) -> Check:
         return _ok("state", f"{state} is writable{later}")
     return _fail(
         "state", f"the state folder {state} cannot be written ({target}: {problem})",
-        "Give the account that runs lead-importer write access to it, or point `state_dir:` in "
-        "inbox.yaml (or LEAD_IMPORTER_STATE_DIR) at a folder it may write.",
+        N_("Give the account that runs lead-importer write access to it, or point `state_dir:` in "
+          "inbox.yaml (or LEAD_IMPORTER_STATE_DIR) at a folder it may write."),
         EXIT_BAD_INPUT, key="state",
     )
 
@@ -228,8 +229,8 @@ def _check_folders(inbox: Inbox) -> Check:
     if not inbox.path.is_dir():
         return _fail(
             "folders", f"the folder {inbox.path} does not exist",
-            "Create it with `lead-importer inbox init FOLDER`, or correct `path:` of this inbox "
-            "in inbox.yaml.",
+            N_("Create it with `lead-importer inbox init FOLDER`, or correct `path:` of this inbox "
+              "in inbox.yaml."),
             EXIT_BAD_INPUT, inbox=inbox.name,
         )
     problems = []
@@ -241,8 +242,8 @@ def _check_folders(inbox: Inbox) -> Check:
     if problems:
         return _fail(
             "folders", "cannot write to " + ", ".join(problems),
-            "Give the account that runs lead-importer write access to these folders (on a "
-            "share: both the share and the folder permissions).",
+            N_("Give the account that runs lead-importer write access to these folders (on a "
+              "share: both the share and the folder permissions)."),
             EXIT_BAD_INPUT, inbox=inbox.name,
         )
     return _ok("folders", f"{inbox.path} and its folders are writable", inbox.name)
@@ -276,8 +277,8 @@ def _mapping_needs(inbox: Inbox, mapping: Mapping, settings: Settings) -> list[C
         checks.append(_fail(
             "mapping", f"{inbox.mapping_path} asks for `mode: sync`, which removes pending "
             "calls missing from each file, and nobody confirmed it",
-            "Confirm it with `mode: sync` for this inbox in inbox.yaml (or `sync_confirm: "
-            "true` in the mapping), or choose another mode.",
+            N_("Confirm it with `mode: sync` for this inbox in inbox.yaml (or `sync_confirm: "
+              "true` in the mapping), or choose another mode."),
             EXIT_BAD_INPUT, inbox=inbox.name, key="sync-unconfirmed",
         ))
     return checks

@@ -28,6 +28,7 @@ from pydantic import (
 
 from importer.calling_hours import CallingHoursSection
 from importer.errors import ConfigError, ConfigFileError
+from importer.i18n import N_, Lang, parse_language
 from importer.plain_text import escape_controls
 from importer.report import REPORT_FORMAT_NAMES, ReportFormat, split_report_formats
 from importer.validation import as_text, numbered, sentences
@@ -164,6 +165,13 @@ class Inbox(_Model):
     notify: Notify = Field(default_factory=Notify)
     # When these leads may be dialled if the mapping does not say; None: the config's.
     calling_hours: CallingHoursSection | None = None
+    # The language of this folder's reports, notes and notifications; None: the config's.
+    language: Lang | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return None if value is None else parse_language(str(value))
 
     @field_validator("path", "reports")
     @classmethod
@@ -249,7 +257,7 @@ class InboxConfig(_Model):
 
 # --- loading and error sentences ---------------------------------------------
 
-_WHAT = "inbox configuration"
+_WHAT = N_("inbox configuration")
 
 
 def _key_hint(key: str, where: str) -> str | None:
@@ -284,7 +292,8 @@ def load_inbox_config(path: Path) -> InboxConfig:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such file (create one with `lead-importer inbox init FOLDER`)"
+            N_("{path}: no such file (create one with `lead-importer inbox init FOLDER`)"),
+            path=path,
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the inbox configuration ({exc})") from None
@@ -328,6 +337,7 @@ inboxes:
   - name: {name}
     path: .               # holds inbox/ processing/ done/ failed/ reports/
 {campaign_line}
+{language_line}
     mapping: {mapping}
     # mode: append        # append | upsert | sync (default: the mapping's mode, else append)
     dry_run: false        # true: check files and write reports, send nothing
@@ -357,7 +367,8 @@ def _yaml_scalar(value: str) -> str:
     return text.removesuffix("...\n").strip()
 
 
-def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str) -> str:
+def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_path: str,
+                      language: Lang | None = None) -> str:
     """The commented ``inbox.yaml`` written by ``inbox init``."""
     if campaign:
         campaign_line = f"    campaign: {_yaml_scalar(campaign)}"
@@ -366,18 +377,26 @@ def render_inbox_yaml(*, name: str, campaign: str | None, mapping: str, config_p
             "    # campaign: Hot leads  # the campaign NAME; default: the mapping's, then "
             "$VOICENTER_CAMPAIGN"
         )
+    if language:
+        language_line = f"    language: {_yaml_scalar(language)}   # of reports, notes, e-mails"
+    else:
+        language_line = "    # language: he        # of reports, notes, e-mails (default: $LANG)"
     run = ["lead-importer", "inbox", "run", "--config", config_path]
     text = _INIT_TEMPLATE.format(
         name=_yaml_scalar(name),
         campaign_line=campaign_line,
+        language_line=language_line,
         mapping=_yaml_scalar(mapping),
         run_once=escape_controls(shlex.join([*run, "--once"])),
         run_watch=escape_controls(shlex.join(run)),
     )
     # The values went into a template: prove the file holds exactly them and nothing else.
-    expected = {"name": name, "path": ".", "mapping": mapping, "dry_run": False}
+    expected: dict[str, object] = {"name": name, "path": ".", "mapping": mapping,
+                                   "dry_run": False}
     if campaign:
         expected["campaign"] = campaign
+    if language:
+        expected["language"] = language
     written = yaml.safe_load(text)["inboxes"][0]
     if {k: written.get(k) for k in expected} != expected or len(written) != len(expected) + 1:
         raise ConfigError("inbox init: the folder name cannot be written safely into inbox.yaml")

@@ -14,6 +14,8 @@ chat webhooks carry their token in the path.
 
 from __future__ import annotations
 
+import email.policy
+import html
 import json
 import logging
 import mimetypes
@@ -30,8 +32,9 @@ from urllib.parse import urlsplit
 import requests
 
 from importer.errors import EXIT_OK, EXIT_ROWS_FAILED
+from importer.i18n import Lang, _, is_rtl, use_language
 from importer.inbox.config import EmailNotify, Notify, WebhookNotify, expand_env
-from importer.outcomes import Status
+from importer.outcomes import Status, status_name
 from importer.redact import redact
 
 __all__ = [
@@ -47,10 +50,91 @@ log = logging.getLogger(__name__)
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _NOT_A_LEAD = Status.NOT_A_LEAD.value
+# Headers are not folded (998 is RFC 5322's line limit): Python's folding of a long
+# non-ASCII subject into several encoded words drops the space where it splits them
+# ("שום דבר לא" arrived as "שום דברלא").
+_MAIL_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class NotifyError(Exception):
     """A notification could not be sent (internal: always caught and logged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A piece of a notification's body, rendered as plain text and as HTML.
+
+    ``kind``: ``fields`` (label/value pairs), ``table`` (a heading and name/number rows),
+    ``list`` (an optional heading and items), ``heading`` or ``text``.  A ``glued`` block
+    follows the one before without a blank line in the plain text.
+    """
+
+    kind: str
+    text: str = ""
+    items: tuple[object, ...] = ()
+    glued: bool = False
+
+
+def render_text(blocks: list[Block]) -> str:
+    """The plain-text body: labels padded into columns, a blank line between blocks."""
+    lines: list[str] = []
+    for i, block in enumerate(blocks):
+        if i and not block.glued:
+            lines.append("")
+        if block.kind == "fields":
+            lines.extend(f"{label:<11}{value}" for label, value in _pairs(block))
+        elif block.kind == "table":
+            lines.append(block.text)
+            lines.extend(f"  {name:<20} {n}" for name, n in _pairs(block))
+        elif block.kind == "list":
+            if block.text:
+                lines.append(block.text)
+            lines.extend(f"  {item}" for item in block.items)
+        else:
+            lines.append(block.text)
+    return redact("\n".join(lines) + "\n")
+
+
+def render_html(blocks: list[Block], *, title: str, lang: Lang) -> str:
+    """The HTML body: every text escaped, right to left for Hebrew, values isolated (bdi)."""
+    direction = "rtl" if is_rtl(lang) else "ltr"
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{lang}" dir="{direction}">',
+        f'<head><meta charset="utf-8"><title>{_esc(title)}</title></head>',
+        f'<body dir="{direction}" style="font-family: Arial, Helvetica, sans-serif">',
+    ]
+    for block in blocks:
+        if block.kind == "fields":
+            out.append("<table>")
+            out.extend(f"<tr><th style=\"text-align: start\">{_esc(label)}</th>"
+                       f"<td><bdi>{_esc(value)}</bdi></td></tr>" for label, value in _pairs(block))
+            out.append("</table>")
+        elif block.kind == "table":
+            out.append(f"<h3>{_esc(block.text)}</h3><table>")
+            out.extend(f"<tr><td>{_esc(name)}</td><td><bdi>{_esc(n)}</bdi></td></tr>"
+                       for name, n in _pairs(block))
+            out.append("</table>")
+        elif block.kind == "list":
+            if block.text:
+                out.append(f"<h3>{_esc(block.text)}</h3>")
+            out.append("<ul>")
+            out.extend(f"<li><bdi>{_esc(item)}</bdi></li>" for item in block.items)
+            out.append("</ul>")
+        elif block.kind == "heading":
+            out.append(f"<h3>{_esc(block.text)}</h3>")
+        else:
+            out.append(f"<p>{_esc(block.text).replace(chr(10), '<br>')}</p>")
+    out.append("</body></html>")
+    return redact("\n".join(out) + "\n")
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _pairs(block: Block) -> list[tuple[object, object]]:
+    return [item for item in block.items if isinstance(item, tuple)]
 
 
 @dataclass(slots=True)
@@ -72,6 +156,7 @@ class FileNotice:
     error_file: Path | None = None
     finished_at: str = ""
     already_imported: bool = False           # nothing sent now: counts are the earlier run's
+    language: Lang = "en"                    # of the subject, headline and body
 
     @property
     def is_problem(self) -> bool:
@@ -85,7 +170,8 @@ class FileNotice:
 
     def subject(self) -> str:
         """The e-mail subject, without the configured prefix."""
-        return f"{self.file}: {self.headline()}"
+        with use_language(self.language):
+            return _("{file}: {headline}").format(file=self.file, headline=self.headline())
 
     def attachments(self) -> list[Path]:
         """The error note, for any e-mail; the XLSX report is attached only when configured."""
@@ -93,27 +179,32 @@ class FileNotice:
 
     def headline(self) -> str:
         """A short line such as ``120 added, 3 invalid_phone`` or ``FAILED``."""
+        with use_language(self.language):
+            return self._headline()
+
+    def _headline(self) -> str:
         if self.outcome == "failed":
-            return "FAILED - nothing was imported"
+            return _("FAILED - nothing was imported")
         if self.outcome == "retry":
-            return "NOT IMPORTED YET - the dialer could not be reached; will retry"
+            return _("NOT IMPORTED YET - the dialer could not be reached; will retry")
         if self.outcome == "changed":
-            return "CHANGED WHILE BEING IMPORTED - will be imported whole once complete"
+            return _("CHANGED WHILE BEING IMPORTED - will be imported whole once complete")
         if self.already_imported:
-            return "already imported earlier - nothing sent now"
+            return _("already imported earlier - nothing sent now")
+        each = _("{count} {status}")
         parts = [
-            f"{n} {status}"
+            each.format(count=n, status=status_name(status))
             for status, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
             if n and status != _NOT_A_LEAD
         ]
-        text = ", ".join(parts) if parts else f"{self.total_rows} rows"
+        text = ", ".join(parts) if parts else _("{count} rows").format(count=self.total_rows)
         not_leads = self.counts.get(_NOT_A_LEAD, 0)
         if not_leads:
             # Said apart and last: titles, headers and blank rows are not problems.
-            text += f"; {not_leads} {_NOT_A_LEAD}"
+            text += "; " + each.format(count=not_leads, status=status_name(_NOT_A_LEAD))
         if self.exit_code == EXIT_ROWS_FAILED:
-            text += " - some rows were not accepted, see the report"
-        return ("dry run: " if self.dry_run else "") + text
+            text += _(" - some rows were not accepted, see the report")
+        return _("dry run: {text}").format(text=text) if self.dry_run else text
 
     def as_json(self) -> dict[str, Any]:
         """The webhook payload (also logged); no account or campaign codes."""
@@ -141,39 +232,41 @@ class FileNotice:
 
     def body(self) -> str:
         """The plain-text body of the summary e-mail."""
-        lines = [
-            f"File:      {self.file}",
-            f"Inbox:     {self.inbox}",
-            f"Result:    {self.headline()}",
-        ]
-        if self.campaign:
-            lines.append(f"Campaign:  {self.campaign}")
-        lines.append(f"Now in:    {self.location}")
-        if self.total_rows:
-            lines.append(f"Rows:      {self.total_rows}")
-        if self.counts:
-            lines.append("")
-            lines.append("Rows by status:")
-            lines.extend(
-                f"  {status:<20} {n}"
-                for status, n in sorted(self.counts.items())
-                if n and status != _NOT_A_LEAD
-            )
-            not_leads = self.counts.get(_NOT_A_LEAD, 0)
-            if not_leads:
-                lines.extend([
-                    "",
-                    f"Not leads: {not_leads} row(s) were group titles, repeated headers, report "
-                    "footers or blank rows (status not_a_lead); nothing to do about them.",
-                ])
-        lines.extend(["", self.message])
-        if self.reports:
-            lines.append("")
-            lines.append("Reports:")
-            lines.extend(f"  {path}" for path in self.reports.values())
-        if self.error_file:
-            lines.extend(["", f"Details: {self.error_file}"])
-        return redact("\n".join(lines) + "\n")
+        return render_text(self.blocks())
+
+    def html(self) -> str:
+        """The HTML body of the summary e-mail (right to left in Hebrew)."""
+        return render_html(self.blocks(), title=self.subject(), lang=self.language)
+
+    def blocks(self) -> list[Block]:
+        """What the e-mail says, in the notice's language."""
+        with use_language(self.language):
+            fields: list[tuple[str, object]] = [
+                (_("File:"), self.file), (_("Inbox:"), self.inbox),
+                (_("Result:"), self._headline()),
+            ]
+            if self.campaign:
+                fields.append((_("Campaign:"), self.campaign))
+            fields.append((_("Now in:"), self.location))
+            if self.total_rows:
+                fields.append((_("Rows:"), self.total_rows))
+            blocks = [Block("fields", items=tuple(fields))]
+            if self.counts:
+                rows = tuple((status_name(status), n) for status, n in sorted(self.counts.items())
+                             if n and status != _NOT_A_LEAD)
+                blocks.append(Block("table", _("Rows by status:"), rows))
+                not_leads = self.counts.get(_NOT_A_LEAD, 0)
+                if not_leads:
+                    blocks.append(Block("text", _(
+                        "Not leads: {count} row(s) were group titles, repeated headers, report "
+                        "footers or blank rows (status {status}); nothing to do about them."
+                    ).format(count=not_leads, status=status_name(_NOT_A_LEAD))))
+            blocks.append(Block("text", self.message))
+            if self.reports:
+                blocks.append(Block("list", _("Reports:"), tuple(map(str, self.reports.values()))))
+            if self.error_file:
+                blocks.append(Block("text", _("Details: {path}").format(path=self.error_file)))
+            return blocks
 
 
 @dataclass(slots=True)
@@ -188,6 +281,7 @@ class SetupNotice:
     finished_at: str = ""
     outcome: str = "setup"
     reports: dict[str, Path] = field(default_factory=dict)   # none: nothing was imported
+    language: Lang = "en"                    # of the subject, headline and body
 
     @property
     def is_problem(self) -> bool:
@@ -201,11 +295,15 @@ class SetupNotice:
 
     def headline(self) -> str:
         """``SET-UP PROBLEM - 2 file(s) waiting, nothing imported``."""
-        return f"SET-UP PROBLEM - {len(self.waiting)} file(s) waiting, nothing imported"
+        with use_language(self.language):
+            return _("SET-UP PROBLEM - {count} file(s) waiting, nothing imported").format(
+                count=len(self.waiting))
 
     def subject(self) -> str:
         """The e-mail subject, without the configured prefix."""
-        return f"inbox {self.inbox}: {self.headline()}"
+        with use_language(self.language):
+            return _("inbox {inbox}: {headline}").format(inbox=self.inbox,
+                                                         headline=self.headline())
 
     def attachments(self) -> list[Path]:
         """Nothing to attach: no file was read."""
@@ -233,35 +331,44 @@ class SetupNotice:
 
     def message(self) -> str:
         """One paragraph: nothing is wrong with the files, this is what to change."""
-        fixes = " ".join(dict.fromkeys(how for _, _, how in self.problems if how))
-        return (
-            "This is a set-up problem, not a problem with the files: they stay where they "
-            f"are and the next run after the fix imports them. {fixes}"
-        ).strip()
+        with use_language(self.language):
+            fixes = " ".join(dict.fromkeys(_(how) for _c, _w, how in self.problems if how))
+            return (
+                _("This is a set-up problem, not a problem with the files: they stay where they "
+                  "are and the next run after the fix imports them.") + f" {fixes}"
+            ).strip()
 
     def body(self) -> str:
         """The plain-text body of the e-mail."""
-        lines = [
-            f"Inbox:     {self.inbox}",
-            f"Result:    {self.headline()}",
-        ]
-        lines.append(f"Waiting:   {self.location}")
-        lines.extend(f"  {name}" for name in self.waiting)
-        lines.extend([
-            "",
-            "This is a set-up problem, not a problem with the files: they stay where they are,",
-            "nobody needs to drop them again, and the next run after the fix imports them.",
-        ])
-        for check, what, how in self.problems:
-            lines.extend(["", f"What is wrong ({check})", what])
-            if how:
-                lines.extend(["How to fix it", how])
-        lines.extend([
-            "",
-            "`lead-importer inbox check --config inbox.yaml` checks the whole set-up. This notice "
-            "is sent again after a day if the problem lasts, at once if it changes.",
-        ])
-        return redact("\n".join(lines) + "\n")
+        return render_text(self.blocks())
+
+    def html(self) -> str:
+        """The HTML body of the e-mail (right to left in Hebrew)."""
+        return render_html(self.blocks(), title=self.subject(), lang=self.language)
+
+    def blocks(self) -> list[Block]:
+        """What the e-mail says, in the notice's language."""
+        with use_language(self.language):
+            blocks = [
+                Block("fields", items=((_("Inbox:"), self.inbox),
+                                       (_("Result:"), self.headline()),
+                                       (_("Waiting:"), self.location))),
+                Block("list", items=tuple(self.waiting), glued=True),
+                Block("text", _(
+                    "This is a set-up problem, not a problem with the files: they stay where "
+                    "they are,\nnobody needs to drop them again, and the next run after the fix "
+                    "imports them.")),
+            ]
+            for check, what, how in self.problems:
+                blocks.append(Block("heading", _("What is wrong ({check})").format(check=check)))
+                blocks.append(Block("text", _(what), glued=True))
+                if how:
+                    blocks.append(Block("heading", _("How to fix it"), glued=True))
+                    blocks.append(Block("text", _(how), glued=True))
+            blocks.append(Block("text", _(
+                "`lead-importer inbox check --config inbox.yaml` checks the whole set-up. This "
+                "notice is sent again after a day if the problem lasts, at once if it changes.")))
+            return blocks
 
 
 Notice = FileNotice | SetupNotice
@@ -274,13 +381,15 @@ def _host_of(url: str) -> str:
 
 def build_email(config: EmailNotify, notice: Notice) -> EmailMessage:
     """The summary e-mail, with the XLSX report attached when there is one."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_MAIL_POLICY)
     msg["Subject"] = redact(f"{config.subject_prefix} {notice.subject()}".strip())
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    # Plain text for every mail reader, HTML for the right-to-left layout of Hebrew.
     msg.set_content(notice.body())
+    msg.add_alternative(notice.html(), subtype="html")
     attachments: list[Path] = []
     xlsx = notice.reports.get("xlsx")
     if config.attach_report and xlsx is not None and xlsx.is_file():

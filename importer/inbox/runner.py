@@ -37,11 +37,12 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,9 +59,19 @@ from importer.errors import (
     LockError,
     StorageError,
 )
+from importer.i18n import (
+    N_,
+    Lang,
+    _,
+    current_language,
+    language_from_environment,
+    resolve_language,
+    use_language,
+)
 from importer.inbox.config import AUTO, Inbox, InboxConfig, load_inbox_config, render_inbox_yaml
 from importer.inbox.notify import FileNotice, Notice, SetupNotice, send_notifications
 from importer.locking import StateLock
+from importer.outcomes import shown_note, status_name
 from importer.redact import redact
 
 if TYPE_CHECKING:
@@ -251,8 +262,8 @@ def _changed_while_read(path: Path, before: tuple[int, int] | None, sha256: str 
 # --- explaining failures to people --------------------------------------------
 
 
-_ASK_IT = "Ask IT to look at the log of the lead-importer service."
-_BUG = (
+_ASK_IT = N_("Ask IT to look at the log of the lead-importer service.")
+_BUG = N_(
     "This is probably a bug in lead-importer, not a problem with your file. Please send this "
     "note and the file to IT."
 )
@@ -265,12 +276,10 @@ def explain_error(exc: BaseException, inbox: Inbox) -> tuple[str, str]:
     the note around it names the inbox and the folder to drop the file into again.
     """
     if not isinstance(exc, ImporterError):
-        what = (
-            f"lead-importer hit an unexpected internal error ({type(exc).__name__}: "
-            f"{redact(str(exc))})."
-        )
-        return what, _BUG
-    return redact(str(exc)), redact(exc.hint) or _ASK_IT
+        error = f"{type(exc).__name__}: {redact(str(exc))}"
+        what = _("lead-importer hit an unexpected internal error ({error}).", error=error)
+        return what, _(_BUG)
+    return redact(exc.shown()), redact(exc.shown_hint()) or _(_ASK_IT)
 
 
 def _note_head(
@@ -280,12 +289,12 @@ def _note_head(
     return [
         headline,
         "",
-        f"File:      {original}",
-        f"Inbox:     {inbox.name}",
-        f"When:      {when:%Y-%m-%d %H:%M:%S} UTC",
-        f"Moved to:  {location}",
+        _("File:      {file}", file=original),
+        _("Inbox:     {inbox}", inbox=inbox.name),
+        _("When:      {when} UTC", when=when.strftime("%Y-%m-%d %H:%M:%S")),
+        _("Moved to:  {location}", location=location),
         "",
-        "What is wrong",
+        _("What is wrong"),
         "-------------",
     ]
 
@@ -296,18 +305,19 @@ def _error_text(
     what, how = explain_error(exc, inbox)
     nothing_sent = isinstance(exc, ImporterError) and exc.exit_code == EXIT_BAD_INPUT
     lines = [
-        *_note_head("lead-importer could not import this file.", inbox, original, location, when),
+        *_note_head(_("lead-importer could not import this file."), inbox, original, location,
+                    when),
         what,
         "",
-        "How to fix it",
+        _("How to fix it"),
         "-------------",
         how,
         "",
-        f"The corrected file goes into: {inbox.folder('inbox')}",
+        _("The corrected file goes into: {folder}", folder=inbox.folder("inbox")),
     ]
     if nothing_sent:
-        lines.append("Nothing from this file was sent to the dialer.")
-    lines.append("(This note and the file stay here for reference; you may delete them.)")
+        lines.append(_("Nothing from this file was sent to the dialer."))
+    lines.append(_("(This note and the file stay here for reference; you may delete them.)"))
     return "\n".join(lines) + "\n"
 
 
@@ -321,30 +331,32 @@ ADDABLE_STATUSES = frozenset({
 # What to do about rows that could not be added, in the order the note lists them.
 _ROW_FIXES: dict[str, tuple[str, str]] = {
     "missing_phone": (
-        "no phone number",
-        "the phone cell of these rows is empty. Check that the phone numbers are in the "
-        "column lead-importer read (the report's phone_raw column shows what it found).",
+        N_("no phone number"),
+        N_("the phone cell of these rows is empty. Check that the phone numbers are in the "
+           "column lead-importer read (the report's phone_raw column shows what it found)."),
     ),
     "invalid_phone": (
-        "not a valid phone number",
-        "the report's reason column says why for each row (too short, letters, a number "
-        "Excel turned into 9.72E+11, ...). Correct the numbers; write numbers abroad with "
-        "their country code (+44...); in Excel, format the phone column as Text first.",
+        N_("not a valid phone number"),
+        N_("the report's reason column says why for each row (too short, letters, a number "
+           "Excel turned into 9.72E+11, ...). Correct the numbers; write numbers abroad with "
+           "their country code (+44...); in Excel, format the phone column as Text first."),
     ),
     "type_rejected": (
-        "a valid number of a type this inbox does not call",
-        "for example toll-free or premium numbers. If they should be called, ask IT to "
-        "allow that type in the mapping (phone.allow_types).",
+        N_("a valid number of a type this inbox does not call"),
+        N_("for example toll-free or premium numbers. If they should be called, ask IT to "
+           "allow that type in the mapping (phone.allow_types)."),
     ),
     "rejected": (
-        "refused by the dialer",
-        "the report's error_code and reason columns give the dialer's reason.",
+        N_("refused by the dialer"),
+        N_("the report's error_code and reason columns give the dialer's reason."),
     ),
 }
 
 _OTHER_ROWS = {
-    "not_a_lead": " (blank rows, titles, repeated headers or totals: not leads)",
-    "removed": " (pending calls not in the file, removed by `mode: sync`)",
+    "not_a_lead": N_("Also {count} {status} (blank rows, titles, repeated headers or totals: "
+                     "not leads)."),
+    "removed": N_("Also {count} {status} (pending calls not in the file, removed by "
+                  "`mode: sync`)."),
 }
 
 
@@ -361,26 +373,30 @@ def _rows_explained(counts: dict[str, int], inbox: Inbox) -> tuple[str, str]:
     """(what is wrong, how to fix it) for a file none of whose rows could be added."""
     bad = {s: n for s, n in counts.items() if n and s not in ADDABLE_STATUSES}
     unusable = sum(n for s, n in bad.items() if s in _ROW_FIXES)
-    parts = [f"{bad[s]} {s} ({_ROW_FIXES[s][0]})" for s in _ROW_FIXES if bad.get(s)]
+    parts = [_("{count} {status} ({meaning})").format(
+                 count=bad[s], status=status_name(s), meaning=_(_ROW_FIXES[s][0]))
+             for s in _ROW_FIXES if bad.get(s)]
     if unusable:
-        what = f"No row of this file could be added: of its {unusable} lead row(s), "
-        what += ", ".join(parts) + "."
+        what = _("No row of this file could be added: of its {count} lead row(s), {parts}.").format(
+            count=unusable, parts=", ".join(parts))
     else:
-        what = "No row of this file could be added: it holds no lead rows."
+        what = _("No row of this file could be added: it holds no lead rows.")
     for status, n in sorted(bad.items()):
         if status not in _ROW_FIXES:
-            what += f" Also {n} {status}" + _OTHER_ROWS.get(status, "") + "."
-    fixes = [f"- {s}: {_ROW_FIXES[s][1]}" for s in _ROW_FIXES if bad.get(s)]
+            also = _OTHER_ROWS.get(status, N_("Also {count} {status}."))
+            what += " " + _(also).format(count=n, status=status_name(status))
+    fixes = [f"- {status_name(s)}: {_(_ROW_FIXES[s][1])}" for s in _ROW_FIXES if bad.get(s)]
     if bad.get("missing_phone"):
-        fixes[0] += (
-            " Title the phone column for example 'Phone', 'Mobile' or 'טלפון'."
+        fixes[0] += " " + (
+            _("Title the phone column for example 'Phone', 'Mobile' or 'טלפון'.")
             if inbox.mapping_path is None
-            else f" The mapping {inbox.mapping_path} names the phone columns it reads."
+            else _("The mapping {mapping} names the phone columns it reads.",
+                   mapping=inbox.mapping_path)
         )
     if not fixes:
-        fixes = ["- Check that the file holds the leads under a row of column titles, one lead "
-                 "per row, and that you exported the right report or sheet."]
-    how = "\n".join([*fixes, "Then save the corrected file and drop it again."])
+        fixes = ["- " + _("Check that the file holds the leads under a row of column titles, "
+                          "one lead per row, and that you exported the right report or sheet.")]
+    how = "\n".join([*fixes, _("Then save the corrected file and drop it again.")])
     return what, how
 
 
@@ -389,19 +405,20 @@ def _rows_error_text(
     reports: dict[str, Path], when: datetime, *, already: bool,
 ) -> str:
     what, how = _rows_explained(summary_counts, inbox)
-    headline = "lead-importer could not import this file: none of its rows could be added."
+    headline = _("lead-importer could not import this file: none of its rows could be added.")
     lines = [*_note_head(headline, inbox, original, location, when), what]
     if already:
-        lines.append("(This same file was imported before; these are that import's counts.)")
-    lines += ["", "How to fix it", "-------------", how]
+        lines.append(_("(This same file was imported before; these are that import's "
+                       "counts.)"))
+    lines += ["", _("How to fix it"), "-------------", how]
     if reports:
-        lines += ["", "The report lists every row and why it could not be added:"]
+        lines += ["", _("The report lists every row and why it could not be added:")]
         lines += [f"  {path}" for path in reports.values()]
     lines += [
         "",
-        f"The corrected file goes into: {inbox.folder('inbox')}",
-        "No lead from this file was added to the dialer.",
-        "(This note and the file stay here for reference; you may delete them.)",
+        _("The corrected file goes into: {folder}", folder=inbox.folder("inbox")),
+        _("No lead from this file was added to the dialer."),
+        _("(This note and the file stay here for reference; you may delete them.)"),
     ]
     return "\n".join(lines) + "\n"
 
@@ -454,7 +471,20 @@ class OnceResult:
         return max(codes, default=0)
 
 
-def import_options(inbox: Inbox) -> ImportOptions:
+def inbox_language(inbox: Inbox, settings: Settings, flag: Lang | None = None) -> Lang:
+    """The language of an inbox's reports, notes and notifications.
+
+    ``--lang``, then the mapping's ``report.language``, inbox.yaml's ``language:``, the
+    config's, then the environment's ($LC_MESSAGES, $LANG), else English.
+    """
+    from importer.mapping.schema import mapping_language
+
+    return flag or resolve_language(
+        mapping_language(inbox.mapping_path), inbox.language, settings.language
+    )
+
+
+def import_options(inbox: Inbox, language: Lang = "en") -> ImportOptions:
     """The ImportOptions an inbox's settings translate to."""
     # imported here so `inbox init` and the folder logic work without the import stack
     from importer.pipeline import ImportOptions
@@ -468,6 +498,7 @@ def import_options(inbox: Inbox) -> ImportOptions:
         dry_run=inbox.dry_run,
         yes=inbox.mode == "sync",        # writing `mode: sync` in inbox.yaml is the confirmation
         calling_hours=inbox.calling_hours,
+        language=language,
     )
 
 
@@ -499,9 +530,11 @@ class InboxRunner:
         stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        language: Lang | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
+        self.language = language                  # --lang: beats every inbox's own
         if preflight_fn is None and import_fn is None:
             preflight_fn = self._preflight
         # An import_fn given without a preflight_fn replaces the whole import stack, the
@@ -617,7 +650,14 @@ class InboxRunner:
     # one pass over one inbox
 
     def _pass(self, inbox: Inbox, result: OnceResult) -> list[Path]:
-        """Process what is ready in one inbox; returns the files still changing."""
+        """Process what is ready in one inbox; returns the files still changing.
+
+        Its notes, reports and notifications are in the inbox's language.
+        """
+        with use_language(inbox_language(inbox, self.settings, self.language)):
+            return self._pass_files(inbox, result)
+
+    def _pass_files(self, inbox: Inbox, result: OnceResult) -> list[Path]:
         paused = self._paused_until.get(inbox.name)
         if paused is not None and self._clock() < paused:
             return []
@@ -700,6 +740,7 @@ class InboxRunner:
         waiting = self._waiting(inbox)
         code = max(c.exit_code for c in checks)
         notice = SetupNotice(
+            language=current_language(),
             inbox=inbox.name,
             exit_code=code,
             problems=[(c.subject, c.found, c.fix) for c in checks],
@@ -776,7 +817,8 @@ class InboxRunner:
         before = _signature(path)
         try:
             result = self.import_fn(
-                [path], import_options(inbox), self.settings, progress=None, cancel=self.cancel
+                [path], import_options(inbox, current_language()), self.settings,
+                progress=None, cancel=self.cancel,
             )
         except ImporterError as exc:
             if self.cancel.is_set() or exc.exit_code >= EXIT_API_UNUSABLE:
@@ -824,24 +866,25 @@ class InboxRunner:
         """The file changed while it was imported: back to inbox/, to be imported whole."""
         try:
             location = _move(path, inbox.folder("inbox"))
-            where = f"back in {inbox.folder('inbox')}"
+            where = _("back in {folder}", folder=inbox.folder("inbox"))
         except OSError as exc:
             log.error("inbox %r: cannot move %s back to inbox/ (%s)", inbox.name, original, exc)
-            location, where = path, "still in processing/ (it could not be moved back)"
+            location, where = path, _("still in processing/ (it could not be moved back)")
         outcome = result.files[0] if result is not None and result.files else None
         counts = outcome.summary.counts if outcome else {}
         sent = counts.get("added", 0) + counts.get("updated", 0)
-        message = (
+        message = _(
             "The file changed while it was being imported (it was still being written), so "
-            f"the import may have read only part of it. It is {where} and is imported whole "
-            f"once it has stopped changing for {self.config.settle_seconds:g} s."
-        )
+            "the import may have read only part of it. It is {where} and is imported whole "
+            "once it has stopped changing for {seconds} s."
+        ).format(where=where, seconds=f"{self.config.settle_seconds:g}")
         if sent:
-            message += (
-                f" {sent:,} call(s) from the part that was read were added already; importing "
+            message += " " + _(
+                "{count} call(s) from the part that was read were added already; importing "
                 "the whole file skips the numbers already pending in the campaign."
-            )
+            ).format(count=f"{sent:,}")
         notice = FileNotice(
+            language=current_language(),
             inbox=inbox.name, file=original, outcome="changed", exit_code=0,
             location=str(location), message=message, campaign=inbox.campaign or "",
             dry_run=inbox.dry_run, run_id=result.run_id if result is not None else "",
@@ -872,14 +915,14 @@ class InboxRunner:
         reports = dict(outcome.reports) if outcome else {}
         already = summary is not None and summary.already_imported
         if already:
-            message = (
+            message = _(
                 "Already imported earlier: nothing was sent now. The report is that earlier "
                 "run's. To send the file again anyway, run `lead-importer import FILE --again`."
             )
         elif code == 0:
-            message = "Imported. The report lists every row and what happened to it."
+            message = _("Imported. The report lists every row and what happened to it.")
         else:
-            message = (
+            message = _(
                 "Imported, but the dialer refused some rows or they could not be "
                 "delivered; the report lists them (status rejected or failed). Dropping the "
                 "same file again retries only those rows."
@@ -888,8 +931,9 @@ class InboxRunner:
         if already:  # the import's own note tells the user to pass --again, an import flag
             notes = [n for n in notes if not n.startswith("Already imported by run")]
         if notes:
-            message += "\n" + "\n".join(redact(n) for n in notes)
+            message += "\n" + "\n".join(redact(shown_note(n)) for n in notes)
         notice = FileNotice(
+            language=current_language(),
             inbox=inbox.name,
             file=original,
             outcome="done",
@@ -926,10 +970,13 @@ class InboxRunner:
                 already=summary.already_imported,
             )),
         )
-        what, _ = _rows_explained(summary.counts, inbox)
+        what, _how = _rows_explained(summary.counts, inbox)
         notice = FileNotice(
+            language=current_language(),
             inbox=inbox.name, file=original, outcome="failed", exit_code=EXIT_ROWS_FAILED,
-            location=str(location), message=f"{what} See {error_file.name} and the report.",
+            location=str(location),
+            message=_("{what} See {note} and the report.").format(what=what,
+                                                                  note=error_file.name),
             campaign=summary.campaign or inbox.campaign or "", dry_run=inbox.dry_run,
             run_id=result.run_id, total_rows=summary.total_rows, counts=dict(summary.counts),
             reports=reports, error_file=error_file,
@@ -976,9 +1023,10 @@ class InboxRunner:
                 str(path), original
             ),
         )
-        what, _ = explain_error(exc, inbox)
+        what, _how = explain_error(exc, inbox)
         what = what.replace(str(path), original)
         notice = FileNotice(
+            language=current_language(),
             inbox=inbox.name,
             file=original,
             outcome="failed",
@@ -1008,26 +1056,28 @@ class InboxRunner:
         resumed: bool,
     ) -> ProcessedFile:
         if self.cancel.is_set():
-            message = "Interrupted; the import continues where it stopped at the next run."
+            message = _("Interrupted; the import continues where it stopped at the next run.")
         else:
-            reason = redact(str(exc)).replace(str(path), original) if exc else "API unusable"
-            message = (
-                f"The dialer could not be used ({reason}). The file stays in processing/ and "
+            reason = (redact(exc.shown()).replace(str(path), original) if exc
+                      else _("API unusable"))
+            message = _(
+                "The dialer could not be used ({reason}). The file stays in processing/ and "
                 "is retried automatically by the next run; nothing needs to be done with it."
-            )
+            ).format(reason=reason)
             if isinstance(exc, LockError):
-                message = (
-                    f"Busy: {reason} The file stays in processing/ and is retried by the next "
+                message = _(
+                    "Busy: {reason} The file stays in processing/ and is retried by the next "
                     "run."
-                )
+                ).format(reason=reason)
             elif isinstance(exc, StorageError):
-                message = (
-                    f"{reason} The file stays in processing/ and the next run retries it; "
+                message = _(
+                    "{reason} The file stays in processing/ and the next run retries it; "
                     "nothing needs to be done with the file itself."
-                )
+                ).format(reason=reason)
             if self.config.retry_after_seconds:
                 self._paused_until[inbox.name] = self._clock() + self.config.retry_after_seconds
         notice = FileNotice(
+            language=current_language(),
             inbox=inbox.name, file=original, outcome="retry", exit_code=EXIT_API_UNUSABLE,
             location=str(path), message=message, campaign=inbox.campaign or "",
             dry_run=inbox.dry_run, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1059,7 +1109,8 @@ class InboxRunner:
             try:
                 changing.extend((inbox, p) for p in self._pass(inbox, result))
             except (OSError, ImporterError) as exc:
-                message = f"inbox {inbox.name!r}: cannot use the folder {inbox.path} ({exc})"
+                message = _("inbox {inbox}: cannot use the folder {folder} ({error})").format(
+                    inbox=repr(inbox.name), folder=inbox.path, error=exc)
                 log.error("%s", message)
                 result.folder_errors.append(message)
         return changing
@@ -1160,8 +1211,26 @@ def install_stop_signals(stop: threading.Event, cancel: threading.Event) -> None
 
 
 
-def init_inbox(directory: Path, *, campaign: str | None = None, mapping: str = AUTO) -> Path:
-    """Create ``directory/inbox.yaml`` and the working folders; never overwrites a config."""
+_HEBREW_LETTERS = re.compile(r"[\u05d0-\u05ea]")
+
+
+def _folder_language(campaign: str | None, environ: Mapping[str, str] | None) -> Lang | None:
+    """Hebrew for a Hebrew campaign name or a Hebrew system locale; None otherwise."""
+    if campaign and _HEBREW_LETTERS.search(campaign):
+        return "he"
+    env = os.environ if environ is None else environ
+    return "he" if language_from_environment(env) == "he" else None
+
+
+def init_inbox(
+    directory: Path, *, campaign: str | None = None, mapping: str = AUTO,
+    language: Lang | None = None, environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Create ``directory/inbox.yaml`` and the working folders; never overwrites a config.
+
+    The folder's ``language:`` is ``language`` when given, else Hebrew when the campaign's
+    name is Hebrew or the system's locale is; otherwise the file leaves it out (English).
+    """
     config_path = directory / "inbox.yaml"
     if config_path.exists():
         raise ConfigError(
@@ -1190,6 +1259,7 @@ def init_inbox(directory: Path, *, campaign: str | None = None, mapping: str = A
             campaign=campaign,
             mapping=mapping_value,
             config_path=shown,
+            language=language or _folder_language(campaign, environ),
         )
         with config_path.open("x", encoding="utf-8") as fh:
             fh.write(text)

@@ -33,6 +33,7 @@ from importer.headers import (
     rejects_columns,
     repeated_name,
 )
+from importer.i18n import N_
 from importer.mapping.dates import combine, parse_time_of_day, parse_when, to_originate
 from importer.mapping.schema import (
     DIALER_FIELDS,
@@ -44,7 +45,7 @@ from importer.mapping.schema import (
     parse_mapping,
     template_placeholders,
 )
-from importer.outcomes import Status
+from importer.outcomes import Note, Status
 from importer.phones import PhoneNormalizer, PhonePolicy, PhoneResult, api_form
 from importer.phones.normalizer import PHONE_TYPES
 from importer.sources.model import SourceInfo, SourceRow
@@ -402,7 +403,8 @@ class BoundMapping:
         self._note_repeats(where, found)
         if not found:
             if optional:
-                self.notes.append(f"{where}: no column {aliases[0]!r} in {self._file}; left empty")
+                self.notes.append(Note(N_("{field}: no column {column} in {file}; left empty"),
+                                       field=where, column=repr(aliases[0]), file=self._file))
             else:
                 problems.append(self._missing(where, aliases))
         return found
@@ -424,7 +426,8 @@ class BoundMapping:
                 return _Text(columns=fallback)
             aliases = names + list(spec.columns_fallback or [])
             if spec.optional:
-                self.notes.append(f"{where}: none of {aliases} in {self._file}; left empty")
+                self.notes.append(Note(N_("{field}: none of {columns} in {file}; left empty"),
+                                       field=where, columns=str(aliases), file=self._file))
             else:
                 problems.append(self._missing(where, aliases))
             return _Text(columns=[])

@@ -28,7 +28,8 @@ from pydantic import (
 
 from importer import yaml_loader
 from importer.calling_hours import CallingHoursSection
-from importer.errors import MappingError
+from importer.errors import ImporterError, MappingError
+from importer.i18n import Lang, parse_language
 from importer.phones.normalizer import PhoneType
 from importer.sources.model import SourceOptions
 from importer.validation import as_text, sentences
@@ -45,10 +46,12 @@ __all__ = [
     "OriginateTimeSpec",
     "PhoneSection",
     "PrioritySpec",
+    "ReportSection",
     "SourceSection",
     "TextSpec",
     "UpsertSection",
     "load_mapping",
+    "mapping_language",
     "parse_mapping",
     "read_yaml",
     "template_placeholders",
@@ -476,6 +479,20 @@ class UpsertSection(BaseModel):
     clear_empty: bool = False
 
 
+class ReportSection(BaseModel):
+    """How the reports of files imported with this mapping are written."""
+
+    model_config = _FORBID
+
+    # The language people read the XLSX report in (None: the inbox's, config's or $LANG).
+    language: Lang | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return None if value is None else parse_language(str(value))
+
+
 class Mapping(BaseModel):
     """A whole mapping file."""
 
@@ -496,6 +513,7 @@ class Mapping(BaseModel):
     sync_max_remove_share: float = Field(default=0.2, ge=0.0, le=1.0)
     # When these leads may be dialled; None: the config's (default on). `off` dials at once.
     calling_hours: CallingHoursSection | None = None
+    report: ReportSection = Field(default_factory=ReportSection)
 
     _origin: Path | None = PrivateAttr(default=None)
 
@@ -605,6 +623,19 @@ def load_mapping(path: Path | str) -> Mapping:
     mapping = parse_mapping(text, str(path))
     mapping._origin = path.resolve()
     return mapping
+
+
+def mapping_language(path: Path | str | None) -> Lang | None:
+    """The ``report.language`` of a mapping file; None when it sets none or cannot be read.
+
+    A mapping that cannot be read is reported where it is loaded for the import itself.
+    """
+    if path is None:
+        return None
+    try:
+        return load_mapping(path).report.language
+    except ImporterError:
+        return None
 
 
 # --- turning pydantic errors into plain sentences ---------------------------------------------

@@ -19,9 +19,11 @@ import yaml
 
 from importer.errors import MappingError
 from importer.headers import custom_data_key, normalize_value, rejects_columns
+from importer.i18n import N_
 from importer.mapping.binder import bind
 from importer.mapping.dates import parse_time_of_day, parse_when
 from importer.mapping.schema import parse_mapping, read_yaml
+from importer.outcomes import Note
 from importer.plain_text import escape_controls, quoted
 from importer.sources import open_source, open_sources, require_phone_sheet
 from importer.sources.columns import (
@@ -364,13 +366,20 @@ def _no_phone_column(info: SourceInfo, profiles: list[ColumnProfile]) -> Mapping
     """The refusal when no column holds phones: the columns, and the other sheets to try."""
     fname = escape_controls(info.path.name)
     listed = ", ".join(repr(p.header) for p in profiles)  # repr escapes line breaks
-    in_sheet = f"sheet {info.sheet!r} of " if info.sheet else ""
+    where: str = Note(N_("sheet {sheet} of {file}"), sheet=repr(info.sheet), file=fname) \
+        if info.sheet else fname
     names = [f"{s.name!r}{' (hidden)' if s.hidden else ''}" for s in info.sheets]
-    others = f"; its sheets: {', '.join(names)} (choose one with --sheet)" if len(names) > 1 else ""
+    if len(names) > 1:
+        problem = Note(N_("no column of {file} holds phone numbers (its columns: {columns}); "
+                          "its sheets: {sheets} (choose one with --sheet); write the mapping by "
+                          "hand (see docs/mapping.md)"),
+                       file=where, columns=listed, sheets=", ".join(names))
+    else:
+        problem = Note(N_("no column of {file} holds phone numbers (its columns: {columns}); "
+                          "write the mapping by hand (see docs/mapping.md)"),
+                       file=where, columns=listed)
     return MappingError(
-        f"suggested mapping for {fname}",
-        [f"no column of {in_sheet}{fname} holds phone numbers (its columns: {listed}){others}; "
-         "write the mapping by hand (see docs/mapping.md)"],
+        Note(N_("suggested mapping for {file}"), file=fname), [problem],
         hint=MappingError.AUTOMATIC_HINT,
     )
 

@@ -63,13 +63,14 @@ import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, Self, get_args
 
 from importer.errors import ConfigError, StorageError
+from importer.i18n import N_, Lang, _, is_rtl, use_language
 from importer.outcomes import (
     IMPORT_STATUSES,
     QUIET_STATUSES,
@@ -317,11 +318,13 @@ def _replace_atomically(target: Path, write: Any, mode: int) -> None:
 
 
 def _storage_error(report_dir: Path, exc: OSError) -> StorageError:
-    full = "the disk is full: " if StorageError.no_room(exc) else ""
-    return StorageError(
-        f"{full}cannot write the reports in {report_dir} ({exc.strerror or exc})",
-        folder=report_dir,
-    )
+    if StorageError.no_room(exc):
+        return StorageError(
+            N_("the disk is full: cannot write the reports in {folder} ({reason})"),
+            folder=report_dir, reason=exc.strerror or exc,
+        )
+    return StorageError(N_("cannot write the reports in {folder} ({reason})"),
+                        folder=report_dir, reason=exc.strerror or exc)
 
 
 def remove_unfinished(paths: Iterable[Path]) -> list[Path]:
@@ -393,6 +396,7 @@ class ReportWriter:
         xlsx_row_limit: int = 100_000,
         expected_rows: int | None = None,
         summary: Summary | None = None,
+        language: Lang = "en",
     ) -> None:
         unknown = set(formats) - REPORT_FORMATS
         if unknown:
@@ -405,6 +409,8 @@ class ReportWriter:
         self.formats = frozenset(formats)
         self.started_at = (started_at or datetime.now(UTC)).astimezone(UTC)
         self.xlsx_row_limit = max(1, xlsx_row_limit)
+        # What people read (the XLSX labels, statuses, notes); CSV and JSON stay English.
+        self.language: Lang = language
         self.counts: dict[str, int] = {s.value: 0 for s in IMPORT_STATUSES}
         self.total = 0
         self._base_summary = summary
@@ -740,26 +746,33 @@ class ReportWriter:
         extra = {k: v for k, v in summary.reports.items() if k not in REPORT_FORMATS}
         summary.reports = {fmt: str(path) for fmt, path in self._paths.items()} | extra
         if "xlsx" in self._paths and self._limited:
-            summary.notes.append(self._limit_note())
+            summary.notes.append(self._english_limit_note())
+
+    def _english_limit_note(self) -> str:
+        """The limit note as the JSON summary keeps it (English, whatever the language)."""
+        with use_language("en"):
+            return self._limit_note()
 
     def _limit_note(self) -> str:
+        """Why the Rows sheet lists only some rows, in the current language."""
         shown = min(self._attention, self.xlsx_row_limit)
-        if "csv" in self._paths:
-            where = f"Every row is in the CSV report: {self._paths['csv'].name}"
-        else:
-            where = "Ask for the CSV report (--report-format csv) to get every row"
+        values = {"rows": f"{self.total:,}", "shown": f"{shown:,}",
+                  "attention": f"{self._attention:,}"}
         if shown < self._attention:
-            listed = (
-                f"lists only the first {shown:,} of the {self._attention:,} rows that were "
-                "not added"
-            )
+            listed = _(
+                "This file had {rows} rows; to keep the workbook usable, the Rows sheet lists "
+                "only the first {shown} of the {attention} rows that were not added (added, "
+                "updated, would_add, would_update and not_a_lead rows are left out).", **values)
         else:
-            listed = f"lists only the {shown:,} rows that were not added"
-        return (
-            f"This file had {self.total:,} rows; to keep the workbook usable, the Rows sheet "
-            f"{listed} (added, updated, would_add, would_update and not_a_lead rows are left "
-            f"out). {where}."
-        )
+            listed = _(
+                "This file had {rows} rows; to keep the workbook usable, the Rows sheet lists "
+                "only the {shown} rows that were not added (added, updated, would_add, "
+                "would_update and not_a_lead rows are left out).", **values)
+        if "csv" in self._paths:
+            where = _("Every row is in the CSV report: {name}.", name=self._paths["csv"].name)
+        else:
+            where = _("Ask for the CSV report (--report-format csv) to get every row.")
+        return f"{listed} {where}"
 
     def _spooled_records(self) -> Iterator[list[Any]]:
         spool = self._spool
@@ -782,20 +795,28 @@ class ReportWriter:
         from importer.report.xlsx import build_workbook
 
         header = self._header or list(BASE_COLUMNS)
+        english_note = self._english_limit_note() if self._limited else None
+        with use_language(self.language):
+            limit_note = self._limit_note() if self._limited else None
+            # The JSON's notes are English; the workbook shows the note in its language.
+            notes = [n for n in summary.notes if n != english_note]
+            shown = replace(summary, notes=notes)
 
-        def write(fh: IO[bytes]) -> None:
-            build_workbook(
-                fh,
-                summary=summary,
-                header=header,
-                widths=self._widths or [len(h) for h in header],
-                records=self._spooled_records(),
-                rtl=bool(self._rtl),
-                limit_note=self._limit_note() if self._limited else None,
-                status_index=_STATUS_INDEX,
-            )
+            def write(fh: IO[bytes]) -> None:
+                build_workbook(
+                    fh,
+                    summary=shown,
+                    header=header,
+                    widths=self._widths or [len(h) for h in header],
+                    records=self._spooled_records(),
+                    # Hebrew reads right to left; in English, Hebrew headers still turn it.
+                    rtl=is_rtl(self.language) or bool(self._rtl),
+                    limit_note=limit_note,
+                    status_index=_STATUS_INDEX,
+                    base_columns=len(BASE_COLUMNS),
+                )
 
-        _replace_atomically(self._paths["xlsx"], write, self._mode)
+            _replace_atomically(self._paths["xlsx"], write, self._mode)
 
     def _abandon(self) -> None:
         """Release open handles (keeping whatever reached the disk)."""

@@ -14,6 +14,7 @@ from importer.errors import (
     UnsafeFileError,
     UnsupportedFormatError,
 )
+from importer.i18n import N_
 from importer.sources.model import SourceOptions
 
 __all__ = ["ENCRYPTED", "check_zip", "damaged", "detect_format"]
@@ -124,7 +125,7 @@ def detect_format(path: Path, file: str, options: SourceOptions) -> str:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise SourceError(file, "no such file") from None
+        raise SourceError(file, N_("no such file")) from None
     except OSError as exc:
         raise SourceError(file, f"cannot be read ({exc.strerror or exc})") from None
     if path.is_dir():
