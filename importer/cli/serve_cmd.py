@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from importer.cli._common import settings_from
+from importer.cli._common import fail, language_flag, settings_from
+from importer.i18n import _
 from importer.logs import configure_logging
 from importer.redact import install_log_redaction
 
@@ -41,9 +42,6 @@ def _users_file(users: Path | None, config_file: Path | None) -> Path:
               show_default=True, help="Uploaded files older than this are removed.")
 @click.option("--inbox", "inbox_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="An inbox.yaml: the Upload page offers its recent files.")
-@click.option("--language", type=click.Choice(["he", "en"]), default=None,
-              help="The pages' language for a user who has not chosen one (default: the "
-                   "environment's, LANG/LC_MESSAGES, else English).")
 @click.option("--trusted-proxies", default="127.0.0.1", show_default=True,
               help="Addresses whose X-Forwarded-For/-Proto headers are believed.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -59,7 +57,6 @@ def serve_cmd(
     max_upload_mb: float,
     keep_uploads_days: float,
     inbox_file: Path | None,
-    language: str | None,
     trusted_proxies: str,
     log_file: Path | None,
     log_format: str,
@@ -80,14 +77,16 @@ def serve_cmd(
         users_file=users_file or folder / "users.json",
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         keep_uploads_days=keep_uploads_days,
-        language=language,
+        # The pages' language for a user who has chosen none: --lang, then the config's
+        # `language:`; without either, each request's is the server's environment's.
+        language=language_flag() or settings.language,
         inbox=load_inbox_config(inbox_file) if inbox_file is not None else None,
     )
     server = WebServer(config, host, port, trusted_proxies=trusted_proxies)
     if not config.users_file.exists():
-        click.echo(f"No users yet: add one with `lead-importer users add NAME --users "
-                   f"{config.users_file}`.", err=True)
-    click.echo(f"Serving the web workspace on {server.url}", err=True)
+        click.echo(_("No users yet: add one with `lead-importer users add NAME --users {path}`.",
+                     path=config.users_file), err=True)
+    click.echo(_("Serving the web workspace on {url}", url=server.url), err=True)
     sys.stderr.flush()
     server.serve_forever()
 
@@ -114,12 +113,15 @@ def users_add(name: str, users_file: Path | None, config_file: Path | None) -> N
     from importer.web.users import UserStore
 
     if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     store = UserStore(_users_file(users_file, config_file))
     new = store.add(name, password)
-    click.echo(f"{'Added' if new else 'Changed the password of'} {name} in {store.path}.")
+    if new:
+        click.echo(_("Added {name} to {path}.", name=name, path=store.path))
+    else:
+        click.echo(_("Changed the password of {name} in {path}.", name=name, path=store.path))
 
 
 @users_group.command("remove")
@@ -132,9 +134,8 @@ def users_remove(name: str, users_file: Path | None, config_file: Path | None) -
 
     store = UserStore(_users_file(users_file, config_file))
     if not store.remove(name):
-        click.echo(f"Error: there is no user {name!r} in {store.path}.", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    click.echo(f"Removed {name} from {store.path}.")
+        fail(_("there is no user {name} in {path}", name=name, path=store.path), EXIT_BAD_INPUT)
+    click.echo(_("Removed {name} from {path}.", name=name, path=store.path))
 
 
 @users_group.command("list")
@@ -146,7 +147,7 @@ def users_list(users_file: Path | None, config_file: Path | None) -> None:
     store = UserStore(_users_file(users_file, config_file))
     names = store.names()
     if not names:
-        click.echo(f"No users in {store.path}.")
+        click.echo(_("No users in {path}.", path=store.path))
     for name in names:
         click.echo(name)
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from importer.config import Settings
 from importer.errors import ConfigError, ImporterError, RunInterruptedError
-from importer.i18n import _
+from importer.i18n import _, current_language
 from importer.outcomes import Status
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.redact import redact
@@ -257,6 +257,7 @@ class JobRunner:
             dry_run=request.dry_run,
             yes=request.confirm_sync,
             lock_timeout=self.lock_timeout,
+            language=current_language(),  # the thread's: the page's that started the job
         )
         with self._lock:
             job.state = "running"
@@ -346,6 +347,7 @@ class JobRunner:
             dry_run=dry_run,
             report_dir=private_dir(self.report_dir(job.job_id)),
             lock_timeout=self.lock_timeout,
+            language=current_language(),
         )
         with self._lock:
             job.state = "running"

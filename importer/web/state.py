@@ -56,7 +56,7 @@ class WebState:
         self.store.close()
 
     def language_of(self, request: Request) -> Lang:
-        """``?lang=``, the language cookie, the user's choice, ``--language``, the environment."""
+        """``?lang=``, the language cookie, the user's choice, ``serve --lang`` or the config's."""
         signed_in = self.sessions.of(request)
         user = self.users.get(signed_in.user) if signed_in else None
         choices = [
