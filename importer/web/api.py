@@ -37,7 +37,7 @@ from importer.web.auth import SignedIn, client_address
 from importer.web.columns import ROLES, Choice
 from importer.web.inbox_files import find_file, recent_files
 from importer.web.jobs import PROBLEM_STATUSES, ImportRequest, Mode
-from importer.web.problems import HttpProblem, problem_response, status_of
+from importer.web.problems import HttpProblem, error_texts, problem_response, status_of
 from importer.web.state import WebState
 from importer.web.store import FINAL, JobRecord, UploadRecord
 from importer.web.uploads import MappingDraft, mapping_problems
@@ -77,7 +77,7 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except HttpProblem as exc:
             return problem_response(exc.status_code, exc.detail, exc.hint, exc.headers)
         except ImporterError as exc:
-            return problem_response(status_of(exc), str(exc), exc.hint)
+            return problem_response(status_of(exc), *error_texts(exc))
 
     return wrapped
 

@@ -23,10 +23,11 @@ from typing import Any, Literal
 from importer.config import Settings
 from importer.errors import ConfigError, ImporterError, RunInterruptedError
 from importer.i18n import _, current_language
-from importer.outcomes import Status
+from importer.outcomes import Status, shown_note
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.redact import redact
 from importer.undo import UndoOptions, UndoResult, undo_run
+from importer.web.problems import error_texts
 from importer.web.store import ACTIVE, JobRecord, UploadRecord, WebStore, utc_now
 from importer.web.uploads import UploadStore, private_dir, write_private
 
@@ -64,12 +65,15 @@ class ImportRequest:
 
 
 def _error(exc: ImporterError, names: dict[str, str]) -> dict[str, str]:
-    """An error as the API shows it: redacted, with the browser's file names."""
-    text, hint = str(exc), exc.hint
-    for stored, name in names.items():
-        text = text.replace(stored, name)
-        hint = hint.replace(stored, name)
-    return {"error": redact(text), "hint": redact(hint)}
+    """An error as the API shows it: in the job's language, redacted, the browser's names."""
+
+    def rename(text: str) -> str:
+        for stored, name in names.items():
+            text = text.replace(stored, name)
+        return text
+
+    error, hint = error_texts(exc, rename)
+    return {"error": error, "hint": hint}
 
 
 class JobRunner:
@@ -305,7 +309,7 @@ class JobRunner:
                 "run_id": summary.run_id,
                 "counts": dict(summary.counts),
                 "total_rows": summary.total_rows,
-                "notes": [_display_names(redact(n), upload) for n in summary.notes],
+                "notes": [_display_names(redact(shown_note(n)), upload) for n in summary.notes],
                 "_stored_stem": _stem(outcome.path.name),
                 "already_imported": summary.already_imported,
                 "exit_code": outcome.exit_code,
@@ -381,7 +385,7 @@ class JobRunner:
             "counts": dict(result.counts),
             "already_undone": result.already_undone,
             "exit_code": result.exit_code,
-            "notes": [rename(redact(n)) for n in result.notes],
+            "notes": [rename(redact(shown_note(n))) for n in result.notes],
             "files": [{
                 "name": rename(result.run.source_file),
                 "_stored_stem": _stem(result.run.source_file),

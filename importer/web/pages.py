@@ -28,7 +28,7 @@ from importer.report.writer import read_report_csv
 from importer.web.api import _statuses, campaigns, inbox_json, job_json, state_of, upload_json
 from importer.web.auth import SignedIn
 from importer.web.columns import FIELDS
-from importer.web.problems import HttpProblem
+from importer.web.problems import HttpProblem, error_texts
 from importer.web.state import LANG_COOKIE, WebState
 
 __all__ = ["STATUS_LABELS", "install_pages", "page_routes"]
@@ -268,7 +268,7 @@ def _campaigns_or_error(state: WebState) -> tuple[list[dict[str, Any]], str]:
     try:
         return campaigns(state), ""
     except ImporterError as exc:
-        return [], redact(str(exc))
+        return [], error_texts(exc)[0]
 
 
 async def job_page(request: Request) -> Response:

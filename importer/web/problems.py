@@ -8,7 +8,7 @@ a CSRF token, a size limit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -23,7 +23,7 @@ from importer.errors import (
 )
 from importer.redact import redact
 
-__all__ = ["HttpProblem", "problem_response", "status_of"]
+__all__ = ["HttpProblem", "error_texts", "problem_response", "status_of"]
 
 
 class HttpProblem(HTTPException):
@@ -35,6 +35,15 @@ class HttpProblem(HTTPException):
         """``error``: what is wrong; ``hint``: how to fix it (plain words)."""
         super().__init__(status, error, dict(headers) if headers else None)
         self.hint = hint
+
+
+def error_texts(
+    exc: ImporterError, rename: Callable[[str], str] | None = None
+) -> tuple[str, str]:
+    """A library error's message and hint in the current language, codes masked; ``rename``
+    puts the names people know in place of the server's (an upload's stored file names)."""
+    same: Callable[[str], str] = rename or (lambda text: text)
+    return redact(same(exc.shown())), redact(same(exc.shown_hint()))
 
 
 def status_of(exc: ImporterError) -> int:

@@ -15,19 +15,21 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from importer.errors import ImporterError, MappingError, SourceError
+from importer.errors import ImporterError, MappingError
 from importer.i18n import _
 from importer.mapping import parse_mapping, suggest_mapping
 from importer.mapping.binder import bind
 from importer.mapping.schema import read_yaml
 from importer.sources import SourceOptions, open_source, open_sources, require_phone_sheet
 from importer.web.columns import Choice, apply_choices, dump_mapping, roles
+from importer.web.problems import HttpProblem, error_texts, status_of
 from importer.web.store import UploadFile, UploadRecord, WebStore
 
 __all__ = ["MappingDraft", "UploadStore", "private_dir"]
@@ -101,8 +103,7 @@ class UploadStore:
                 try:
                     info = inspect(stored, None)
                 except ImporterError as exc:
-                    exc.args = (_display(str(exc), files=[entry]),)
-                    raise
+                    raise _problem(exc, partial(_display, files=[entry])) from None
                 entries.append(UploadFile(idx, name, stored, entry.size, {**info, "name": name}))
         except BaseException:
             self.discard(upload_id)
@@ -125,8 +126,7 @@ class UploadStore:
             try:
                 infos.append({**inspect(f.stored, sheet), "name": f.name})
             except ImporterError as exc:
-                exc.args = (_display(str(exc), upload),)
-                raise
+                raise _problem(exc, lambda t: _display(t, upload)) from None
         self.store.set_upload_sheet(upload.upload_id, sheet, infos)
         record = self.store.upload(upload.upload_id)
         assert record is not None
@@ -230,8 +230,13 @@ def inspect(path: Path, sheet: str | None) -> dict[str, Any]:
     }
 
 
+def _problem(exc: ImporterError, rename: Callable[[str], str]) -> HttpProblem:
+    """A bad file as the API answers it (422): the library's words, the browser's names."""
+    return HttpProblem(status_of(exc), *error_texts(exc, rename))
+
+
 def _problems_of(exc: ImporterError, upload: UploadRecord) -> list[str]:
-    problems = exc.problems if isinstance(exc, MappingError) else [str(exc)]
+    problems = exc.problems if isinstance(exc, MappingError) else [exc.shown()]
     return [_display(p, upload) for p in problems]
 
 
@@ -255,8 +260,8 @@ def mapping_problems(text: str, upload: UploadRecord) -> list[str]:
                     bind(mapping, source.info)
         except MappingError as exc:
             problems += [_display(p, upload) for p in exc.problems]
-        except (SourceError, ImporterError) as exc:
-            problems.append(_display(str(exc), upload))
+        except ImporterError as exc:
+            problems.append(_display(exc.shown(), upload))
     return problems
 
 

@@ -363,3 +363,17 @@ def test_a_mapping_that_does_not_fit_is_refused(web: Web, signed_in: requests.Se
     missing = signed_in.post(f"{web.url}/api/uploads/{upload['upload_id']}/jobs",
                              json={"dry_run": True}, timeout=30)
     assert missing.status_code == 422
+
+
+def test_errors_speak_the_users_language(web: Web, signed_in: requests.Session) -> None:
+    answer = signed_in.post(f"{web.url}/api/uploads?lang=he",
+                            files=[("file", ("לידים.xlsx", b"PK\x03\x04 not a workbook"))],
+                            timeout=30)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert "לידים.xlsx" in body["error"]
+    assert any("\u0590" <= ch <= "\u05ff" for ch in body["hint"])  # the library's Hebrew
+    english = signed_in.post(f"{web.url}/api/uploads?lang=en",
+                             files=[("file", ("leads.xlsx", b"PK\x03\x04 not a workbook"))],
+                             timeout=30).json()
+    assert english["hint"].isascii() and english["error"].isascii()
