@@ -28,7 +28,7 @@ from starlette.types import Message, Receive
 
 from importer.dialer.client import DialerClient
 from importer.errors import ImporterError
-from importer.i18n import _
+from importer.i18n import _, current_language
 from importer.mapping import parse_mapping
 from importer.outcomes import Status
 from importer.redact import redact, register_secret
@@ -463,7 +463,7 @@ async def post_job(request: Request, user: SignedIn) -> Response:
         campaign=campaign.strip(), dry_run=dry_run, mode=cast("Mode", mode), mapping_yaml=text,
         mapping_name=str(body.get("mapping_name") or ""), confirm_sync=confirm,
     )
-    job = state.runner.start_import(user.user, upload, request_, state.language_of(request))
+    job = state.runner.start_import(user.user, upload, request_, current_language())
     log.info("%s started %s job %s for upload %s into campaign %r", user.user,
              "a preview" if dry_run else "an import", job.job_id, upload.upload_id,
              campaign.strip())
@@ -651,7 +651,7 @@ async def undo(request: Request, user: SignedIn) -> Response:
         raise HttpProblem(409, _("Another import into this campaign is running."),
                           _("Wait until it finishes, then undo."))
     job = state.runner.start_undo(user.user, run.run_id, run.campaign_name, dry_run,
-                                  state.language_of(request))
+                                  current_language())
     log.info("%s started job %s: %s of run %s", user.user, job.job_id,
              "undo preview" if dry_run else "undo", run.run_id)
     return JSONResponse({"job_id": job.job_id}, status_code=202)
