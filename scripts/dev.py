@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Quick-start driver: ``python3 scripts/dev.py demo`` or ``python3 scripts/dev.py test``.
+"""Quick-start driver: ``python3 scripts/dev.py demo``, ``test`` or ``serve``.
 
 Needs only Python 3.11+ and pip: it creates ``.venv`` beside the project,
 installs the project into it (again only when pyproject.toml changed), and runs.
@@ -54,16 +54,27 @@ def demo(args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
+def serve(args: list[str]) -> int:
+    """The web workspace on the demo emulator, with a demo user (``serve [PORT]``)."""
+    _ensure_venv("")
+    work = Path(tempfile.mkdtemp(prefix="lead-importer-web-"))
+    command = [str(PY), str(ROOT / "scripts" / "web_demo.py"), str(work), *args]
+    try:
+        return subprocess.run(command, cwd=ROOT, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def main() -> int:
-    """Dispatch to demo or test."""
+    """Dispatch to demo, test or serve."""
     if sys.version_info < (3, 11):  # noqa: UP036 - this script may run on an old python3
         print("lead-importer needs Python 3.11 or newer")
         return 2
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+    commands = {"demo": demo, "test": test, "serve": serve}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    command, rest = sys.argv[1], sys.argv[2:]
-    return demo(rest) if command == "demo" else test(rest)
+    return commands[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ _COMMANDS = {
     "history": "runs_cmd",
     "runs": "runs_cmd",
     "inbox": "inbox_cmd",
+    "serve": "serve_cmd",
+    "users": "serve_cmd",
 }
 
 

@@ -50,7 +50,9 @@ def domain_files() -> dict[str, Domain]:
         ),
         "web": Domain(
             "web",
-            (("web/**.py", "python"), ("web/templates/**.html", "jinja2"), ("**", "ignore")),
+            # No ("**", "ignore"): Babel prunes every folder an ignore pattern matches, web/ too;
+            # files that match no pattern are skipped anyway.
+            (("web/**.py", "python"), ("web/templates/**.html", "jinja2")),
             _PY_KEYWORDS,
         ),
     }

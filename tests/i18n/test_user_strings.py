@@ -14,6 +14,7 @@ TRANSLATED = [
     "importer/cli/_common.py",
     "importer/cli/import_cmd.py",
     "importer/cli/inbox_cmd.py",
+    "importer/cli/serve_cmd.py",
     "importer/cli/undo_cmd.py",
     "importer/report/xlsx.py",
     "importer/report/writer.py",
