@@ -98,7 +98,7 @@ def test_reports_journal_and_file_names_carry_the_display_name(
     assert {p.resolve() for p in outcome.reports.values()} <= {p.resolve() for p in written}
     for path in written:
         assert path.resolve().parent == report_dir.resolve()
-        assert STORED.split(".")[0] not in path.name
+        assert STORED.split(".", maxsplit=1)[0] not in path.name
         assert not any(ch in path.name for ch in '/\\:*?"<>|') and path.name.isprintable()
         assert len(path.name.encode()) < 255 and not path.name.startswith(".")
     stem = outcome.reports["csv"].name.split(".")[0]
@@ -166,7 +166,7 @@ def test_errors_about_a_file_name_its_display_name(
     with pytest.raises(ImporterError) as caught:
         run_import([stored], options, settings)
     text = str(caught.value)
-    assert "March leads.csv" in text and STORED.split(".")[0] not in text
+    assert "March leads.csv" in text and STORED.split(".", maxsplit=1)[0] not in text
 
 
 def test_without_a_display_name_the_file_is_named_as_on_disk(
@@ -175,4 +175,4 @@ def test_without_a_display_name_the_file_is_named_as_on_disk(
     stored, settings, base = _setup(tmp_path, emulator)
     (outcome,) = run_import([stored], base, settings).files
     assert {r["source_file"] for r in _report_rows(outcome.reports)} == {STORED}
-    assert outcome.reports["csv"].name.startswith(STORED.split(".")[0] + ".")
+    assert outcome.reports["csv"].name.startswith(STORED.split(".", maxsplit=1)[0] + ".")
