@@ -394,6 +394,11 @@ def test_reports_and_runs_name_the_uploaded_file(web: Web, signed_in: requests.S
     stored_stems = {p.stem for p in stored.rglob("*.csv")}
     assert stored_stems and name.rsplit(".", 1)[0] not in stored_stems
     jobs = f"{web.url}/api/uploads/{upload['upload_id']}/jobs"
+    misfit = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": True,
+                                        "mapping_yaml": "name: x\nphone: {columns: [Nope]}\n"},
+                            timeout=30)
+    assert misfit.status_code == 422 and name in misfit.json()["error"]
+    assert not any(stem in misfit.text for stem in stored_stems)
     answer = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
     job = _wait(signed_in, web.url, answer.json()["job_id"])
     assert job["state"] == "done", job
