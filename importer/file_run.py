@@ -115,6 +115,8 @@ class FileRun:
         # Calling hours (None: off): each chunk's rows are decided as the chunk is sent.
         self.scheduler = scheduler
         self.path = path
+        # What reports, notes and errors call the file (an upload's name, say).
+        self.name = source_options.name or path.name
         self.bind = bind
         self.source_options = source_options
         self.run_id = run_id
@@ -140,7 +142,7 @@ class FileRun:
         # A signal that came after the last row was read stops nothing: the run is complete.
         if stopped:
             raise RunInterruptedError(
-                f"{self.path.name}: interrupted after {self.processed} row(s); their state is "
+                f"{self.name}: interrupted after {self.processed} row(s); their state is "
                 "recorded. Run the same command again to finish."
             )
 
@@ -217,7 +219,7 @@ class FileRun:
 
         def progress(done: int) -> None:
             self.processed = done_before + done
-            ctx.progress(self.path.name, self.processed)
+            ctx.progress(self.name, self.processed)
 
         from importer import engine
 
@@ -373,7 +375,7 @@ class FileRun:
             return
         sheet = f"sheet {row.sheet!r}, " if row.sheet else ""
         raise JournalError(
-            f"{self.path.name}: the unfinished run {self.run_id} cannot be resumed: the "
+            f"{self.name}: the unfinished run {self.run_id} cannot be resumed: the "
             f"journal's row {seq + 1} is the file's {sheet}row {done[4]}, but it is now read "
             f"as row {row.row} (the run was probably started by an earlier version of "
             "lead-importer). Nothing from that row on was sent. Finish the run with the version "
@@ -484,7 +486,7 @@ class FileRun:
                 if cells is not None and result.status in REJECTS_STATUSES:
                     self.rejects.write(cells, result.reason, result.row)
         self.processed += len(window.results)
-        self.ctx.progress(self.path.name, self.processed)
+        self.ctx.progress(self.name, self.processed)
 
     def _record(
         self, window: _Window, outcomes: dict[int, Outcome], added: list[tuple[str, int, str]]
@@ -508,7 +510,7 @@ class FileRun:
                 self.ctx.campaign.name,
                 added,
                 run_id=self.run_id,
-                source_file=self.path.name,
+                source_file=self.name,
             )
 
 

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping as NameMap
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,10 @@ class ImportOptions:
     calling_hours: CallingHoursSection | None = None
     now: datetime | None = None  # --now: decide calling hours as if it were then
     language: Lang = "en"  # what people read in the reports (machine columns stay English)
+    # What people call a file (an upload's name in the browser), by the path given: reports,
+    # their file names, notes, errors, progress and the journal's run name it so. The file's
+    # own name when absent.
+    display_names: NameMap[Path, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,7 @@ class ImportResult:
 @dataclass(slots=True)
 class _Prepared:
     path: Path
+    name: str  # what people call the file (ImportOptions.display_names, else its own name)
     mapping: Mapping
     mapping_text: str
     suggested: bool
@@ -185,7 +191,7 @@ class _Prepared:
 
 def _purpose(prepared: list[_Prepared]) -> str:
     """What a run holding a campaign lock is doing, for the runs that wait for it."""
-    names = [item.path.name for item in prepared]
+    names = [item.name for item in prepared]
     more = f" and {len(names) - 1} more file(s)" if len(names) > 1 else ""
     return f"importing {escape_controls(names[0])}{more}"
 
@@ -257,13 +263,14 @@ class _Importer:
         for path in self.paths:
             if path.is_dir():
                 raise ConfigError(f"{path} is a folder; name the files to import").with_hint("")
+            name = self._display_name(path)
             mapping, text, suggested = base_mapping, base_text, False
             if mapping is None:
-                text = suggest_mapping(path, self.options.source_options)
-                mapping = parse_mapping(text, source_name=f"mapping suggested for {path.name}")
+                text = suggest_mapping(path, replace(self.options.source_options, name=name))
+                mapping = parse_mapping(text, source_name=f"mapping suggested for {name}")
                 suggested = True
             normalizer = base_normalizer or _normalizer(mapping)
-            source_options = self._source_options(mapping)
+            source_options = self._source_options(mapping, name)
             columns: list[str] = []
             field_names: list[str] = []
             read: list[tuple[SourceInfo, list[str]]] = []
@@ -285,23 +292,30 @@ class _Importer:
                         notes.append(Note(N_("sheet {sheet}: {note}"), sheet=repr(info.sheet),
                                           note=note) if info.sheet else note)
             prepared.append(
-                _Prepared(path, mapping, text, suggested, columns, field_names, normalizer, notes)
+                _Prepared(path, name, mapping, text, suggested, columns, field_names, normalizer,
+                          notes)
             )
         return prepared
 
-    def _source_options(self, mapping: Mapping) -> SourceOptions:
-        """Flags win over the mapping's ``source:`` section."""
+    def _display_name(self, path: Path) -> str:
+        """What people call the file: its display name if given, else its own name."""
+        return self.options.display_names.get(path) or path.name
+
+    def _source_options(self, mapping: Mapping, name: str) -> SourceOptions:
+        """Flags win over the mapping's ``source:`` section; ``name`` is the file's."""
         from_mapping = mapping.source_options()
         flags = self.options.source_options
         default = SourceOptions()
         merged = {}
-        for name in ("encoding", "delimiter", "sheet", "header_row"):
-            flag_value = getattr(flags, name)
-            merged[name] = (
-                flag_value if flag_value != getattr(default, name) else getattr(from_mapping, name)
+        for option in ("encoding", "delimiter", "sheet", "header_row"):
+            flag_value = getattr(flags, option)
+            merged[option] = (
+                flag_value
+                if flag_value != getattr(default, option)
+                else getattr(from_mapping, option)
             )
         merged["all_sheets"] = flags.all_sheets or from_mapping.all_sheets
-        return replace(flags, **merged)
+        return replace(flags, **merged, name=name)
 
     # ---------------------------------------------------------------- phase 2
 
@@ -515,7 +529,7 @@ class _Importer:
     def _source_numbers(self, item: _Prepared) -> set[str]:
         """Every usable number of a file, as sync will count it (a read-only first pass)."""
         numbers: set[str] = set()
-        for source in open_sources(item.path, self._source_options(item.mapping)):
+        for source in open_sources(item.path, self._source_options(item.mapping, item.name)):
             with source:
                 bound = bind(item.mapping, source.info, normalizer=item.normalizer)
                 for row in source.rows():
@@ -542,7 +556,7 @@ class _Importer:
 
     def _run_file(self, ctx: RunContext, item: _Prepared, *, sync_after: bool) -> FileOutcome:
         summary = Summary(
-            source_file=item.path.name,
+            source_file=item.name,
             campaign=ctx.campaign.name,
             mode=ctx.mode,
             dry_run=self.options.dry_run,
@@ -581,14 +595,14 @@ class _Importer:
             self.state_dir,
             name=key.lock_name,
             timeout=self.options.lock_timeout,
-            purpose=f"importing {item.path.name}",
+            purpose=f"importing {item.name}",
         ):
             return self._run_file_locked(ctx, item, key, summary, sync_after=sync_after)
 
     def _storage_stop(self, exc: StorageError, ctx: RunContext, item: _Prepared) -> StorageError:
         """The one message for a run stopped by a full disk: what was sent, where, what next."""
         pushed = self._file_run.pushed if self._file_run is not None else 0
-        name, campaign = item.path.name, ctx.campaign.name
+        name, campaign = item.name, ctx.campaign.name
         if self.options.dry_run:
             sent = "nothing was sent (dry run)"
         elif pushed:
@@ -596,7 +610,7 @@ class _Importer:
         else:
             sent = f"this run had not added any call from {name} to campaign {campaign!r} yet"
         earlier = [o for o in self.result.files if not o.summary.already_imported]
-        before = ", ".join(o.path.name for o in earlier)
+        before = ", ".join(o.summary.source_file for o in earlier)
         before = f" The file(s) before it were imported completely: {before}." if before else ""
         where = exc.folder if exc.folder is not None else "the reports and the state directory"
         pushed += sum(
@@ -657,7 +671,7 @@ class _Importer:
             else:
                 run_id = self.journal.create_run(
                     key,
-                    source_file=item.path.name,
+                    source_file=item.name,
                     source_path=str(item.path.resolve()),
                     campaign_name=ctx.campaign.name,
                     mapping_name=mapping.name or "",
@@ -680,7 +694,7 @@ class _Importer:
             ctx,
             item.path,
             lambda info: bind(mapping, info, normalizer=item.normalizer),
-            self._source_options(mapping),
+            self._source_options(mapping, item.name),
             run_id=run_id,
             ref_key=mapping.dedupe.import_ref,
             writer=writer,
@@ -732,7 +746,7 @@ class _Importer:
         counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
         log.info(
             "%s into %r: %d row(s): %s; run %s",
-            item.path.name,
+            item.name,
             ctx.campaign.name,
             summary.total_rows,
             counts or "nothing",
@@ -786,7 +800,7 @@ class _Importer:
 
     def _link_rejects(self, item: _Prepared, run_id: str, summary: Summary) -> None:
         """A rejects file of an earlier run imported again: link the two runs."""
-        base = rejects_base_of(item.path.name)
+        base = rejects_base_of(item.name)
         if self.journal is None or base is None or rejects_columns(item.columns) is None:
             return
         origin = self.journal.rejects_origin(base)
@@ -819,7 +833,7 @@ class _Importer:
     def _writer(self, item: _Prepared, summary: Summary) -> ReportWriter:
         return ReportWriter(
             self.options.report_dir,
-            item.path.name,
+            item.name,
             formats=self.options.report_formats,
             field_names=item.field_names,
             started_at=datetime.now(UTC),
@@ -932,7 +946,7 @@ class _Importer:
                 # Checked before anything was sent; calls added to the campaign while this
                 # run pushed can still tip the share. The rows are in, so say so, remove none.
                 summary.notes.append(f"Nothing was removed: {refusal}.")
-                log.warning("%s: nothing was removed: %s", item.path.name, refusal)
+                log.warning("%s: nothing was removed: %s", item.name, refusal)
                 return
             # A dry run is how the user checks what sync would do: show the removals.
             summary.notes.append(f"A real run would refuse: {refusal} (and --yes).")
@@ -970,7 +984,7 @@ class _Importer:
                 journal.mark_sync_removed(run_id, phone, "removed" if removed else "failed")
             writer.write(
                 RowResult(
-                    source_file=item.path.name,
+                    source_file=item.name,
                     sheet=None,
                     row=0,
                     phone_raw=first.phone,
@@ -982,7 +996,7 @@ class _Importer:
                     fields={"CustomerName": first.customer_name},
                 )
             )
-            self.progress(ProgressEvent(item.path.name, "sync", done, len(stale)))
+            self.progress(ProgressEvent(item.name, "sync", done, len(stale)))
 
 
 def _rejects_columns(columns: list[str]) -> list[str]:

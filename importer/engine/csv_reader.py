@@ -66,7 +66,7 @@ def blocks_of_text(source: Source, width: int) -> Iterator[Block] | None:
         or table.path.stat().st_size < _MIN_FAST_BYTES
     ):
         return None
-    return _PieceReader(table, layout, source.info.path.name).blocks()
+    return _PieceReader(table, layout, source.info.name).blocks()
 
 
 class _PieceReader:

@@ -318,7 +318,7 @@ class BoundMapping:
         self.headers = list(info.columns)
         # Same indexes as ``headers``; over-long ones become "" (matches nothing).
         self._keys = [h if len(h) <= MAX_HEADER_CHARS else "" for h in self.headers]
-        self._file = info.path.name
+        self._file = info.name
         self._now = clock()
         self.notes: list[str] = []
         self.rejects_file = self._hide_rejects_columns()

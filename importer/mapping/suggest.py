@@ -287,7 +287,7 @@ def suggest_mapping(path: Path, options: SourceOptions | None = None) -> str:
     extra = _other_sheets_phones(Path(path), options) if options.all_sheets else []
     text = build_suggestion(info, rows, options, extra_phone_columns=extra)
     # The suggestion must load and bind as written; a failure here is our bug, not the user's.
-    bind(parse_mapping(text, f"suggested mapping for {Path(path).name}"), info)
+    bind(parse_mapping(text, f"suggested mapping for {options.name or Path(path).name}"), info)
     return text
 
 
@@ -303,7 +303,7 @@ def build_suggestion(
     keys = {p.key for p in profiles}
     kind, kind_name = _kind(keys)
     used: set[int] = set()
-    fname = info.path.name
+    fname = info.name
 
     where = [info.format]
     if info.encoding:
@@ -364,7 +364,7 @@ def build_suggestion(
 
 def _no_phone_column(info: SourceInfo, profiles: list[ColumnProfile]) -> MappingError:
     """The refusal when no column holds phones: the columns, and the other sheets to try."""
-    fname = escape_controls(info.path.name)
+    fname = escape_controls(info.name)
     listed = ", ".join(repr(p.header) for p in profiles)  # repr escapes line breaks
     where: str = Note(N_("sheet {sheet} of {file}"), sheet=repr(info.sheet), file=fname) \
         if info.sheet else fname

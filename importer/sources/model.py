@@ -17,6 +17,9 @@ class SourceOptions:
     sheet: str | int | None = None       # name or 0-based index; None = auto (phones decide)
     all_sheets: bool = False             # read every visible sheet
     header_row: int | None = None        # 1-based row number as the user sees it; None = detect
+    # What people call the file (an upload's name in the browser); rows, notes and errors
+    # name it. None: the file's name on disk.
+    name: str | None = None
     max_file_bytes: int = 512 * 1024 * 1024
     max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     max_compression_ratio: float = 200.0
@@ -90,6 +93,11 @@ class SourceInfo:
     # The header row's cells as read (``columns`` are cleaned and made unique): a data
     # row equal to them is the header repeated, not a lead.
     header_cells: list[str] = field(default_factory=list)
+    # The file's name as people know it (``SourceOptions.name``); "" = the name on disk.
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
 
 
 @dataclass(slots=True)

@@ -72,14 +72,20 @@ def take_sample(raw: Iterator[RawRow], col0: int = 0, limit: int = SAMPLE_ROWS) 
 
 
 def scan_sheet(
-    sample: Sample, sheet: SheetInfo, *, path: Path, fmt: str, header_row: int | None
+    sample: Sample,
+    sheet: SheetInfo,
+    *,
+    path: Path,
+    fmt: str,
+    header_row: int | None,
+    name: str | None = None,
 ) -> SheetScan:
     """Profile one sheet's sampled rows with the phone-column detector."""
     # Imported here: the detector uses the mapping schema, which imports this package.
 
     if sample.blank:
         return SheetScan(sheet.name, problem="blank", hidden=sheet.hidden)
-    file = path.name
+    file = name or path.name
     try:
         layout = detect_layout(
             iter(sample.rows), file=file, sheet=sheet.name, header_row=header_row,
@@ -88,7 +94,9 @@ def scan_sheet(
     except EmptySourceError as exc:
         return SheetScan(sheet.name, problem=exc.message, hidden=sheet.hidden)
     rows = list(shape_rows(sample.rows, layout, file=file, sheet=sheet.name, col0=sample.col0))
-    info = SourceInfo(path=path, format=fmt, sheet=sheet.name, columns=list(layout.columns))
+    info = SourceInfo(
+        path=path, format=fmt, sheet=sheet.name, columns=list(layout.columns), name=file
+    )
     # Only columns that hold numbers count: a "Count of phone" header alone is no phone column.
     found = [
         p for p in phone_columns(profile_columns(info, rows), named_fallback=False) if p.phones
@@ -142,7 +150,7 @@ def require_phone_sheet(info: SourceInfo) -> None:
     if any(s.problem == NOT_COMPARED for s in info.sheet_scan):
         none = f"none of the first {MAX_COMPARED} sheets with data"
     raise SourceError(
-        info.path.name,
+        info.name,
         f"{none} holds phone numbers, so no lead can be read ({listed}). Choose the sheet "
         "that holds the leads with --sheet NAME (or `sheet:` in the mapping): its rows are "
         "then read and each phone problem is reported",

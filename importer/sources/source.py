@@ -98,7 +98,7 @@ class Source:
         return shape_rows(
             self._tables.raw_rows(self._index),
             self._layout,
-            file=self.info.path.name,
+            file=self.info.name,
             sheet=sheet,
             col0=self._tables.col0(self._index),
             report_missing=self.info.format in ("csv", "tsv"),
@@ -133,7 +133,7 @@ class Source:
 
 def _open_tables(path: Path, file: str, options: SourceOptions) -> tuple[_Tables, SourceInfo]:
     fmt = detect_format(path, file, options)
-    info = SourceInfo(path=path, format=fmt)
+    info = SourceInfo(path=path, format=fmt, name=file)
     if fmt == "text":
         encoding = detect_text_encoding(path, file, options.encoding)
         table = TextTable(path, file, encoding, _delimiter(options.delimiter, file))
@@ -235,7 +235,7 @@ def _scan(tables: _Tables, info: SourceInfo, options: SourceOptions, index: int)
     """The phone-likeness of one sheet, from its first rows."""
     return scan_sheet(
         _sample(tables, index), tables.sheets[index], path=info.path, fmt=info.format,
-        header_row=options.header_row,
+        header_row=options.header_row, name=info.name,
     )
 
 
@@ -243,7 +243,7 @@ def scan_sheets(path: Path | str, options: SourceOptions | None = None) -> list[
     """How phone-like each sheet of a workbook is (hidden ones too); [] for text and HTML."""
     options = options or SourceOptions()
     path = Path(path)
-    tables, info = _open_tables(path, path.name, options)
+    tables, info = _open_tables(path, options.name or path.name, options)
     try:
         if info.format not in _PHONE_CHOICE_FORMATS:
             return []
@@ -257,7 +257,7 @@ def scan_sheets(path: Path | str, options: SourceOptions | None = None) -> list[
 
 def _build(shared: _Shared, info: SourceInfo, index: int | None, options: SourceOptions) -> Source:
     tables = shared.tables
-    file = info.path.name
+    file = info.name
     sheet_name = None
     warnings = list(info.warnings)
     if index is not None:
@@ -294,13 +294,14 @@ def _build(shared: _Shared, info: SourceInfo, index: int | None, options: Source
         warnings=warnings + layout.warnings,
         sheet_scan=list(info.sheet_scan),
         header_cells=list(layout.header_cells),
+        name=info.name,
     )
     shared.acquire()
     return Source(shared, sheet_info, layout, index or 0)
 
 
 def _choose(tables: _Tables, info: SourceInfo, options: SourceOptions) -> list[int | None]:
-    file = info.path.name
+    file = info.name
     if not tables.sheets:
         return [None]
     if options.sheet is not None and not options.all_sheets:
@@ -344,7 +345,7 @@ def _choose_by_phones(
             if callable(keep):
                 keep(index)
     if best is None:
-        raise EmptySourceError(info.path.name, "is empty: every visible sheet is blank")
+        raise EmptySourceError(info.name, "is empty: every visible sheet is blank")
     if callable(keep):
         keep(best)  # and let the last sheet looked at go
     non_blank = [i for i in candidates if i not in blank]
@@ -383,8 +384,8 @@ def open_source(path: Path | str, options: SourceOptions | None = None) -> Sourc
     if options.all_sheets:
         options = _without_all_sheets(options)
     path = Path(path)
-    check_header_row(options.header_row, path.name)
-    tables, info = _open_tables(path, path.name, options)
+    check_header_row(options.header_row, options.name or path.name)
+    tables, info = _open_tables(path, options.name or path.name, options)
     shared = _Shared(tables)
     try:
         (index,) = _choose(tables, info, options)
@@ -406,8 +407,8 @@ def open_sources(path: Path | str, options: SourceOptions | None = None) -> Iter
         yield open_source(path, options)
         return
     path = Path(path)
-    check_header_row(options.header_row, path.name)
-    tables, info = _open_tables(path, path.name, options)
+    check_header_row(options.header_row, options.name or path.name)
+    tables, info = _open_tables(path, options.name or path.name, options)
     shared = _Shared(tables)
     try:
         indexes = _choose(tables, info, options)

@@ -558,7 +558,8 @@ async def job_report(request: Request, user: SignedIn) -> Response:
 
 
 def _download_name(entry: dict[str, Any], path: Path) -> str:
-    """The report's name with the browser's file name: ``leads.<UTC>.report.csv``."""
+    """The report's name: ``leads.<UTC>.report.csv``, as the library named it after the
+    browser's name; a job from before that named its reports after our stored file."""
     name, stored = str(entry["name"]), str(entry.get("_stored_stem", ""))
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     if stored and path.name.startswith(stored):
@@ -580,9 +581,8 @@ async def job_rows(request: Request, user: SignedIn) -> Response:
     wanted = _statuses(params.get("status", ""))
     path = _report_file(request, job, index, "csv")
     rows = await run_in_threadpool(read_report_csv, path)
-    name = job.result["files"][index]["name"]
     chosen = [r for r in rows if not wanted or r.get("status") in wanted]
-    page = [{**r, "source_file": name} for r in chosen[offset: offset + limit]]
+    page = chosen[offset: offset + limit]
     return JSONResponse({"total": len(chosen), "offset": offset, "limit": limit, "rows": page})
 
 

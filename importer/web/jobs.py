@@ -65,7 +65,9 @@ class ImportRequest:
 
 
 def _error(exc: ImporterError, names: dict[str, str]) -> dict[str, str]:
-    """An error as the API shows it: in the job's language, redacted, the browser's names."""
+    """An error as the API shows it: in the job's language, redacted; ``names`` puts the
+    browser's names in place of our paths (the library names files by their display name,
+    but a few errors quote a whole path)."""
 
     def rename(text: str) -> str:
         for stored, name in names.items():
@@ -250,7 +252,6 @@ class JobRunner:
 
     def _run_import(self, job: JobRecord, upload: UploadRecord, request: ImportRequest) -> None:
         names = {str(f.stored): f.name for f in upload.files}
-        names.update({f.stored.name: f.name for f in upload.files})
         folder = private_dir(self.jobs_root / job.job_id)
         mapping = write_private(folder / "mapping.yaml", request.mapping_yaml)
         options = ImportOptions(
@@ -262,6 +263,8 @@ class JobRunner:
             yes=request.confirm_sync,
             lock_timeout=self.lock_timeout,
             language=current_language(),  # the thread's: the page's that started the job
+            # Reports, their file names, notes, errors and the journal name the browser's names.
+            display_names={f.stored: f.name for f in upload.files},
         )
         with self._lock:
             job.state = "running"
@@ -292,25 +295,21 @@ class JobRunner:
         self, result: ImportResult, upload: UploadRecord, job_id: str
     ) -> dict[str, Any]:
         root = self.report_dir(job_id)
-        by_path = {f.stored: f for f in upload.files}
         files: list[dict[str, Any]] = []
         totals: dict[str, int] = {}
         for outcome in result.files:
             summary = outcome.summary
-            upload_file = by_path.get(outcome.path)
-            name = upload_file.name if upload_file else outcome.path.name
             reports = {
                 fmt: str(path.relative_to(root))
                 for fmt, path in outcome.reports.items()
                 if path.is_relative_to(root)
             }
             files.append({
-                "name": name,
+                "name": summary.source_file,
                 "run_id": summary.run_id,
                 "counts": dict(summary.counts),
                 "total_rows": summary.total_rows,
-                "notes": [_display_names(redact(shown_note(n)), upload) for n in summary.notes],
-                "_stored_stem": _stem(outcome.path.name),
+                "notes": [redact(shown_note(n)) for n in summary.notes],
                 "already_imported": summary.already_imported,
                 "exit_code": outcome.exit_code,
                 "reports": reports,
@@ -336,7 +335,8 @@ class JobRunner:
     # ------------------------------------------------------------------ undo
 
     def _run_names(self, run_id: str) -> Callable[[str], str]:
-        """For a run this server imported: its stored file name -> the browser's name."""
+        """For a run imported before the library took display names: its stored file name ->
+        the browser's name (newer runs record the browser's name themselves)."""
         job = self.store.jobs_of_runs([run_id]).get(run_id)
         pairs = [
             (str(f["_stored_stem"]), _stem(str(f["name"])))
@@ -413,12 +413,6 @@ def _renamer(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
         return text
 
     return rename
-
-
-def _display_names(text: str, upload: UploadRecord) -> str:
-    """A library text about an upload's files, with the names the user knows."""
-    full = [(str(f.stored), f.name) for f in upload.files]
-    return _renamer(full + [(f.stored.name, f.name) for f in upload.files])(text)
 
 
 def _counts_text(counts: dict[str, int]) -> str:

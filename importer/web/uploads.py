@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -53,16 +53,19 @@ def _extension(name: str) -> str:
     return f".{ext}" if ext in _EXTENSIONS else ""
 
 
-def _sheet_option(sheet: str | None) -> SourceOptions:
-    return SourceOptions(sheet=sheet or None)
+def _sheet_option(sheet: str | None, name: str | None = None) -> SourceOptions:
+    """Reading options for an uploaded file: the chosen sheet, and the browser's name for it
+    (what the library's notes and errors then call the file)."""
+    return SourceOptions(sheet=sheet or None, name=name)
 
 
 def _display(
     text: str, upload: UploadRecord | None = None, files: Sequence[UploadFile] = ()
 ) -> str:
-    """A library message with our stored paths and names replaced by the browser's names."""
+    """A library message with our stored paths replaced by the browser's names (the library
+    names a file by the name it is given; a few messages quote a whole path)."""
     for f in [*(upload.files if upload else []), *files]:
-        text = text.replace(str(f.stored), f.name).replace(f.stored.name, f.name)
+        text = text.replace(str(f.stored), f.name)
     return text
 
 
@@ -101,7 +104,7 @@ class UploadStore:
             for idx, (name, stored) in enumerate(files):
                 entry = UploadFile(idx, name, stored, stored.stat().st_size, {})
                 try:
-                    info = inspect(stored, None)
+                    info = inspect(stored, None, name)
                 except ImporterError as exc:
                     raise _problem(exc, partial(_display, files=[entry])) from None
                 entries.append(UploadFile(idx, name, stored, entry.size, {**info, "name": name}))
@@ -124,7 +127,7 @@ class UploadStore:
         infos = []
         for f in upload.files:
             try:
-                infos.append({**inspect(f.stored, sheet), "name": f.name})
+                infos.append({**inspect(f.stored, sheet, f.name), "name": f.name})
             except ImporterError as exc:
                 raise _problem(exc, lambda t: _display(t, upload)) from None
         self.store.set_upload_sheet(upload.upload_id, sheet, infos)
@@ -139,7 +142,8 @@ class UploadStore:
         text = upload.mapping_yaml
         if text is None:
             try:
-                text = suggest_mapping(upload.files[0].stored, _sheet_option(upload.sheet))
+                first = upload.files[0]
+                text = suggest_mapping(first.stored, _sheet_option(upload.sheet, first.name))
             except ImporterError as exc:
                 return MappingDraft("", _problems_of(exc, upload), self._columns(upload, {}))
         return self._draft(upload, text)
@@ -205,9 +209,10 @@ class UploadStore:
         return removed
 
 
-def inspect(path: Path, sheet: str | None) -> dict[str, Any]:
-    """What the reader sees in a file, as ``lead-importer inspect --json`` shows it."""
-    with open_source(path, _sheet_option(sheet)) as source:
+def inspect(path: Path, sheet: str | None, name: str | None = None) -> dict[str, Any]:
+    """What the reader sees in a file, as ``lead-importer inspect --json`` shows it; ``name``:
+    what to call the file (the browser's name)."""
+    with open_source(path, _sheet_option(sheet, name)) as source:
         info = source.info
         samples: dict[str, list[str]] = {c: [] for c in info.columns}
         count = 0
@@ -254,7 +259,7 @@ def mapping_problems(text: str, upload: UploadRecord) -> list[str]:
         ))
     for f in upload.files:
         try:
-            for source in open_sources(f.stored, mapping.source_options()):
+            for source in open_sources(f.stored, replace(mapping.source_options(), name=f.name)):
                 with source:
                     require_phone_sheet(source.info)
                     bind(mapping, source.info)

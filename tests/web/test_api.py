@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import requests
 
+from importer.journal import Journal
 from tests.web.conftest import PASSWORD, SAMPLES, USER, Web, sign_in
 
 
@@ -377,3 +381,43 @@ def test_errors_speak_the_users_language(web: Web, signed_in: requests.Session) 
                              files=[("file", ("leads.xlsx", b"PK\x03\x04 not a workbook"))],
                              timeout=30).json()
     assert english["hint"].isascii() and english["error"].isascii()
+
+
+def test_reports_and_runs_name_the_uploaded_file(web: Web, signed_in: requests.Session) -> None:
+    """The library writes the browser's name into the reports, their names and the journal:
+    never the server's random name for the file."""
+    name = "לידים מרץ.csv"
+    data = (SAMPLES / "crm_export_he.csv").read_bytes()
+    upload = signed_in.post(f"{web.url}/api/uploads", files=[("file", (name, data))],
+                            timeout=30).json()
+    stored = web.config.data_dir / "uploads"
+    stored_stems = {p.stem for p in stored.rglob("*.csv")}
+    assert stored_stems and name.rsplit(".", 1)[0] not in stored_stems
+    jobs = f"{web.url}/api/uploads/{upload['upload_id']}/jobs"
+    misfit = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": True,
+                                        "mapping_yaml": "name: x\nphone: {columns: [Nope]}\n"},
+                            timeout=30)
+    assert misfit.status_code == 422 and name in misfit.json()["error"]
+    assert not any(stem in misfit.text for stem in stored_stems)
+    answer = signed_in.post(jobs, json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
+    job = _wait(signed_in, web.url, answer.json()["job_id"])
+    assert job["state"] == "done", job
+
+    report = signed_in.get(web.url + job["reports"]["csv"], timeout=30)
+    disposition = report.headers["content-disposition"]
+    match = re.search(r"filename\*=utf-8''(\S+)", disposition)
+    assert match, disposition
+    assert re.fullmatch(r"לידים מרץ\.[0-9TZ]+\.report\.csv", unquote(match.group(1)))
+    lines = report.content.decode("utf-8-sig").splitlines()
+    rows = list(csv.DictReader(lines))
+    assert rows and {r["source_file"] for r in rows} == {name}
+    text = report.content.decode("utf-8-sig")
+    assert not any(stem in text for stem in stored_stems)
+    page = signed_in.get(f"{web.url}/api/jobs/{job['job_id']}/rows", timeout=30).json()
+    assert {r["source_file"] for r in page["rows"]} == {name}
+
+    runs = signed_in.get(f"{web.url}/api/runs", timeout=30).json()["runs"]
+    assert runs[0]["run_id"] == job["run_id"] and runs[0]["source_file"] == name
+    with Journal.open(web.config.settings.resolved_state_dir()) as journal:
+        run = journal.get_run(job["run_id"])
+    assert run.source_file == name and Path(run.source_path).stem in stored_stems
