@@ -26,7 +26,8 @@ def test_python_whitespace_is_what_str_strip_removes() -> None:
     assert every == PY_WHITESPACE
 
 
-_CHARS = [*"ab05,\"'=+-@ \t\r\n\x00", "\u200b", "\xa0", "＝", "ש", "\u202e"]
+# Control bytes too: the block writer borrows four that no cell holds as stand-ins.
+_CHARS = [*"ab05,\"'=+-@ \t\r\n\x00\x01\x02\x1f\x7f", "\u200b", "\xa0", "＝", "ש", "\u202e"]
 _CELLS = st.text(alphabet=st.sampled_from(_CHARS), max_size=8)
 
 
@@ -50,6 +51,22 @@ def test_block_lines_are_the_row_writers_bytes(rows: list[list[str]], constant: 
     columns.insert(1, constant)
     expected = _csv_writer_bytes([[r[0], constant, r[1], r[2]] for r in rows])
     assert csv_lines(columns) == expected
+
+
+def test_block_lines_when_no_stand_in_is_free() -> None:
+    # Every control byte the writer could borrow is in some cell: the lines are still right.
+    controls = [chr(b) for b in [*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]]
+    rows = [[c, f'x,"{c}"\r\n', "=" + c] for c in controls] + [["a", "b, c", "'q"]]
+    columns: list[pa.Array | str] = [
+        pa.array(list(c), type=pa.string()) for c in zip(*rows, strict=True)
+    ]
+    columns.append("same, on every row")
+    expected = _csv_writer_bytes([[*r, "same, on every row"] for r in rows])
+    assert csv_lines(columns) == expected
+    # Four control bytes fewer: four stand-ins are free again, and the bytes are the same.
+    assert csv_lines([c if isinstance(c, str) else c[4:] for c in columns]) == (
+        _csv_writer_bytes([[*r, "same, on every row"] for r in rows[4:]])
+    )
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
