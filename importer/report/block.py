@@ -135,7 +135,16 @@ def _lookup(members: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
 _IS_ESCAPE_FIRST = _lookup(_ESCAPE_FIRST)
 _IS_LOOK_FIRST = _lookup(_LOOK_FIRST)
 _IS_QUOTE_BYTE = _lookup(_QUOTE_BYTES)
-_IS_NOTABLE = _lookup(np.frombuffer(_STRUCTURAL.encode("ascii") + _STAND_INS, dtype=np.uint8))
+
+
+def _notable(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Which bytes are structural or may be stand-ins (and tabs): comparisons, which numpy
+    runs several times faster than a lookup table's gather."""
+    marked = data < 0x20
+    marked |= data == 0x22
+    marked |= data == 0x2C
+    marked |= data == 0x7F
+    return marked
 
 
 def csv_cell(value: str) -> str:
@@ -203,7 +212,11 @@ def csv_lines(columns: list[pa.Array | str]) -> bytes:
     pacsv.write_csv(
         table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
     )
-    return sink.getvalue().translate(bytes.maketrans(free, _STRUCTURAL.encode("ascii")))
+    data = sink.getvalue()
+    # Four in-place single-byte replaces (memchr per hit) beat one translate of every byte.
+    for stand, char in zip(free, _STRUCTURAL.encode("ascii"), strict=True):
+        data = data.replace(bytes([stand]), bytes([char]))
+    return data
 
 
 def _csv_form(column: pa.Array, marks: _Marks | None, stand_in: dict[str, str]) -> pa.Array:
@@ -252,7 +265,7 @@ def _cell_marks(values: pa.Array) -> _Marks:
     look = filled & _IS_LOOK_FIRST[first]
     escape = filled & _IS_ESCAPE_FIRST[first] & ~look
     body = data[offsets[0] : offsets[-1]]
-    hits = np.flatnonzero(_IS_NOTABLE[body])
+    hits = np.flatnonzero(_notable(body))
     found = body[hits]
     structural = _IS_QUOTE_BYTE[found]
     quote = np.zeros(n, dtype=np.bool_)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from importer.engine.mapper import PY_WHITESPACE, PlainColumn
 from importer.mapping.binder import cell_value
 from importer.phones.number_set import NumberSet
-from importer.report.block import csv_lines
+from importer.report.block import _STAND_INS, _notable, csv_lines
 from importer.report.writer import escape_cell
 from importer.sources.quotes import file_well_quoted, record_end, scan_quotes
 
@@ -51,6 +51,12 @@ def test_block_lines_are_the_row_writers_bytes(rows: list[list[str]], constant: 
     columns.insert(1, constant)
     expected = _csv_writer_bytes([[r[0], constant, r[1], r[2]] for r in rows])
     assert csv_lines(columns) == expected
+
+
+def test_notable_bytes_cover_structure_and_stand_ins() -> None:
+    marked = np.flatnonzero(_notable(np.arange(256, dtype=np.uint8))).tolist()
+    assert set(b',"\r\n') | set(_STAND_INS) <= set(marked)
+    assert set(marked) - set(b',"\r\n') - set(_STAND_INS) == {0x09, 0x00}
 
 
 def test_block_lines_when_no_stand_in_is_free() -> None:
