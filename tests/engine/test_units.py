@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.engine.dry_run import _first_rows
 from importer.engine.mapper import PY_WHITESPACE, PlainColumn
 from importer.mapping.binder import cell_value
 from importer.phones.number_set import NumberSet
@@ -140,3 +141,13 @@ def test_add_many_agrees_with_add() -> None:
         assert bulk.add_many(np.array(keys, dtype=np.int64)).tolist() == expected
     assert len(bulk) == len(single)
     assert all((k in bulk) == (k in single) for k in range(10_000))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(keys=st.lists(st.integers(min_value=0, max_value=30), max_size=60))
+def test_first_rows_are_np_unique_with_index(keys: list[int]) -> None:
+    array = np.array(keys, dtype=np.int64)
+    distinct, first = _first_rows(array)
+    want_distinct, want_first = np.unique(array, return_index=True)
+    assert distinct.tolist() == want_distinct.tolist()
+    assert first.tolist() == want_first.tolist()
