@@ -36,7 +36,7 @@ from importer.engine.mapper import PY_WHITESPACE
 from importer.sources import Source
 from importer.sources.layout import Layout, RawRow, shape_rows
 from importer.sources.model import SourceRow
-from importer.sources.quotes import ascii_compatible, record_end, scan_quotes
+from importer.sources.quotes import QuoteScan, ascii_compatible, record_end, scan_quotes
 from importer.sources.text_reader import FIELD_LIMIT, TextTable
 
 __all__ = ["PIECE_BYTES", "blocks_of_text"]
@@ -91,6 +91,11 @@ class _PieceReader:
     def blocks(self) -> Iterator[Block]:
         """Every data row, in order, in blocks."""
         path: Path = self.table.path
+        # The quotes of the whole file, when they were checked at open and no quoted cell
+        # holds a line break: every piece cut at a line end outside quotes is well-formed.
+        whole = self.table.quote_scan()
+        if whole is not None and (not whole.ok or whole.multiline):
+            whole = None
         with path.open("rb") as fh:
             first = True
             offset = 0   # where ``rest`` starts in the file
@@ -105,7 +110,7 @@ class _PieceReader:
                 # A record longer than a whole piece (a huge cell): the csv module reads on,
                 # and says what is wrong if it is over the field limit.
                 piece = data[:cut] if cut is not None else b""
-                quotes = scan_quotes(piece, self.delimiter[0]) if piece else None
+                quotes = self._quotes(piece, whole)
                 if quotes is None or not quotes.ok:
                     # The cuts cannot be trusted from here on: the csv module reads the rest.
                     yield from self._rest_by_csv_module(offset, first=first)
@@ -119,6 +124,12 @@ class _PieceReader:
                 offset += len(piece)
                 if at_end:
                     return
+
+    def _quotes(self, piece: bytes, whole: QuoteScan | None) -> QuoteScan | None:
+        """The piece's quote scan (None for no piece): the whole file's, else its own."""
+        if not piece:
+            return None
+        return whole if whole is not None else scan_quotes(piece, self.delimiter[0])
 
     def _piece(self, piece: bytes, multiline: bool) -> Iterator[Block]:
         block = self._arrow_block(piece, multiline)
