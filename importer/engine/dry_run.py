@@ -227,14 +227,13 @@ class BlockDryRun:
         if not len(chosen):
             return
         picked = pa.array(chosen + start)
-        cells = zip(*(c.take(picked).to_pylist() for c in block.columns), strict=True)
-        reasons = reason.take(pa.array(chosen)).to_pylist()
-        rows = block.rows[chosen + start].tolist()
-        align = self.align
-        self.rejects.write_rows(
-            (align(row_cells), why, row)
-            for row_cells, why, row in zip(cells, reasons, rows, strict=True)
-        )
+        # The aligner moves cells: aligning the column numbers says where each column goes.
+        places = self.align(tuple(str(i) for i in range(len(block.columns))))
+        columns: list[pa.Array | str] = [
+            block.columns[int(place)].take(picked) if place else "" for place in places
+        ]
+        rows = pc.cast(pa.array(block.rows[chosen + start]), pa.string())
+        self.rejects.write_columns(columns, reason.take(pa.array(chosen)), rows)
 
     def _dedupe(
         self, phone: pa.Array, check: npt.NDArray[np.bool_], status: npt.NDArray[np.int8]

@@ -1,5 +1,9 @@
-"""The whole-file quote check made when a big text file is opened is not made again by
-the columnar engine's piece reader, and is not trusted once the file has changed."""
+"""The columnar engine's shortcuts, each against the row engine where it could differ.
+
+* The whole-file quote check made when a big text file is opened is not made again by
+  the piece reader, and is not trusted once the file has changed.
+* The rejects file is written from columns, cells moved to the file's column order.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from importer.sources import SourceOptions, open_source, text_reader
 from importer.sources.quotes import QuoteScan
 from tests.engine.corpus import mobiles
 from tests.engine.differential import assert_same, run_both, small_pieces
+from tests.workbooks import write_sheets
 
 
 def _clean_file(path: Path, rows: int = 3000) -> None:
@@ -92,3 +97,20 @@ def test_the_open_time_check_is_dropped_when_the_file_changes(
         with path.open("a", encoding="utf-8") as fh:
             fh.write('Dana,5" tall,0521234567,x,y\r\n')
         assert table.quote_scan() is None
+
+
+def test_rejects_of_sheets_with_their_columns_in_other_orders(
+    shared_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    # One rejects file for the workbook: the second sheet's cells move to the first's columns.
+    path = write_sheets(tmp_path / "two.xlsx", {
+        "One": [["Mobile", "Name", "City"], ["0521234567", "Dana", "x"], ["abc", "Noa", "y, z"],
+                ["12345", "=1+2", "q"]],
+        "Two": [["City", "Name", "Mobile"], ["Tel Aviv", "e1", "0527654321"],
+                ["a,b", "e2", "999"], ["Haifa", "'e3", ""]],
+    })
+    row, columnar = run_both([path], tmp_path, shared_emulator, mapping=None,
+                             formats="csv,json", extra=["--all-sheets"])
+    assert_same(row, columnar, "two sheets, columns in other orders")
+    rejects = [data for name, data in row.csv.items() if ".rejects." in name]
+    assert len(rejects) == 1 and b"Haifa" in rejects[0] and b"abc" in rejects[0]
