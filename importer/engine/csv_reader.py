@@ -39,7 +39,7 @@ from importer.sources.model import SourceRow
 from importer.sources.quotes import QuoteScan, ascii_compatible, record_end, scan_quotes
 from importer.sources.text_reader import FIELD_LIMIT, TextTable
 
-__all__ = ["PIECE_BYTES", "blocks_of_text"]
+__all__ = ["PIECE_BYTES", "blocks_of_text", "odd_line_ends"]
 
 #: Bytes per piece: a few MB keeps Arrow fast; 2 MB instead of 4 took ~60 MB off the peak.
 PIECE_BYTES = 2 << 20
@@ -67,6 +67,27 @@ def blocks_of_text(source: Source, width: int) -> Iterator[Block] | None:
     ):
         return None
     return _PieceReader(table, layout, source.info.path.name).blocks()
+
+
+def odd_line_ends(piece: bytes) -> bool:
+    """Whether the piece holds a NUL, a lone CR (not before LF) or a blank line (LF or CRLF
+    at a line start): what Arrow's parser reads differently from the csv module.
+
+    With numpy: ``bytes.count`` and ``in`` of two-byte patterns took ~9 ms a 2 MB piece of
+    CRLF lines (~0.45 s on the 1M-row file), these comparisons ~1 ms."""
+    if b"\x00" in piece:
+        return True
+    data = np.frombuffer(piece, dtype=np.uint8)
+    size = len(data)
+    if not size:
+        return False
+    cr = np.flatnonzero(data == 0x0D)
+    if len(cr) and (cr[-1] == size - 1 or bool(np.any(data[cr + 1] != 0x0A))):
+        return True
+    # Every CR now comes before an LF: a line starting with either is blank.
+    starts = np.flatnonzero(data == 0x0A) + 1
+    first = data[starts[starts < size]]
+    return bool(data[0] in (0x0A, 0x0D) or np.any((first == 0x0A) | (first == 0x0D)))
 
 
 class _PieceReader:
@@ -143,13 +164,7 @@ class _PieceReader:
 
     def _arrow_block(self, piece: bytes, multiline: bool) -> Block | None:
         """The piece parsed by Arrow, or None when it is not one Arrow reads exactly."""
-        if (
-            b"\x00" in piece
-            or (b"\r" in piece and piece.count(b"\r") != piece.count(b"\r\n"))
-            or piece.startswith((b"\n", b"\r\n"))
-            or b"\n\n" in piece
-            or b"\n\r\n" in piece
-        ):
+        if odd_line_ends(piece):
             return None
         data = piece if self.utf8 else self._transcoded(piece)
         if data is None:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.engine.csv_reader import odd_line_ends
 from importer.engine.dry_run import _first_rows
 from importer.engine.mapper import PY_WHITESPACE, PlainColumn
 from importer.mapping.binder import cell_value
@@ -151,3 +152,17 @@ def test_first_rows_are_np_unique_with_index(keys: list[int]) -> None:
     want_distinct, want_first = np.unique(array, return_index=True)
     assert distinct.tolist() == want_distinct.tolist()
     assert first.tolist() == want_first.tolist()
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(piece=st.lists(st.sampled_from([b"a", b",", b"\r", b"\n", b"\r\n", b"\x00", b"\xd7"]),
+                      max_size=12).map(b"".join))
+def test_odd_line_ends_are_the_byte_patterns(piece: bytes) -> None:
+    expected = (
+        b"\x00" in piece
+        or (b"\r" in piece and piece.count(b"\r") != piece.count(b"\r\n"))
+        or piece.startswith((b"\n", b"\r\n"))
+        or b"\n\n" in piece
+        or b"\n\r\n" in piece
+    )
+    assert odd_line_ends(piece) is expected
