@@ -127,7 +127,7 @@ class _PieceReader:
                 if not data:
                     return
                 at_end = not chunk
-                cut = len(data) if at_end else record_end(data)
+                cut = len(data) if at_end else self._cut(data, whole)
                 # A record longer than a whole piece (a huge cell): the csv module reads on,
                 # and says what is wrong if it is over the field limit.
                 piece = data[:cut] if cut is not None else b""
@@ -145,6 +145,15 @@ class _PieceReader:
                 offset += len(piece)
                 if at_end:
                     return
+
+    @staticmethod
+    def _cut(data: bytes, whole: QuoteScan | None) -> int | None:
+        """Where the piece ends: after its last line end outside quotes; in a file whose
+        quoted cells hold no line break (``whole``), that is its last line end."""
+        if whole is None:
+            return record_end(data)
+        end = data.rfind(b"\n")
+        return end + 1 if end >= 0 else None
 
     def _quotes(self, piece: bytes, whole: QuoteScan | None) -> QuoteScan | None:
         """The piece's quote scan (None for no piece): the whole file's, else its own."""
