@@ -169,6 +169,12 @@ def _buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.ui
     return offsets.astype(np.int64), data
 
 
+# A column with quoted cells is quoted value by value when it has at least this many rows
+# and at most one distinct value per this many rows.
+_FEW_VALUES_FROM = 64
+_FEW_VALUES_SHARE = 4
+
+
 @dataclass(slots=True)
 class _Marks:
     """What a column's cells need to be written as ``csv_cell`` writes them."""
@@ -222,6 +228,14 @@ def csv_lines(columns: list[pa.Array | str]) -> bytes:
 def _csv_form(column: pa.Array, marks: _Marks | None, stand_in: dict[str, str]) -> pa.Array:
     """The column's cells as ``csv_cell`` writes them, structural characters stood in for."""
     assert marks is not None
+    if marks.quote.any() and len(column) >= _FEW_VALUES_FROM:
+        # Quoting takes several passes over the text; a column of a few values repeated
+        # (reasons, statuses) is quoted once per value and spread back by index.
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary
+        if len(values) * _FEW_VALUES_SHARE <= len(column):
+            form = _csv_form(values, _cell_marks(values), stand_in)
+            return form.take(encoded.indices)
     look = np.flatnonzero(marks.look)
     fixed: list[str] = []
     if len(look):
@@ -229,7 +243,7 @@ def _csv_form(column: pa.Array, marks: _Marks | None, stand_in: dict[str, str]) 
         originals = column.take(pa.array(look)).to_pylist()
         fixed = [csv_cell(t).translate(to_stand_ins) for t in originals]
     if marks.escape.any():
-        column = pc.if_else(pa.array(marks.escape), pc.binary_join_element_wise("'", column, ""),
+        column = pc.if_else(pa.array(marks.escape), pc.utf8_replace_slice(column, 0, 0, "'"),
                             column)
     if marks.quote.any():
         inner = column

@@ -61,6 +61,18 @@ def test_notable_bytes_cover_structure_and_stand_ins() -> None:
     assert set(marked) - set(b',"\r\n') - set(_STAND_INS) == {0x09, 0x00}
 
 
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(values=st.lists(st.lists(_CELLS, min_size=3, max_size=3), min_size=1, max_size=6),
+       picks=st.lists(st.integers(min_value=0, max_value=5), min_size=64, max_size=200))
+def test_block_lines_of_a_few_values_repeated(values: list[list[str]], picks: list[int]) -> None:
+    # Columns of a few values over many rows are quoted value by value: the same bytes.
+    rows = [values[p % len(values)] for p in picks]
+    columns: list[pa.Array | str] = [
+        pa.array(list(c), type=pa.string()) for c in zip(*rows, strict=True)
+    ]
+    assert csv_lines(columns) == _csv_writer_bytes(rows)
+
+
 def test_block_lines_when_no_stand_in_is_free() -> None:
     # Every control byte the writer could borrow is in some cell: the lines are still right.
     controls = [chr(b) for b in [*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]]
