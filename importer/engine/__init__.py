@@ -14,7 +14,9 @@ importer.file_run imports it only for a columnar run.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from collections.abc import Iterable
 
 # Before pyarrow loads: its default allocator (mimalloc) reserves address space when it
@@ -45,6 +47,36 @@ def _configure_threads() -> None:
 
 
 _configure_threads()
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 32 << 20   # glibc's largest
+_TRIM_THRESHOLD = 64 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Keep the block buffers malloc frees for the next block instead of handing them back.
+
+    Arrow (on the system allocator) and numpy allocate a block's buffers, megabytes each,
+    and free them a block later; glibc serves such sizes with mmap and unmaps them on
+    free, so every block faulted its pages in afresh (~340k page faults and ~1 s of system
+    time in a 1M-row dry run, against ~50k with this; the peak RSS did not move).  glibc
+    only, and only when the user has not tuned malloc in the environment.
+    """
+    if not sys.platform.startswith("linux") or any(
+        name.startswith("MALLOC_") or name == "GLIBC_TUNABLES" for name in os.environ
+    ):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+
+
+_keep_freed_memory()
 
 
 def sheet_blocks(source: Source, width: int) -> Iterable[Block]:

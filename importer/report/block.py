@@ -2,13 +2,16 @@
 
 The row writer (``ReportWriter.write``) escapes each cell with ``escape_cell`` and
 lets ``csv.writer`` (QUOTE_MINIMAL, ``,``, ``"``, CRLF) quote it.  Here each column's
-cells are marked with numpy from its UTF-8 buffers, and Arrow writes the lines:
+cells are marked with numpy from its UTF-8 buffers, put in their CSV form by Arrow
+kernels, and Arrow's writer (quoting off) writes the lines:
 
 * a cell whose first byte is ``'`` or an ASCII formula trigger gets one ``'`` in front
   (what ``escape_cell`` does to it);
-* a cell holding ``,``, ``"``, CR or LF, or whose first byte may start an ignorable or a
-  full-width trigger, goes through ``escape_cell`` and the quoting rule in Python: they
-  are few, and the rules then stay in one place.
+* a cell holding ``,``, ``"``, CR or LF is quoted (inner quotes doubled), its
+  structural characters written as stand-in bytes that no cell of the block holds and
+  translated back once the block's lines are written;
+* a cell whose first byte may start an ignorable or a full-width trigger goes through
+  ``csv_cell`` in Python: they are few, and the rules then stay in one place.
 
 The byte sets come from the writer's own character sets (``_TRIGGERS``, ``_IGNORABLE``).
 """
@@ -115,7 +118,13 @@ _LOOK_FIRST = np.unique(np.frombuffer(
     }),
     dtype=np.uint8,
 ))
-_QUOTE_BYTES = np.frombuffer(b',"\r\n', dtype=np.uint8)
+# What Arrow's writer refuses to write with quoting off, and what a quoted cell is made of.
+_STRUCTURAL = ',"\r\n'
+_QUOTE_BYTES = np.frombuffer(_STRUCTURAL.encode("ascii"), dtype=np.uint8)
+# Stand-ins for the structural characters while Arrow writes the lines: ASCII control
+# bytes that are neither structural nor whitespace; four that no cell of the block holds
+# are chosen per block, and the written bytes are translated back.
+_STAND_INS = bytes([*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 def _lookup(members: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
@@ -130,10 +139,20 @@ _IS_LOOK_FIRST = _lookup(_LOOK_FIRST)
 _IS_QUOTE_BYTE = _lookup(_QUOTE_BYTES)
 
 
+def _notable(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Which bytes are structural or may be stand-ins (and tabs): comparisons, which numpy
+    runs several times faster than a lookup table's gather."""
+    marked = data < 0x20
+    marked |= data == 0x22
+    marked |= data == 0x2C
+    marked |= data == 0x7F
+    return marked
+
+
 def csv_cell(value: str) -> str:
     """One cell as the CSV report writes it: ``escape_cell``, then ``csv.writer``'s quoting."""
     value = escape_cell(value)
-    if any(c in value for c in ',"\r\n'):
+    if any(c in value for c in _STRUCTURAL):
         return '"' + value.replace('"', '""') + '"'
     return value
 
@@ -152,99 +171,121 @@ def _buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.ui
     return offsets.astype(np.int64), data
 
 
+# A column with quoted cells is quoted value by value when it has at least this many rows
+# and at most one distinct value per this many rows.
+_FEW_VALUES_FROM = 64
+_FEW_VALUES_SHARE = 4
+
+
+@dataclass(slots=True)
+class _Marks:
+    """What a column's cells need to be written as ``csv_cell`` writes them."""
+
+    escape: npt.NDArray[np.bool_]   # a leading "'" (escape_cell), nothing to look at
+    look: npt.NDArray[np.bool_]     # a first byte that may start an ignorable: Python decides
+    quote: npt.NDArray[np.bool_]    # holds a structural character (and is not a ``look``)
+    present: bytes                  # the structural and stand-in bytes found in the column
+
+
 def csv_lines(columns: list[pa.Array | str]) -> bytes:
     """The CSV report lines (CRLF-ended) of a block; a string is the same cell on every row.
 
-    Rows whose every cell is written as it is (or with a leading "'") go through Arrow's
-    CSV writer with quoting off; the rows with a cell to quote (every row, when a constant
-    cell needs quoting) are joined by Arrow from their cells in CSV form and put back in
-    their places.
+    Every cell is put in its CSV form by column operations (``csv_cell`` runs in Python
+    only on cells whose first byte may start an ignorable), with the structural characters
+    of quoted cells replaced by stand-in bytes that no cell holds; Arrow's writer (quoting
+    off) writes the lines and the stand-ins are translated back.
     """
     arrays = [c for c in columns if not isinstance(c, str)]
     if not arrays:
         return b""
-    n = len(arrays[0])
-    special = np.zeros(n, dtype=np.bool_)
-    if any(csv_cell(c)[:1] == '"' for c in columns if isinstance(c, str)):
-        special[:] = True  # Arrow's writer refuses the quoted constant on every row
-    prepared: list[pa.Array | str] = []
+    marks = [None if isinstance(c, str) else _cell_marks(c) for c in columns]
+    used = set(b"".join(m.present for m in marks if m is not None))
     for column in columns:
         if isinstance(column, str):
-            prepared.append(csv_cell(column))
-            continue
-        escape, odd = _cell_marks(column)
-        special |= odd
-        if escape.any():
-            column = pc.if_else(   # noqa: PLW2901 - the column in its CSV form
-                pa.array(escape), pc.binary_join_element_wise("'", column, ""), column
-            )
-        if odd.any():
-            chosen = np.flatnonzero(odd)
-            fixed = [csv_cell(t) for t in column.take(pa.array(chosen)).to_pylist()]
-            column = pc.replace_with_mask(  # noqa: PLW2901
-                column, pa.array(odd), pa.array(fixed, type=pa.string())
-            )
-        prepared.append(column)
-    plain = pa.array(~special)
-    rows = n - int(special.sum())
-    same = pa.array(np.zeros(rows, dtype=np.int64))
-    table = pa.table(
-        [
-            pa.array([c], type=pa.string()).take(same) if isinstance(c, str) else c.filter(plain)
-            for c in prepared
-        ],
-        names=[f"c{i}" for i in range(len(prepared))],
-    )
+            used.update(csv_cell(column).encode("utf-8"))
+    free = bytes([b for b in _STAND_INS if b not in used][: len(_STRUCTURAL)])
+    if len(free) < len(_STRUCTURAL):
+        return _lines_in_python(columns, len(arrays[0]))  # a block full of control bytes
+    stand_in = dict(zip(_STRUCTURAL, free.decode("ascii"), strict=True))
+    to_stand_ins = str.maketrans(stand_in)
+    n = len(arrays[0])
+    prepared = [
+        pa.repeat(pa.scalar(csv_cell(c).translate(to_stand_ins), pa.string()), n)
+        if isinstance(c, str)
+        else _csv_form(c, m, stand_in)
+        for c, m in zip(columns, marks, strict=True)
+    ]
+    table = pa.table(prepared, names=[f"c{i}" for i in range(len(prepared))])
     sink = io.BytesIO()
-    if table.num_rows:
-        pacsv.write_csv(
-            table,
-            sink,
-            pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"),
-        )
-    written = sink.getvalue()
-    if rows == n:
-        return written
-    # The rows with a quoted cell: their cells are in CSV form already; Arrow joins them.
-    picked = pa.array(np.flatnonzero(special))
-    joined = pc.binary_join_element_wise(
-        *[c if isinstance(c, str) else c.take(picked) for c in prepared], ","
+    pacsv.write_csv(
+        table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
     )
-    lines = pc.binary_join_element_wise(joined, "\r\n", "")
-    return _interleave(written, np.flatnonzero(special), lines)
+    data = sink.getvalue()
+    # Four in-place single-byte replaces (memchr per hit) beat one translate of every byte.
+    for stand, char in zip(free, _STRUCTURAL.encode("ascii"), strict=True):
+        data = data.replace(bytes([stand]), bytes([char]))
+    return data
 
 
-def _cell_marks(values: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Which cells take a leading "'", and which need a look in Python (quoting, or a first
-    character that may be an ignorable or a full-width trigger)."""
+def _csv_form(column: pa.Array, marks: _Marks | None, stand_in: dict[str, str]) -> pa.Array:
+    """The column's cells as ``csv_cell`` writes them, structural characters stood in for."""
+    assert marks is not None
+    if marks.quote.any() and len(column) >= _FEW_VALUES_FROM:
+        # Quoting takes several passes over the text; a column of a few values repeated
+        # (reasons, statuses) is quoted once per value and spread back by index.
+        encoded = pc.dictionary_encode(column)
+        values = encoded.dictionary
+        if len(values) * _FEW_VALUES_SHARE <= len(column):
+            form = _csv_form(values, _cell_marks(values), stand_in)
+            return form.take(encoded.indices)
+    look = np.flatnonzero(marks.look)
+    fixed: list[str] = []
+    if len(look):
+        to_stand_ins = str.maketrans(stand_in)
+        originals = column.take(pa.array(look)).to_pylist()
+        fixed = [csv_cell(t).translate(to_stand_ins) for t in originals]
+    if marks.escape.any():
+        column = pc.if_else(pa.array(marks.escape), pc.utf8_replace_slice(column, 0, 0, "'"),
+                            column)
+    if marks.quote.any():
+        inner = column
+        for char, stand in stand_in.items():
+            if char.encode("ascii") in marks.present:
+                inner = pc.replace_substring(inner, char, stand * 2 if char == '"' else stand)
+        quote = stand_in['"']
+        wrapped = pc.binary_join_element_wise(quote, inner, quote, "")
+        # Cells not quoted hold no structural character: ``inner`` is them as they were.
+        column = wrapped if marks.quote.all() else pc.if_else(pa.array(marks.quote), wrapped,
+                                                              inner)
+    if fixed:
+        column = pc.replace_with_mask(column, pa.array(marks.look), pa.array(fixed, pa.string()))
+    return column
+
+
+def _lines_in_python(columns: list[pa.Array | str], n: int) -> bytes:
+    """The lines cell by cell in Python (when no four stand-in bytes are free)."""
+    cells = [
+        [csv_cell(c)] * n if isinstance(c, str) else [csv_cell(v) for v in c.to_pylist()]
+        for c in columns
+    ]
+    return "".join(",".join(row) + "\r\n" for row in zip(*cells, strict=True)).encode("utf-8")
+
+
+def _cell_marks(values: pa.Array) -> _Marks:
+    """Which cells take a leading "'", which need a look in Python, which need quoting."""
     offsets, data = _buffers(values)
     n = len(offsets) - 1
     filled = np.diff(offsets) > 0
     first = np.zeros(n, dtype=np.uint8)
     first[filled] = data[offsets[:-1][filled]]
-    escape = filled & _IS_ESCAPE_FIRST[first]
-    special = filled & _IS_LOOK_FIRST[first]
-    hits = np.flatnonzero(_IS_QUOTE_BYTE[data[offsets[0] : offsets[-1]]])
-    if len(hits):
-        special[np.searchsorted(offsets, hits + offsets[0], side="right") - 1] = True
-    return escape & ~special, special
-
-
-def _interleave(written: bytes, chosen: npt.NDArray[np.int64], lines: pa.Array) -> bytes:
-    """Arrow's lines (every row but ``chosen``) with ``lines`` put back at ``chosen``."""
-    ends = np.flatnonzero(np.frombuffer(written, dtype=np.uint8) == 0x0A) + 1
-    view = memoryview(written)
-    offsets, data = _buffers(lines)
-    text = memoryview(data.tobytes())
-    parts: list[bytes | memoryview] = []
-    at = 0       # bytes of ``written`` already out
-    taken = 0    # Arrow's lines already out
-    for k, row in enumerate(chosen.tolist()):
-        before = row - k  # Arrow's lines that come before this row
-        if before > taken:
-            end = int(ends[before - 1])
-            parts.append(view[at:end])
-            at, taken = end, before
-        parts.append(text[offsets[k] : offsets[k + 1]])
-    parts.append(view[at:])
-    return b"".join(parts)
+    look = filled & _IS_LOOK_FIRST[first]
+    escape = filled & _IS_ESCAPE_FIRST[first] & ~look
+    body = data[offsets[0] : offsets[-1]]
+    hits = np.flatnonzero(_notable(body))
+    found = body[hits]
+    structural = _IS_QUOTE_BYTE[found]
+    quote = np.zeros(n, dtype=np.bool_)
+    if structural.any():
+        at = hits[structural] + offsets[0]
+        quote[np.searchsorted(offsets, at, side="right") - 1] = True
+    return _Marks(escape, look, quote & ~look, bytes(np.unique(found).tolist()))

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from importer.errors import StorageError
 from importer.headers import REJECTS_COLUMNS
@@ -35,6 +35,9 @@ from importer.report.writer import (
     is_formula_like,
     report_file_mode,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["REJECTS_SUFFIXES", "RejectsWriter", "rejects_base", "rejects_base_of"]
 
@@ -145,6 +148,35 @@ class RejectsWriter:
         except OSError as exc:
             raise self._storage_error(exc) from None
         self.rows += len(lines)
+
+    def write_columns(self, columns: Sequence[pa.Array | str], reasons: pa.Array,
+                      codes: pa.Array, source_rows: pa.Array) -> None:
+        """``write_rows`` for rows held as columns (the columnar engine): one text per
+        rejects column ("" for a column the sheet lacks), the reasons as shown, their codes
+        and the row numbers as text; the same bytes."""
+        from importer.report.block import csv_lines, has_secret, redact_rows
+
+        if self.want_xlsx or len(columns) != len(self.columns):
+            cells = zip(*([c] * len(reasons) if isinstance(c, str) else c.to_pylist()
+                          for c in columns), strict=True)
+            self.write_rows(zip(cells, reasons.to_pylist(), codes.to_pylist(),
+                                (int(r) for r in source_rows.to_pylist()), strict=True))
+            return
+        if not len(reasons):
+            return
+        texts = [*columns, reasons, codes, source_rows]
+        data = csv_lines(texts)
+        if has_secret(data):
+            data = csv_lines(redact_rows(texts))
+        try:
+            if self._csv is None:
+                self._open()
+            assert self._csv_fh is not None
+            self._csv_fh.flush()
+            self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise self._storage_error(exc) from None
+        self.rows += len(reasons)
 
     def close(self) -> dict[str, Path] | None:
         """Finish the files; None (and no file) when no row was rejected."""

@@ -13,7 +13,14 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-__all__ = ["QuoteScan", "ascii_compatible", "file_well_quoted", "record_end", "scan_quotes"]
+__all__ = [
+    "QuoteScan",
+    "ascii_compatible",
+    "file_quote_scan",
+    "file_well_quoted",
+    "record_end",
+    "scan_quotes",
+]
 
 _READ_BYTES = 6 << 20  # a record shorter than this is far under the 16 MB field limit
 
@@ -96,9 +103,17 @@ def file_well_quoted(path: Path, delimiter: str, codec: str) -> bool:
     """Whether every quote of the file is well-formed and every record is shorter than a
     read (6 MB, under the csv module's field limit); False also when the file cannot be
     checked this way (say UTF-16)."""
+    return file_quote_scan(path, delimiter, codec).ok
+
+
+def file_quote_scan(path: Path, delimiter: str, codec: str) -> QuoteScan:
+    """``file_well_quoted`` as a ``QuoteScan`` of the whole file: ``multiline`` says whether
+    any quoted cell holds a line break (a reader of the file's pieces need not scan them
+    again when none does)."""
     if len(delimiter) != 1 or not delimiter.isascii() or not ascii_compatible(codec):
-        return False
+        return QuoteScan(False, False)
     separator = ord(delimiter)
+    multiline = False
     rest = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_READ_BYTES):
@@ -107,8 +122,11 @@ def file_well_quoted(path: Path, delimiter: str, codec: str) -> bool:
             if cut is None:
                 # One record longer than a whole read: leave such a file to the csv module,
                 # which says exactly what is wrong with it (a cell over the field limit).
-                return False
-            if not scan_quotes(data[:cut], separator).ok:
-                return False
+                return QuoteScan(False, multiline)
+            scan = scan_quotes(data[:cut], separator)
+            multiline = multiline or scan.multiline
+            if not scan.ok:
+                return QuoteScan(False, multiline)
             rest = data[cut:]
-    return not rest or scan_quotes(rest, separator).ok
+    scan = scan_quotes(rest, separator) if rest else QuoteScan(True, False)
+    return QuoteScan(scan.ok, multiline or scan.multiline)

@@ -20,7 +20,7 @@ from importer.errors import SourceError
 from importer.sources.cells import column_letter
 from importer.sources.encoding import TextEncoding
 from importer.sources.layout import RawRow
-from importer.sources.quotes import file_well_quoted
+from importer.sources.quotes import QuoteScan, file_quote_scan
 
 __all__ = ["DELIMITERS", "TextTable", "delimiter_name", "sniff_delimiter"]
 
@@ -31,8 +31,11 @@ _SNIFF_RECORDS = 100
 # Big enough for a 10 MB notes cell, small enough that a quote that is never closed
 # is reported instead of swallowing the rest of a large file.
 FIELD_LIMIT = 16 * 1024 * 1024
-# Files this process has already parsed whole and found sound: (path, size, mtime, delimiter).
-_VERIFIED: set[tuple[str, int, int, str]] = set()
+# Files bigger than this may hold a cell over the field limit: they are checked whole at open.
+CHECK_WHOLE_ABOVE = FIELD_LIMIT
+# Files this process has already parsed whole and found sound: (path, size, mtime, delimiter)
+# -> the scan of their quotes (None when the csv module had to parse them).
+_VERIFIED: dict[tuple[str, int, int, str], QuoteScan | None] = {}
 _NO_NUMERIC: frozenset[int] = frozenset()
 _SEP_HINT = re.compile(r"sep=([^\r\n\"])\r?\n")
 
@@ -104,32 +107,45 @@ class TextTable:
         else:
             self.delimiter, self.delimiter_reason = sniff_delimiter(sample, complete)
         self._last_line = 0
-        if encoding.odd_quotes or path.stat().st_size > FIELD_LIMIT:
+        self._quotes: tuple[int, int, QuoteScan] | None = None
+        if encoding.odd_quotes or path.stat().st_size > CHECK_WHOLE_ABOVE:
             stat = path.stat()
             # The pipeline opens a file twice (check, then import): parse it whole only once.
             key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, self.delimiter)
             if key not in _VERIFIED:
-                self._check_parses()
-                _VERIFIED.add(key)
+                _VERIFIED[key] = self._check_parses()
+            if (scan := _VERIFIED[key]) is not None:
+                self._quotes = (stat.st_size, stat.st_mtime_ns, scan)
+
+    def quote_scan(self) -> QuoteScan | None:
+        """The whole file's quotes as checked when it was opened (``file_quote_scan``); None
+        when they were not scanned, or the file has changed since."""
+        if self._quotes is None:
+            return None
+        size, mtime, scan = self._quotes
+        stat = self.path.stat()
+        return scan if (stat.st_size, stat.st_mtime_ns) == (size, mtime) else None
 
     @property
     def sep_line(self) -> bool:
         """Whether the file starts with Excel's ``sep=`` line (not a row)."""
         return self._sep_line
 
-    def _check_parses(self) -> None:
+    def _check_parses(self) -> QuoteScan | None:
         """Parse the whole file once, so a quote never closed or an over-long cell far down
         the file is refused when the file is opened: an importer checks every file before it
         sends anything, and these are the only errors that would otherwise surface mid-way.
         Only files that can have them pay for the extra pass (an odd number of quotes, or
-        bigger than the field limit)."""
-        if not self.encoding.odd_quotes and (
-            file_well_quoted(self.path, self.delimiter, self.encoding.codec)
-            or self._parses_at_c_speed()
-        ):
-            return
+        bigger than the field limit).  Returns the quote scan when it alone settled it."""
+        if not self.encoding.odd_quotes:
+            scan = file_quote_scan(self.path, self.delimiter, self.encoding.codec)
+            if scan.ok:
+                return scan
+            if self._parses_at_c_speed():
+                return None
         for _ in self.raw_rows():  # builds the exact error (row, line) when there is one
             pass
+        return None
 
     def _parses_at_c_speed(self) -> bool:
         """Parse the file with nothing built per row; False when the csv module fails."""

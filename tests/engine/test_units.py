@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.engine.csv_reader import odd_line_ends
+from importer.engine.dry_run import _first_rows
 from importer.engine.mapper import PY_WHITESPACE, PlainColumn
 from importer.mapping.binder import cell_value
 from importer.phones.number_set import NumberSet
-from importer.report.block import csv_lines
+from importer.report.block import _STAND_INS, _notable, csv_lines
 from importer.report.writer import escape_cell
 from importer.sources.quotes import file_well_quoted, record_end, scan_quotes
 
@@ -26,7 +28,8 @@ def test_python_whitespace_is_what_str_strip_removes() -> None:
     assert every == PY_WHITESPACE
 
 
-_CHARS = [*"ab05,\"'=+-@ \t\r\n\x00", "\u200b", "\xa0", "＝", "ש", "\u202e"]
+# Control bytes too: the block writer borrows four that no cell holds as stand-ins.
+_CHARS = [*"ab05,\"'=+-@ \t\r\n\x00\x01\x02\x1f\x7f", "\u200b", "\xa0", "＝", "ש", "\u202e"]
 _CELLS = st.text(alphabet=st.sampled_from(_CHARS), max_size=8)
 
 
@@ -50,6 +53,40 @@ def test_block_lines_are_the_row_writers_bytes(rows: list[list[str]], constant: 
     columns.insert(1, constant)
     expected = _csv_writer_bytes([[r[0], constant, r[1], r[2]] for r in rows])
     assert csv_lines(columns) == expected
+
+
+def test_notable_bytes_cover_structure_and_stand_ins() -> None:
+    marked = np.flatnonzero(_notable(np.arange(256, dtype=np.uint8))).tolist()
+    assert set(b',"\r\n') | set(_STAND_INS) <= set(marked)
+    assert set(marked) - set(b',"\r\n') - set(_STAND_INS) == {0x09, 0x00}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(values=st.lists(st.lists(_CELLS, min_size=3, max_size=3), min_size=1, max_size=6),
+       picks=st.lists(st.integers(min_value=0, max_value=5), min_size=64, max_size=200))
+def test_block_lines_of_a_few_values_repeated(values: list[list[str]], picks: list[int]) -> None:
+    # Columns of a few values over many rows are quoted value by value: the same bytes.
+    rows = [values[p % len(values)] for p in picks]
+    columns: list[pa.Array | str] = [
+        pa.array(list(c), type=pa.string()) for c in zip(*rows, strict=True)
+    ]
+    assert csv_lines(columns) == _csv_writer_bytes(rows)
+
+
+def test_block_lines_when_no_stand_in_is_free() -> None:
+    # Every control byte the writer could borrow is in some cell: the lines are still right.
+    controls = [chr(b) for b in [*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]]
+    rows = [[c, f'x,"{c}"\r\n', "=" + c] for c in controls] + [["a", "b, c", "'q"]]
+    columns: list[pa.Array | str] = [
+        pa.array(list(c), type=pa.string()) for c in zip(*rows, strict=True)
+    ]
+    columns.append("same, on every row")
+    expected = _csv_writer_bytes([[*r, "same, on every row"] for r in rows])
+    assert csv_lines(columns) == expected
+    # Four control bytes fewer: four stand-ins are free again, and the bytes are the same.
+    assert csv_lines([c if isinstance(c, str) else c[4:] for c in columns]) == (
+        _csv_writer_bytes([[*r, "same, on every row"] for r in rows[4:]])
+    )
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
@@ -117,3 +154,27 @@ def test_add_many_agrees_with_add() -> None:
         assert bulk.add_many(np.array(keys, dtype=np.int64)).tolist() == expected
     assert len(bulk) == len(single)
     assert all((k in bulk) == (k in single) for k in range(10_000))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(keys=st.lists(st.integers(min_value=0, max_value=30), max_size=60))
+def test_first_rows_are_np_unique_with_index(keys: list[int]) -> None:
+    array = np.array(keys, dtype=np.int64)
+    distinct, first = _first_rows(array)
+    want_distinct, want_first = np.unique(array, return_index=True)
+    assert distinct.tolist() == want_distinct.tolist()
+    assert first.tolist() == want_first.tolist()
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(piece=st.lists(st.sampled_from([b"a", b",", b"\r", b"\n", b"\r\n", b"\x00", b"\xd7"]),
+                      max_size=12).map(b"".join))
+def test_odd_line_ends_are_the_byte_patterns(piece: bytes) -> None:
+    expected = (
+        b"\x00" in piece
+        or (b"\r" in piece and piece.count(b"\r") != piece.count(b"\r\n"))
+        or piece.startswith((b"\n", b"\r\n"))
+        or b"\n\n" in piece
+        or b"\n\r\n" in piece
+    )
+    assert odd_line_ends(piece) is expected

@@ -304,3 +304,25 @@ def test_clear_with_a_full_backup_disk_is_exit_3_and_clears_nothing(
         ballast.unlink()  # space freed: the same call now saves the backup, then clears
         cleared = clear_with_backup(client, campaign, folder)
     assert cleared.count == 3 and emulator.pending_phones(code) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_file_size_limit_on_a_columnar_dry_run_report_is_one_paragraph(
+    emulator: EmulatorServer, env: dict[str, str], workdir: Path
+) -> None:
+    """The columnar engine writes its report a block at a time (Arrow's writer, raw bytes
+    to the file's buffer): a write that fails still reaches the user as one paragraph, with
+    nothing empty left behind."""
+    source = workdir / "leads.csv"
+    write_leads(source, valid_mobiles(3000))
+    args = [*import_args(workdir, source), "--dry-run", "--engine", "columnar",
+            "--report-format", "csv"]
+
+    result = run_importer(args, env, file_size_limit=64 * 1024)
+
+    assert result.returncode == 3, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert str(workdir / "reports") in lines[0]
+    assert_no_leftovers(workdir / "reports")
