@@ -22,6 +22,7 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -277,10 +278,27 @@ def start_emulator(*args: str, db: Path) -> EmulatorProcess:
     return start_emulator_process(["--demo", "--db", str(db), *args])
 
 
+#: Every benchmark runs at the same moment for calling hours: a Wednesday night in Israel, when
+#: the nightly cron job runs and every lead gets a dial_after and a reason (the heavier case).
+#: Without it the report - and the time it takes - would depend on the hour of the run.
+BENCH_NOW = "2026-07-01T22:30:00+03:00"
+_STATE: list[Path] = []
+
+
 def emulator_env(base_url: str) -> dict[str, str]:
-    """The environment the importer needs to talk to the emulator."""
+    """The environment the importer needs to talk to the emulator.
+
+    The runs keep their journal and locks in a folder of this benchmark's own (a journal
+    written by another build of the importer is not this run's business) and decide calling
+    hours at BENCH_NOW.
+    """
+    if not _STATE:
+        _STATE.append(Path(tempfile.mkdtemp(prefix="lead-importer-bench-")))
     env = dict(os.environ)
-    env.update(VOICENTER_API_URL=base_url, VOICENTER_ACCOUNT_CODE="demo")
+    env.update(VOICENTER_API_URL=base_url, VOICENTER_ACCOUNT_CODE="demo",
+               LEAD_IMPORTER_STATE_DIR=str(_STATE[0] / "state"),
+               LEAD_IMPORTER_LOCK_DIR=str(_STATE[0] / "locks"),
+               LEAD_IMPORTER_NOW=BENCH_NOW)
     env.pop("VOICENTER_CAMPAIGN", None)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
