@@ -383,7 +383,11 @@ _WIDTH_SAMPLE_ROWS = 1000
 _STATUS_INDEX = BASE_COLUMNS.index("status")
 _ROW_INDEX = BASE_COLUMNS.index("row")
 _ERROR_CODE_INDEX = BASE_COLUMNS.index("error_code")
-_REASON_CACHE_SIZE = 65_536
+# Small on purpose: the rows that share reason objects share a few of them (a calling-hours
+# decision, a phone result), while most reasons that differ are one-offs (a duplicate's row
+# number).  At 65,536 entries the cache kept ~40 MB of one-off reasons alive (peak RSS of a
+# 1M-row dry run 294 -> 255 MB, the row engine's 198 -> 122 MB, and both faster).
+_REASON_CACHE_SIZE = 256
 _NO_REASON = ("", "")
 
 
