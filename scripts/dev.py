@@ -40,7 +40,10 @@ def test(args: list[str]) -> int:
     """Install the test extra and run pytest, on every core unless ``-n`` is given."""
     _ensure_venv("test")
     # Every test has its own emulator, folders and ports, so they run side by side.
-    parallel = [] if any(a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "auto"]
+    # worksteal: an idle worker takes queued tests from a busy one, so a few long tests at
+    # the end of one worker's queue do not keep the other idle.
+    parallel = ([] if any(a.startswith(("-n", "--numprocesses")) for a in args)
+                else ["-n", "auto", "--dist", "worksteal"])
     command = [str(PY), "-m", "pytest", *parallel, *args]
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
