@@ -22,6 +22,7 @@ from importer.errors import (
 )
 from importer.i18n import (
     LANGUAGES,
+    N_,
     Lang,
     UnknownLanguageError,
     _,
@@ -227,12 +228,20 @@ def run_cli(group: click.Group) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+# What each report is, in words (English keeps the format keys scripts may read).
+_REPORT_KINDS: dict[str, str] = {
+    "csv": N_("csv"), "xlsx": N_("xlsx"), "json": N_("json"),
+    "rejects": N_("rejects"), "rejects_xlsx": N_("rejects_xlsx"),
+}
+
+
 def echo_notes_and_reports(notes: Iterable[str], reports: Mapping[str, Path]) -> None:
     """The lines under a file's summary: its notes, then where each report went."""
     for note in notes:
         click.echo(_("  note: {note}").format(note=shown_note(note)))
     for fmt, path in reports.items():
-        click.echo(_("  report ({format}): {path}").format(format=fmt,
+        kind = _(_REPORT_KINDS[fmt]) if fmt in _REPORT_KINDS else fmt
+        click.echo(_("  report ({format}): {path}").format(format=kind,
                                                            path=escape_controls(str(path))))
 
 
