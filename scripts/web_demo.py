@@ -9,13 +9,16 @@ stops both.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from importer.emulator.server import start_emulator_process  # noqa: E402
+
 USER, PASSWORD = "demo", "demo-password"
 
 
@@ -35,27 +38,13 @@ def _free_port(wanted: int) -> int:
     raise SystemExit("no free port")
 
 
-def _start_emulator(work: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        _cli("emulator", "--demo", "--port", "0", "--db", str(work / "emulator.db")),
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.search(r"VOICENTER_API_URL=['\"]?([^'\"\s]+)", line)
-        if match:
-            return proc, match.group(1)
-    proc.wait()
-    raise SystemExit("the emulator did not start")
-
-
 def main() -> int:
     """Run the emulator and the web workspace until Ctrl-C."""
     work = Path(sys.argv[1])
     port = _free_port(int(sys.argv[2]) if len(sys.argv) > 2 else 8080)
     work.mkdir(parents=True, exist_ok=True)
-    emulator, url = _start_emulator(work)
-    env = dict(os.environ, VOICENTER_API_URL=url, VOICENTER_ACCOUNT_CODE="demo",
+    emulator = start_emulator_process(["--demo", "--db", str(work / "emulator.db")])
+    env = dict(os.environ, VOICENTER_API_URL=emulator.base_url, VOICENTER_ACCOUNT_CODE="demo",
                LEAD_IMPORTER_STATE_DIR=str(work / "state"))
     users = work / "users.json"
     subprocess.run(_cli("users", "add", USER, "--users", str(users)), input=PASSWORD + "\n",
@@ -73,8 +62,7 @@ def main() -> int:
         serve.wait(30)  # it got the Ctrl-C too and stops its jobs first
         return 0
     finally:
-        emulator.terminate()
-        emulator.wait(15)
+        emulator.stop()
 
 
 if __name__ == "__main__":
