@@ -30,13 +30,13 @@ from importer.dialer.client import DialerClient
 from importer.errors import ImporterError
 from importer.i18n import _, current_language
 from importer.mapping import parse_mapping
-from importer.outcomes import Status
+from importer.outcomes import REJECTS_STATUSES, Status
 from importer.redact import redact, register_secret
 from importer.report.writer import read_report_csv
 from importer.web.auth import SignedIn, client_address
 from importer.web.columns import ROLES, Choice
 from importer.web.inbox_files import find_file, recent_files
-from importer.web.jobs import PROBLEM_STATUSES, ImportRequest, Mode
+from importer.web.jobs import ImportRequest, Mode
 from importer.web.problems import HttpProblem, error_texts, problem_response, status_of
 from importer.web.state import WebState
 from importer.web.store import FINAL, JobRecord, UploadRecord
@@ -591,7 +591,7 @@ def _statuses(text: str) -> set[str]:
     wanted: set[str] = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
         if part == "problems":
-            wanted |= {s.value for s in PROBLEM_STATUSES}
+            wanted |= REJECTS_STATUSES   # the rows a person can fix
         elif part in {s.value for s in Status}:
             wanted.add(part)
         else:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from importer.config import Settings
 from importer.errors import ConfigError, ImporterError, RunInterruptedError
 from importer.i18n import _, current_language
-from importer.outcomes import Status, shown_note
+from importer.outcomes import shown_note
 from importer.pipeline import ImportOptions, ImportResult, ProgressEvent, run_import
 from importer.redact import redact
 from importer.undo import UndoOptions, UndoResult, undo_run
@@ -31,19 +31,12 @@ from importer.web.problems import error_texts
 from importer.web.store import ACTIVE, JobRecord, UploadRecord, WebStore, utc_now
 from importer.web.uploads import UploadStore, private_dir, write_private
 
-__all__ = ["ACTIVE", "PROBLEM_STATUSES", "ImportRequest", "JobRunner"]
+__all__ = ["ACTIVE", "ImportRequest", "JobRunner"]
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["append", "upsert", "sync"]
 _SAVE_EVERY = 1.0  # seconds between progress writes to web.db
-#: Statuses of rows that need someone's attention (the Preview page lists them).
-PROBLEM_STATUSES = (
-    Status.MISSING_PHONE, Status.INVALID_PHONE, Status.TYPE_REJECTED, Status.REJECTED,
-    Status.FAILED,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class ImportRequest:
     """What ``POST /api/uploads/{id}/jobs`` asks for."""
