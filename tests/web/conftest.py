@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,16 +50,23 @@ def make_config(tmp_path: Path, **extra: object) -> WebConfig:
                      **extra)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def serving(config: WebConfig) -> Iterator[WebServer]:
+    """The web workspace with ``config`` on a free port of 127.0.0.1, stopped afterwards."""
+    server = WebServer(config, "127.0.0.1", 0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def web(emulator_env: EmulatorServer, tmp_path: Path) -> Iterator[Web]:
     """The web workspace on a free port, against the demo emulator."""
     config = make_config(tmp_path)
-    server = WebServer(config, "127.0.0.1", 0)
-    server.start()
-    try:
+    with serving(config) as server:
         yield Web(server, config, emulator_env)
-    finally:
-        server.stop()
 
 
 def sign_in(url: str, user: str = USER, password: str = PASSWORD) -> requests.Session:

@@ -108,20 +108,15 @@ def test_a_bad_file_is_422_with_a_hint(web: Web, signed_in: requests.Session) ->
 
 
 def test_too_big_is_413(emulator_env: Any, tmp_path: Any) -> None:
-    from importer.web.server import WebServer
-    from tests.web.conftest import make_config
+    from tests.web.conftest import make_config, serving
 
-    server = WebServer(make_config(tmp_path, max_upload_bytes=100_000), "127.0.0.1", 0)
-    server.start()
-    try:
+    with serving(make_config(tmp_path, max_upload_bytes=100_000)) as server:
         session = sign_in(server.url)
         answer = session.post(f"{server.url}/api/uploads",
                               files=[("file", ("big.csv", b"phone\n" + b"0521234567\n" * 20_000))],
                               timeout=30)
         assert answer.status_code == 413
         assert "MB" in answer.json()["error"]
-    finally:
-        server.stop()
 
 
 def test_mapping_suggest_edit_and_problems(web: Web, signed_in: requests.Session) -> None:
@@ -280,8 +275,7 @@ def test_saved_mappings(web: Web, signed_in: requests.Session) -> None:
 
 def test_a_file_from_the_drop_folder(emulator_env: Any, tmp_path: Any) -> None:
     from importer.inbox.config import parse_inbox_config
-    from importer.web.server import WebServer
-    from tests.web.conftest import make_config
+    from tests.web.conftest import make_config, serving
 
     for folder in ("inbox", "failed", "done"):
         (tmp_path / "leads" / folder).mkdir(parents=True)
@@ -291,9 +285,7 @@ def test_a_file_from_the_drop_folder(emulator_env: Any, tmp_path: Any) -> None:
     (tmp_path / "leads" / "inbox" / "~$open.xlsx").write_bytes(b"lock")
     inbox = parse_inbox_config({"inboxes": [{"name": "Leads", "path": "leads"}]},
                                base_dir=tmp_path)
-    server = WebServer(make_config(tmp_path, inbox=inbox), "127.0.0.1", 0)
-    server.start()
-    try:
+    with serving(make_config(tmp_path, inbox=inbox)) as server:
         session = sign_in(server.url)
         (listed,) = session.get(f"{server.url}/api/inbox/files", timeout=10).json()["files"]
         assert listed["name"] == "לידים מאתמול.csv" and listed["folder"] == "failed"
@@ -307,8 +299,6 @@ def test_a_file_from_the_drop_folder(emulator_env: Any, tmp_path: Any) -> None:
         assert wrong.status_code == 404
         page = session.get(f"{server.url}/?lang=he", timeout=10).text
         assert "לידים מאתמול.csv" in page
-    finally:
-        server.stop()
 
 
 def test_sign_in_from_another_site_is_refused(web: Web) -> None:

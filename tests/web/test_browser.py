@@ -17,8 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from importer.emulator.server import EmulatorServer
 from importer.inbox.config import parse_inbox_config
-from importer.web.server import WebServer
-from tests.web.conftest import PASSWORD, SAMPLES, USER, Web, make_config
+from tests.web.conftest import PASSWORD, SAMPLES, USER, Web, make_config, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -59,12 +58,8 @@ def web_inbox(emulator_env: EmulatorServer, tmp_path: Path) -> Iterator[Web]:
     inbox = parse_inbox_config({"inboxes": [{"name": "לידים", "path": "leads"}]},
                                base_dir=tmp_path)
     config = make_config(tmp_path, inbox=inbox)
-    server = WebServer(config, "127.0.0.1", 0)
-    server.start()
-    try:
+    with serving(config) as server:
         yield Web(server, config, emulator_env)
-    finally:
-        server.stop()
 
 
 def _shot(page: Page, name: str) -> None:
