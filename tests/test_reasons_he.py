@@ -29,19 +29,11 @@ from importer.journal.schema import MIGRATIONS
 from importer.outcomes import RowResult, Status
 from importer.pipeline import ImportOptions, run_import
 from importer.report import ReportWriter, read_report_csv
-from tests.engine.corpus import BIG_FILE, build_corpus, corpus_names
+from tests.engine.corpus import BIG_FILE, SAMPLE_MAPPINGS, build_corpus, corpus_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "crm_export_he.csv"
 SAMPLE_MAPPING = ROOT / "mappings" / "hebrew-crm.yaml"
-SAMPLE_MAPPINGS = {
-    "crm_export_he.csv": "hebrew-crm.yaml",
-    "facebook_leads.csv": "facebook-lead-ads.yaml",
-    "generic_leads_en.csv": "generic-english.yaml",
-    "google_ads_leads.csv": "google-ads-lead-form.yaml",
-    "handmade_leads.xlsx": "handmade-excel.yaml",
-    "voicenter_pending_export.csv": "voicenter-pending.yaml",
-}
 EVERYTHING = ROOT / "tests" / "engine" / "mappings" / "everything.yaml"
 _HEBREW = re.compile(r"[\u0590-\u05ff]")
 

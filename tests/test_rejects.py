@@ -24,21 +24,13 @@ from importer.i18n.reasons import KINDS
 from importer.mapping import load_mapping
 from importer.phones import pending_key
 from importer.report import escape_cell, unescape_cell
+from tests.engine.corpus import SAMPLE_MAPPINGS
 from tests.phone_samples import e164, valid_mobiles
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 MAPPINGS = ROOT / "mappings"
 
-# sample file -> its mapping in mappings/
-SAMPLE_MAPPINGS = {
-    "crm_export_he.csv": "hebrew-crm.yaml",
-    "facebook_leads.csv": "facebook-lead-ads.yaml",
-    "generic_leads_en.csv": "generic-english.yaml",
-    "google_ads_leads.csv": "google-ads-lead-form.yaml",
-    "handmade_leads.xlsx": "handmade-excel.yaml",
-    "voicenter_pending_export.csv": "voicenter-pending.yaml",
-}
 FIXABLE = {"invalid_phone", "missing_phone", "type_rejected", "rejected", "failed"}
 
 

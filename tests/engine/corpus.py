@@ -24,10 +24,22 @@ from typing import TypeVar
 from tests.phone_samples import valid_mobiles
 from tests.workbooks import write_sheets
 
-__all__ = ["BIG_FILE", "EN_HEADER", "HE_HEADER", "build_corpus", "corpus_names", "mobiles"]
+__all__ = [
+    "BIG_FILE", "EN_HEADER", "HE_HEADER", "SAMPLE_MAPPINGS", "build_corpus", "corpus_names",
+    "mobiles",
+]
 
 T = TypeVar("T")
 BIG_FILE = "big.csv"
+#: Each file of sample_data/ and its mapping in mappings/.
+SAMPLE_MAPPINGS = {
+    "crm_export_he.csv": "hebrew-crm.yaml",
+    "facebook_leads.csv": "facebook-lead-ads.yaml",
+    "generic_leads_en.csv": "generic-english.yaml",
+    "google_ads_leads.csv": "google-ads-lead-form.yaml",
+    "handmade_leads.xlsx": "handmade-excel.yaml",
+    "voicenter_pending_export.csv": "voicenter-pending.yaml",
+}
 
 EN_HEADER = [
     "ID", "First Name", "Last Name", "Full Name", "Mobile", "Phone", "Phone 2", "Status",

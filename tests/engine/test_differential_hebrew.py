@@ -23,19 +23,11 @@ from importer.errors import ImporterError
 from importer.i18n import FSI, Lang, translate
 from importer.pipeline import ImportOptions, run_import
 from importer.report import read_report_csv
-from tests.engine.corpus import BIG_FILE, corpus_names
+from tests.engine.corpus import BIG_FILE, SAMPLE_MAPPINGS, corpus_names
 from tests.engine.differential import small_pieces
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-SAMPLE_MAPPINGS = {
-    "crm_export_he.csv": "hebrew-crm.yaml",
-    "facebook_leads.csv": "facebook-lead-ads.yaml",
-    "generic_leads_en.csv": "generic-english.yaml",
-    "google_ads_leads.csv": "google-ads-lead-form.yaml",
-    "handmade_leads.xlsx": "handmade-excel.yaml",
-    "voicenter_pending_export.csv": "voicenter-pending.yaml",
-}
 _STAMP = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?")
 _HEBREW = re.compile(r"[\u0590-\u05ff]")
 
