@@ -34,14 +34,12 @@ __all__ = [
     "PhoneOut",
     "PlainColumn",
     "StepColumn",
-    "join_notes",
 ]
 
 # (raw cell, result, problem, note)
 # (raw cell, result, problem, note, E.164 when usable else "")
 PhoneOut = tuple[str, PhoneResult, Status | None, str, str]
 _StepOut = tuple[str, object, str]
-_SEP = "; "
 _NO_NUMERIC: frozenset[int] = frozenset()
 
 
@@ -143,10 +141,6 @@ class StepColumn:
         """The report text per row."""
         return self.results.column(0)
 
-    def notes(self) -> pa.Array:
-        """The note per row ("" for none)."""
-        return self.results.column(2)
-
     def has_notes(self) -> bool:
         """Whether any row has a note."""
         return any(self.results.part(2))
@@ -178,10 +172,6 @@ class PlainColumn(StepColumn):
         """The report text per row."""
         return self.values
 
-    def notes(self) -> pa.Array:
-        """No notes: a copied column has none."""
-        return pa.array([""] * len(self.values), type=pa.string())
-
     def has_notes(self) -> bool:
         """Never."""
         return False
@@ -200,17 +190,6 @@ PY_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-
-
-def join_notes(parts: Sequence[pa.Array]) -> pa.Array:
-    """Join note columns with "; ", skipping empty ones (no nulls in, none out)."""
-    acc = parts[0]
-    for part in parts[1:]:
-        both = pc.binary_join_element_wise(acc, part, _SEP)
-        acc_empty = pc.equal(acc, "")
-        part_empty = pc.equal(part, "")
-        acc = pc.if_else(acc_empty, part, pc.if_else(part_empty, acc, both))
-    return acc
 
 
 class BlockMapper:
