@@ -83,11 +83,10 @@ def extract(domain: Domain) -> Catalog:
     return catalog
 
 
-def _po_bytes(catalog: Catalog, *, template: bool) -> bytes:
+def _po_bytes(catalog: Catalog) -> bytes:
     out = io.BytesIO()
     write_po(out, catalog, width=100, omit_header=False, sort_output=True,
              ignore_obsolete=True, include_previous=False, include_lineno=False)
-    del template
     return out.getvalue()
 
 
@@ -97,7 +96,7 @@ def update() -> list[Path]:
     for domain in domain_files().values():
         template = extract(domain)
         pot = pot_path(domain.name)
-        pot.write_bytes(_po_bytes(template, template=True))
+        pot.write_bytes(_po_bytes(template))
         written.append(pot)
         for lang in LANGUAGES:
             if lang == "en":
@@ -111,7 +110,7 @@ def update() -> list[Path]:
                 catalog = Catalog(locale=lang, project="lead-importer", charset="utf-8",
                                   creation_date=_STABLE_DATE, revision_date=_STABLE_DATE)
             catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-            path.write_bytes(_po_bytes(catalog, template=False))
+            path.write_bytes(_po_bytes(catalog))
             written.append(path)
     return written
 
