@@ -19,7 +19,7 @@ same language.  Every other value is text from a file or a number and is shown a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from importer.i18n import Localized, translate
@@ -61,6 +61,17 @@ class ReasonKind:
 
     def __repr__(self) -> str:
         return f"ReasonKind({self.code!r})"
+
+    def __reduce__(self) -> tuple[Callable[[str, str], ReasonKind], tuple[str, str]]:
+        # A reason that crossed a pipe (the engine's helper process) keeps its kind: the
+        # one declared here, not a copy.
+        return _kind, (self.code, self.english)
+
+
+def _kind(code: str, english: str) -> ReasonKind:
+    """The declared kind with this code (declared now if this process has not)."""
+    known = KINDS.get(code)
+    return known if known is not None else ReasonKind(code, english)
 
 
 Note = tuple[ReasonKind, tuple[tuple[str, object], ...]]
