@@ -31,19 +31,16 @@ from importer.engine.blocks import Block, row_blocks
 from importer.engine.csv_reader import blocks_of_text
 from importer.engine.dry_run import BlockDryRun
 from importer.engine.rows import columnar_sorted_rows
+from importer.engine.threads import THREADS_ENV, configured_threads
 from importer.sources import Source
 
 __all__ = ["THREADS_ENV", "Block", "BlockDryRun", "columnar_sorted_rows", "sheet_blocks"]
 
-#: Threads for Arrow's reader and kernels (default: one per core).
-THREADS_ENV = "LEAD_IMPORTER_THREADS"
-
-
 def _configure_threads() -> None:
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if value.isdigit() and int(value) > 0:
-        pa.set_cpu_count(int(value))
-        pa.set_io_thread_count(int(value))
+    threads = configured_threads()
+    if threads is not None:
+        pa.set_cpu_count(threads)
+        pa.set_io_thread_count(threads)
 
 
 _configure_threads()

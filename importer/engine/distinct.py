@@ -30,11 +30,11 @@ class Distinct(Generic[R]):
     """A rule's results: ``outputs[codes[i]]`` is row i's."""
 
     codes: npt.NDArray[np.int64]
-    outputs: list[R]
-    _parts: list[tuple[Any, ...]] | None = None
+    outputs: Sequence[R]
+    _parts: list[Sequence[Any]] | None = None
     _columns: dict[int, pa.Array] = field(default_factory=dict)
 
-    def part(self, index: int) -> tuple[Any, ...]:
+    def part(self, index: int) -> Sequence[Any]:
         """Item ``index`` of every (tuple) result, in result order."""
         if self._parts is None:
             self._parts = list(zip(*self.outputs, strict=True))

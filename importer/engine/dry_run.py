@@ -18,6 +18,7 @@ details, and real imports record every row in the journal as they send it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from importer.dedupe import (
     DedupeChecks,
 )
 from importer.engine.blocks import Block
+from importer.engine.helper import helper_scope
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.engine.reasons import ReasonColumn
 from importer.i18n.reasons import join_reasons
@@ -160,14 +162,16 @@ class BlockDryRun:
         self, blocks: Iterable[Block], bound: BoundMapping, header_cells: Sequence[str]
     ) -> bool:
         """Report every row of one sheet; False when a cancel stopped it between blocks."""
-        mapper = BlockMapper(bound)
         walk = _LeadWalk(header_cells)
-        for block in blocks:
-            if self.cancel.is_set():
-                return False
-            for item, start, stop in walk.feed(mapper.map_block(block)):
-                self._report(item, start, stop)
-            self.progress(self.processed)
+        with helper_scope() as held:
+            mapped_blocks = BlockMapper(bound).map_blocks(blocks, held)
+            with contextlib.closing(mapped_blocks):
+                for mapped in mapped_blocks:
+                    if self.cancel.is_set():
+                        return False
+                    for item, start, stop in walk.feed(mapped):
+                        self._report(item, start, stop)
+                    self.progress(self.processed)
         for item, start, stop in walk.finish():
             self._report(item, start, stop)
         return True

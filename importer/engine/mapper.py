@@ -8,7 +8,7 @@ rule is implemented twice: what is columnar here is only *when* a rule runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,14 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.dialer.models import CallTarget
+from importer.engine import helper as helpers
 from importer.engine.blocks import Block
-from importer.engine.distinct import Distinct, by_distinct, by_distinct_text
+from importer.engine.distinct import Distinct, by_distinct
+from importer.engine.helper import Helper, PhoneOut, PhoneOuts
 from importer.engine.reasons import ReasonColumn
 from importer.i18n.reasons import join_reasons
 from importer.mapping import BoundMapping
 from importer.mapping.binder import EXTENSION_KEY, FieldStep, call_target, cell_value, unescaped
-from importer.outcomes import Status
-from importer.phones import PhoneResult
 from importer.report.writer import ReasonTexts
 
 __all__ = [
@@ -36,9 +36,6 @@ __all__ = [
     "StepColumn",
 ]
 
-# (raw cell, result, problem, note)
-# (raw cell, result, problem, note, E.164 when usable else "")
-PhoneOut = tuple[str, PhoneResult, Status | None, str, str]
 _StepOut = tuple[str, object, str]
 _NO_NUMERIC: frozenset[int] = frozenset()
 
@@ -202,17 +199,50 @@ class BlockMapper:
         self._blank = [""] * bound.width
         self._single_phone = bound.single_phone_column
         self._phone_cell = bound.phone_cell_rule()
+        self._helper: Helper | None = None
 
     def map_block(self, block: Block) -> MappedBlock:
         """Map every row of ``block``."""
+        return self._finish(self._start(block))
+
+    def map_blocks(
+        self, blocks: Iterable[Block], helpers_held: list[Helper] | None = None
+    ) -> Generator[MappedBlock, None, None]:
+        """``map_block`` over ``blocks``, in order.  On a big file with a core to spare, a
+        helper process (appended to ``helpers_held``, which the caller closes) normalises
+        each block's phones while the caller uses the block before."""
+        ahead: _Started | None = None
+        for number, block in enumerate(blocks):
+            ready = self._finish(ahead) if ahead is not None else None
+            if (number and helpers_held is not None and not helpers_held
+                    and self._single_phone and len(block) >= helpers.MIN_ROWS
+                    and helpers.wanted()):
+                helpers_held.append(Helper(self._phone_cell))
+                self._helper = helpers_held[0]
+            ahead = self._start(block)
+            if ready is not None:
+                yield ready
+        if ahead is not None:
+            yield self._finish(ahead)
+
+    def _start(self, block: Block) -> _Started:
+        """Everything but the phones of a block handed to the helper."""
         columns = block.columns
         if self.bound.unescapes:
             columns = [_per_value(c, unescaped) for c in columns]
         n = len(block)
         phone_columns = self.bound.phone_columns
-        phone: Distinct[PhoneOut]
+        phone: Distinct[PhoneOut] | _Asked
         if self._single_phone and phone_columns[0] not in block.numeric:
-            phone = by_distinct_text(columns[phone_columns[0]], self._phone_cell)
+            encoded = pc.dictionary_encode(columns[phone_columns[0]])
+            ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            texts: list[str] = encoded.dictionary.to_pylist()
+            helper = self._helper
+            if helper is not None and helper.alive:
+                phone = _Asked(ids, helper.phones(texts))
+            else:
+                rule = self._phone_cell
+                phone = Distinct(ids, [rule(t) for t in texts])
         else:
             phone = by_distinct(
                 [columns[i] for i in phone_columns],
@@ -223,9 +253,18 @@ class BlockMapper:
         outs: list[tuple[FieldStep, StepColumn]] = []
         for step in self.steps:
             outs.append((step, self._run_step(step, columns, block, n)))
+        return _Started(block, phone, outs)
+
+    def _finish(self, started: _Started) -> MappedBlock:
+        phone = started.phone
+        if isinstance(phone, _Asked):
+            outputs = phone.answer()
+            parts = outputs.parts() if isinstance(outputs, PhoneOuts) else None
+            phone = Distinct(phone.ids, outputs, parts)
+        n = len(started.block)
         sendable = np.array([bool(e) for e in phone.part(4)], dtype=np.bool_)
         usable = sendable[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
-        return MappedBlock(block, phone, outs, usable, self.bound)
+        return MappedBlock(started.block, phone, started.steps, usable, self.bound)
 
     def _phone_rule(self, inputs: tuple[tuple[str, bool], ...]) -> PhoneOut:
         notes: list[str] = []
@@ -268,6 +307,23 @@ class BlockMapper:
             if is_number:
                 numeric.add(column)
         return cells, frozenset(numeric)
+
+
+@dataclass(slots=True)
+class _Asked:
+    """A block's distinct phone cells, in the helper's hands."""
+
+    ids: npt.NDArray[np.int64]
+    answer: Callable[[], Sequence[PhoneOut]]
+
+
+@dataclass(slots=True)
+class _Started:
+    """A block mapped but for the phones it asked the helper for."""
+
+    block: Block
+    phone: Distinct[PhoneOut] | _Asked
+    steps: list[tuple[FieldStep, StepColumn]]
 
 
 def _per_value(array: pa.Array, rule: object) -> pa.Array:

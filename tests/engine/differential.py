@@ -226,6 +226,7 @@ def run_engine(
     formats: str = "csv,xlsx,json",
     extra: Iterable[str] = (),
     reports: str = "reports",
+    helper: bool = False,
 ) -> Outcome:
     """Import ``paths`` with ``--engine ENGINE``; state goes in ``folder/state``, reports in
     ``folder/REPORTS`` (a run that follows another in the same state gets its own)."""
@@ -239,7 +240,8 @@ def run_engine(
     if dry_run:
         args.append("--dry-run")
     since = len(server.request_log)
-    with small_pieces() if engine == "columnar" else contextlib.nullcontext():
+    with (small_pieces() if engine == "columnar" else contextlib.nullcontext(),
+          with_helper() if helper and engine == "columnar" else contextlib.nullcontext()):
         result = CliRunner().invoke(cli, args, env=cli_env(server, folder / "locks"),
                                     catch_exceptions=False)
     codes = {c.code: f"<CODE {c.name}>" for c in server.store.campaigns_of("demo")}
@@ -272,6 +274,20 @@ def small_pieces(piece: int = 700, first: int = 200) -> Iterator[None]:
         yield
     finally:
         csv_reader.PIECE_BYTES, csv_reader._FIRST_PIECE_BYTES, csv_reader._MIN_FAST_BYTES = saved
+
+
+@contextlib.contextmanager
+def with_helper() -> Iterator[None]:
+    """Make the columnar engine hand the phones of every block after the first, however
+    small, to a helper process (importer/engine/helper.py), on any machine."""
+    from importer.engine import helper
+
+    saved = (helper.MIN_ROWS, helper.wanted)
+    helper.MIN_ROWS, helper.wanted = 0, lambda: True
+    try:
+        yield
+    finally:
+        helper.MIN_ROWS, helper.wanted = saved
 
 
 def run_both(

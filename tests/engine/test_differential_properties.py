@@ -162,10 +162,12 @@ def generated_mappings(draw: st.DrawFn) -> dict[str, object]:
        choice=st.booleans().flatmap(
            lambda generated: generated_mappings() if generated else st.sampled_from(MAPPINGS)),
        # Without a workbook the columnar engine writes the rejects file from columns too.
-       formats=st.sampled_from(["csv,xlsx,json", "csv,json"]))
+       formats=st.sampled_from(["csv,xlsx,json", "csv,json"]),
+       # Half the columnar runs hand their phones to a helper process.
+       helper=st.booleans())
 def test_generated_files_give_the_same_reports(
     file: tuple[bytes, str], choice: Path | dict[str, object] | None, formats: str,
-    shared_emulator: EmulatorServer, tmp_path: Path
+    helper: bool, shared_emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     data, label = file
     work = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -176,7 +178,8 @@ def test_generated_files_give_the_same_reports(
         mapping = work / "generated.yaml"
         mapping.write_text(yaml.safe_dump(choice, allow_unicode=True), encoding="utf-8")
     assert mapping is None or isinstance(mapping, Path)
-    row, columnar = run_both([path], work, shared_emulator, mapping=mapping, formats=formats)
+    row, columnar = run_both([path], work, shared_emulator, mapping=mapping, formats=formats,
+                             helper=helper)
     assert_same(row, columnar, f"{label}, mapping {mapping.name if mapping else 'auto'}")
     # --hypothesis-show-statistics tells how many examples bound and how many were generated
     event(f"exit code {row.exit_code}")

@@ -70,6 +70,19 @@ def test_corpus(
     _check(row, columnar, f"{name} × {_mapping_id(mapping)}", 3)
 
 
+@pytest.mark.parametrize("mapping", [None, ROOT / "mappings" / "google-ads-lead-form.yaml",
+                                     HERE / "mappings" / "everything.yaml"], ids=_mapping_id)
+@pytest.mark.parametrize("name", SAMPLES)
+def test_samples_with_a_helper_process(
+    name: str, mapping: Path | None, shared_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """The phones of every block after the first normalised in a second process: the
+    same reports as the row engine's."""
+    row, columnar = run_both([ROOT / "sample_data" / name], tmp_path, shared_emulator,
+                             mapping=mapping, helper=True)
+    _check(row, columnar, f"{name} × {_mapping_id(mapping)} (helper)", 3)
+
+
 @pytest.mark.parametrize("mapping", BIG_MAPPINGS, ids=_mapping_id)
 def test_big_file_read_in_pieces(
     mapping: Path, corpus: dict[str, Path], shared_emulator: EmulatorServer, tmp_path: Path

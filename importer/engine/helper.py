@@ -1,0 +1,271 @@
+"""A second process for a big file's phones: while this process reports one block, a
+forked child normalises the next block's distinct phone cells (issue 19).
+
+The rule (``BoundMapping.phone_cell_rule``: the normaliser and phonenumbers) is pure
+Python, the largest part of a dry run, and the GIL keeps a thread from sharing it.  The
+child runs the very same function object (it inherits the bound mapping with the fork),
+so no rule is implemented twice and the answers are the ones this process would compute.
+
+Answers come back as columns: per distinct cell the stripped text, the number sent and
+the number type, plus in full only the few results that carry a problem, a note or an
+extension.  Pickling 20,000 result objects cost more than the rule itself; the columns
+cost ~2 ms a block, and a result is rebuilt here only when a row asks for it (a real
+import's journal).
+
+Anything unusual ends the help, never the run: a child that cannot start, dies, or
+fails makes this process run the rule itself (a rule that raises then raises here, as
+it would have without the helper).  The CSV lines were tried in the child too: ~0.2 s
+faster at 1M rows, for ~30 MB more memory and a thread per pipe end (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, overload
+
+from importer.engine.threads import available_threads
+from importer.outcomes import Status
+from importer.phones import PhoneResult
+
+__all__ = ["MIN_ROWS", "Helper", "PhoneOut", "PhoneOuts", "helper_scope", "wanted"]
+
+# (raw cell, result, problem, notes joined, E.164 when usable else "")
+PhoneOut = tuple[str, PhoneResult, Status | None, str, str]
+PhoneRule = Callable[[str], PhoneOut]
+
+#: A block smaller than this is normalised in this process: forking costs a few ms, and a
+#: file of a few thousand rows is done before a child would have helped.
+MIN_ROWS = 5_000
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+# (raw texts, numbers sent, number types, full results by index)
+_Packed = tuple[list[str], list[str], list[str | None], dict[int, PhoneOut]]
+
+
+def wanted() -> bool:
+    """Whether a second process can help: two threads or more (LEAD_IMPORTER_THREADS, else
+    the cores), and fork (Linux only: macOS's system libraries are not safe to use after
+    fork, Windows has none)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return available_threads() >= 2
+
+
+class PhoneOuts(Sequence[PhoneOut]):
+    """A block's phone results rebuilt from the columns a worker sent, one at a time."""
+
+    def __init__(self, packed: _Packed) -> None:
+        self.raw, self.sent, self.types, self.full = packed
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, index: int) -> PhoneOut: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PhoneOut]: ...
+
+    def __getitem__(self, index: int | slice) -> PhoneOut | Sequence[PhoneOut]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        full = self.full.get(index)
+        if full is not None:
+            return full
+        sent = self.sent[index]
+        return self.raw[index], PhoneResult(sent, self.types[index]), None, "", sent
+
+    def parts(self) -> list[Sequence[Any]]:
+        """The five parts of every result, in result order (``Distinct.part``)."""
+        n = len(self.raw)
+        problems: list[Status | None] = [None] * n
+        notes: list[str] = [""] * n
+        for index, (_, _, problem, note, _) in self.full.items():
+            problems[index] = problem
+            notes[index] = note
+        return [self.raw, _Results(self), problems, notes, self.sent]
+
+
+class _Results(Sequence[PhoneResult]):
+    """Part 1 (the PhoneResult) of every result, built when asked for."""
+
+    def __init__(self, outs: PhoneOuts) -> None:
+        self._outs = outs
+
+    def __len__(self) -> int:
+        return len(self._outs)
+
+    @overload
+    def __getitem__(self, index: int) -> PhoneResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PhoneResult]: ...
+
+    def __getitem__(self, index: int | slice) -> PhoneResult | Sequence[PhoneResult]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._outs[index][1]
+
+
+def _plain(out: PhoneOut) -> bool:
+    """Whether ``PhoneOuts`` rebuilds this result exactly from its columns."""
+    _raw, result, problem, note, sent = out
+    return (
+        problem is None
+        and not note
+        and bool(sent)
+        and result.__class__ is PhoneResult
+        and result.e164 == sent
+        and result.problem is None
+        and not result.reason
+        and result.extension is None
+    )
+
+
+def _pack(outs: list[PhoneOut]) -> _Packed:
+    return (
+        [o[0] for o in outs],
+        [o[4] for o in outs],
+        [o[1].number_type for o in outs],
+        {i: o for i, o in enumerate(outs) if not _plain(o)},
+    )
+
+
+def _serve(
+    conn: Connection, parents: Connection, rule: PhoneRule
+) -> None:  # pragma: no cover - in the child
+    """The child: answer each list of texts with the packed results, until told to stop."""
+    parents.close()  # the parent's end: only the parent holds it
+    # Ctrl-C reaches the whole process group: the parent decides, the child goes when told.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        # A private pipe from the parent that forked us: nothing else can write to it.
+        texts = pickle.loads(data)  # noqa: S301
+        if texts is None:
+            return
+        try:
+            answer: _Packed | None = _pack([rule(t) for t in texts])
+        except Exception:  # the parent runs the rule itself and meets the error there
+            answer = None
+        try:
+            conn.send_bytes(pickle.dumps(answer, protocol=_PROTOCOL))
+        except (OSError, ValueError):
+            return
+
+
+class Helper:
+    """One child process running the phone rule, one block at a time: the answer to a
+    block is read before the next block is sent, so neither process ever waits for the
+    other to read (a request and an answer both larger than the pipe would deadlock)."""
+
+    def __init__(self, phone_rule: PhoneRule) -> None:
+        self._rule = phone_rule
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._asked = False
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_serve, args=(theirs, ours, phone_rule), name="lead-importer-helper",
+            daemon=True,
+        )
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns about fork in a process with threads (Arrow's pools):
+                # the child runs only the rule's Python code and the pipe, never Arrow.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                process.start()
+        except OSError:  # no processes left, no memory: this process does the work
+            ours.close()
+            theirs.close()
+            return
+        theirs.close()
+        self._conn = ours
+        self._process = process
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child is there to take a block."""
+        return self._conn is not None and not self._asked
+
+    def phones(self, texts: list[str]) -> Callable[[], Sequence[PhoneOut]]:
+        """The phone rule over ``texts``: a function that returns the answer when called."""
+        rule = self._rule
+
+        def here() -> Sequence[PhoneOut]:
+            return [rule(t) for t in texts]
+
+        if not self._send(texts):
+            return here
+
+        def answer() -> Sequence[PhoneOut]:
+            packed = self._receive()
+            if packed is None or len(packed[0]) != len(texts):
+                return here()
+            return PhoneOuts(packed)
+
+        return answer
+
+    def _send(self, texts: list[str]) -> bool:
+        if self._conn is None or self._asked:
+            return False
+        try:
+            self._conn.send_bytes(pickle.dumps(texts, protocol=_PROTOCOL))
+        except (OSError, ValueError):
+            self.close()
+            return False
+        self._asked = True
+        return True
+
+    def _receive(self) -> _Packed | None:
+        if self._conn is None or not self._asked:
+            return None
+        self._asked = False
+        try:
+            # Our own child, over a private pipe (not data from a file or a peer).
+            packed: _Packed | None = pickle.loads(self._conn.recv_bytes())  # noqa: S301
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self.close()
+            return None
+        return packed
+
+    def close(self) -> None:
+        """Tell the child to stop and wait for it."""
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        if conn is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if self._asked:  # an answer nobody wants: read it so the child can take the stop
+                conn.recv_bytes()
+            conn.send_bytes(pickle.dumps(None, protocol=_PROTOCOL))
+        self._asked = False
+        conn.close()
+        process.join(timeout=30)
+        if process.is_alive():  # pragma: no cover - a child stuck in the rule
+            process.kill()
+            process.join(timeout=5)
+        with contextlib.suppress(ValueError):
+            process.close()
+
+
+@contextlib.contextmanager
+def helper_scope() -> Iterator[list[Helper]]:
+    """A place for a helper that is closed however the block loop ends."""
+    held: list[Helper] = []
+    try:
+        yield held
+    finally:
+        for helper in held:
+            helper.close()
