@@ -41,8 +41,10 @@ from importer.sources.text_reader import FIELD_LIMIT, TextTable
 
 __all__ = ["PIECE_BYTES", "blocks_of_text", "odd_line_ends"]
 
-#: Bytes per piece: a few MB keeps Arrow fast; 2 MB instead of 4 took ~60 MB off the peak.
-PIECE_BYTES = 2 << 20
+#: Bytes per piece: enough to keep Arrow fast; 2 MB instead of 4 took ~60 MB off the peak, and
+#: 1 MB ~50 MB more once a block's report lines were made on a thread while the next block
+#: is mapped (two blocks alive at once), at no cost in time (docs/benchmarks.md).
+PIECE_BYTES = 1 << 20
 # Arrow parses a piece in blocks of this size, on several threads.
 _ARROW_BLOCK_BYTES = 1 << 20
 # The first piece holds the header (and any title rows above it): the csv module reads it.

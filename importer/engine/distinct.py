@@ -33,6 +33,7 @@ class Distinct(Generic[R]):
     outputs: Sequence[R]
     _parts: list[Sequence[Any]] | None = None
     _columns: dict[int, pa.Array] = field(default_factory=dict)
+    _arrays: dict[int, pa.Array] = field(default_factory=dict)  # parts as string arrays
 
     def part(self, index: int) -> Sequence[Any]:
         """Item ``index`` of every (tuple) result, in result order."""
@@ -45,9 +46,16 @@ class Distinct(Generic[R]):
         once: a block may go out in several pieces)."""
         column = self._columns.get(index)
         if column is None:
-            values = pa.array(self.part(index), type=pa.string())
+            values = self.values(index)
             column = self._columns[index] = values.take(pa.array(self.codes))
         return column
+
+    def values(self, index: int) -> pa.Array:
+        """Text item ``index`` of the (tuple) results, in result order, as a string array."""
+        values = self._arrays.get(index)
+        if values is None:
+            values = self._arrays[index] = pa.array(self.part(index), type=pa.string())
+        return values
 
     def at(self, index: int) -> R:
         """Row ``index``'s result."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,7 @@ from importer.dedupe import (
     SUPPRESSED,
     DedupeChecks,
 )
+from importer.engine import helper as helpers
 from importer.engine.blocks import Block
 from importer.engine.helper import helper_scope
 from importer.engine.mapper import BlockMapper, MappedBlock
@@ -45,7 +47,7 @@ from importer.mapping.not_leads import LeadSorter
 from importer.mapping.scheduling import Scheduler
 from importer.outcomes import REJECTS_STATUSES, Status
 from importer.report import RejectsWriter, ReportWriter
-from importer.report.block import ReportBlock
+from importer.report.block import ReportBlock, report_lines
 from importer.report.writer import ReasonTexts
 
 __all__ = ["BlockDryRun"]
@@ -157,24 +159,36 @@ class BlockDryRun:
         self.cancel = cancel
         self.processed = 0
         self._sets: dict[str, pa.Array] = {}
+        self._lines: ThreadPoolExecutor | None = None
 
     def run_sheet(
         self, blocks: Iterable[Block], bound: BoundMapping, header_cells: Sequence[str]
     ) -> bool:
         """Report every row of one sheet; False when a cancel stopped it between blocks."""
         walk = _LeadWalk(header_cells)
-        with helper_scope() as held:
-            mapped_blocks = BlockMapper(bound).map_blocks(blocks, held)
-            with contextlib.closing(mapped_blocks):
-                for mapped in mapped_blocks:
-                    if self.cancel.is_set():
-                        return False
-                    for item, start, stop in walk.feed(mapped):
-                        self._report(item, start, stop)
-                    self.progress(self.processed)
-        for item, start, stop in walk.finish():
-            self._report(item, start, stop)
+        with helper_scope() as held, ThreadPoolExecutor(1, "report-lines") as lines:
+            # The report's CSV lines are made on a thread while the next block is mapped:
+            # Arrow's writer and numpy let go of the GIL for most of that work.
+            self._lines = lines if helpers.wanted() else None
+            try:
+                mapped_blocks = BlockMapper(bound).map_blocks(blocks, held)
+                with contextlib.closing(mapped_blocks):
+                    for mapped in mapped_blocks:
+                        if self.cancel.is_set():
+                            return False
+                        for item, start, stop in walk.feed(mapped):
+                            self._report(item, start, stop)
+                        self.progress(self.processed)
+                for item, start, stop in walk.finish():
+                    self._report(item, start, stop)
+                self.writer.write_waiting_lines()
+            finally:
+                self._lines = None
         return True
+
+    def _lines_later(self, texts: list[pa.Array | str]) -> Callable[[], bytes]:
+        assert self._lines is not None
+        return self._lines.submit(report_lines, texts).result
 
     # --- classifying ---------------------------------------------------------------------
 
@@ -232,7 +246,8 @@ class BlockDryRun:
                 campaign=self.campaign,
                 fields=fields,
                 dial_after=dial_after,
-            )
+            ),
+            lines_later=self._lines_later if self._lines is not None else None,
         )
         self.processed += n
 

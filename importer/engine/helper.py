@@ -7,10 +7,10 @@ child runs the very same function object (it inherits the bound mapping with the
 so no rule is implemented twice and the answers are the ones this process would compute.
 
 Answers come back as columns: per distinct cell the stripped text, the number sent and
-the number type, plus in full only the few results that carry a problem, a note or an
-extension.  Pickling 20,000 result objects cost more than the rule itself; the columns
-cost ~2 ms a block, and a result is rebuilt here only when a row asks for it (a real
-import's journal).
+the number type (one Arrow IPC batch, read here without a copy), plus in full only the
+few results that carry a problem, a note or an extension.  Pickling 20,000 result
+objects cost more than the rule itself; a result is rebuilt here only when a row asks
+for it.
 
 Anything unusual ends the help, never the run: a child that cannot start, dies, or
 fails makes this process run the rule itself (a rule that raises then raises here, as
@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, overload
 
+import pyarrow as pa
+
 from importer.engine.threads import available_threads
 from importer.outcomes import Status
 from importer.phones import PhoneResult
@@ -45,8 +47,8 @@ PhoneRule = Callable[[str], PhoneOut]
 MIN_ROWS = 5_000
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
-# (raw texts, numbers sent, number types, full results by index)
-_Packed = tuple[list[str], list[str], list[str | None], dict[int, PhoneOut]]
+# (raw texts, numbers sent and number types as one Arrow IPC stream; full results by index)
+_Packed = tuple[bytes, dict[int, PhoneOut]]
 
 
 def wanted() -> bool:
@@ -61,10 +63,15 @@ def wanted() -> bool:
 
 
 class PhoneOuts(Sequence[PhoneOut]):
-    """A block's phone results rebuilt from the columns a worker sent, one at a time."""
+    """A block's phone results as the helper sent them: columns, rebuilt one at a time."""
 
     def __init__(self, packed: _Packed) -> None:
-        self.raw, self.sent, self.types, self.full = packed
+        stream, self.full = packed
+        batch = pa.ipc.open_stream(stream).read_next_batch()
+        self.raw_array, self.sent_array, types = batch.columns
+        self.raw = _ArrayList(self.raw_array)
+        self.sent = _ArrayList(self.sent_array)
+        self.types = _ArrayList(types)
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -92,6 +99,31 @@ class PhoneOuts(Sequence[PhoneOut]):
             problems[index] = problem
             notes[index] = note
         return [self.raw, _Results(self), problems, notes, self.sent]
+
+    def arrays(self) -> dict[int, pa.Array]:
+        """The text parts as Arrow arrays (``Distinct.arrays``): raw (0) and sent (4)."""
+        return {0: self.raw_array, 4: self.sent_array}
+
+
+class _ArrayList(Sequence[Any]):
+    """An Arrow array's values as a Python list, converted when first read."""
+
+    def __init__(self, array: pa.Array) -> None:
+        self._array = array
+        self._values: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if self._values is None:
+            self._values = self._array.to_pylist()
+        return self._values[index]
 
 
 class _Results(Sequence[PhoneResult]):
@@ -130,12 +162,19 @@ def _plain(out: PhoneOut) -> bool:
 
 
 def _pack(outs: list[PhoneOut]) -> _Packed:
-    return (
-        [o[0] for o in outs],
-        [o[4] for o in outs],
-        [o[1].number_type for o in outs],
-        {i: o for i, o in enumerate(outs) if not _plain(o)},
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array([o[0] for o in outs], type=pa.string()),
+            pa.array([o[4] for o in outs], type=pa.string()),
+            pa.array([o[1].number_type for o in outs], type=pa.string()),
+        ],
+        names=["raw", "sent", "type"],
     )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as stream:
+        stream.write_batch(batch)
+    full = {i: o for i, o in enumerate(outs) if not _plain(o)}
+    return sink.getvalue().to_pybytes(), full
 
 
 def _serve(
@@ -211,9 +250,10 @@ class Helper:
 
         def answer() -> Sequence[PhoneOut]:
             packed = self._receive()
-            if packed is None or len(packed[0]) != len(texts):
+            if packed is None:
                 return here()
-            return PhoneOuts(packed)
+            outs = PhoneOuts(packed)
+            return outs if len(outs) == len(texts) else here()
 
         return answer
 

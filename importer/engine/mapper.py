@@ -259,10 +259,12 @@ class BlockMapper:
         phone = started.phone
         if isinstance(phone, _Asked):
             outputs = phone.answer()
-            parts = outputs.parts() if isinstance(outputs, PhoneOuts) else None
-            phone = Distinct(phone.ids, outputs, parts)
+            if isinstance(outputs, PhoneOuts):
+                phone = Distinct(phone.ids, outputs, outputs.parts(), _arrays=outputs.arrays())
+            else:
+                phone = Distinct(phone.ids, outputs)
         n = len(started.block)
-        sendable = np.array([bool(e) for e in phone.part(4)], dtype=np.bool_)
+        sendable = pc.not_equal(phone.values(4), "").to_numpy(zero_copy_only=False)
         usable = sendable[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
         return MappedBlock(started.block, phone, started.steps, usable, self.bound)
 

@@ -154,7 +154,7 @@ class RejectsWriter:
         """``write_rows`` for rows held as columns (the columnar engine): one text per
         rejects column ("" for a column the sheet lacks), the reasons as shown, their codes
         and the row numbers as text; the same bytes."""
-        from importer.report.block import csv_lines, has_secret, redact_rows
+        from importer.report.block import report_lines
 
         if self.want_xlsx or len(columns) != len(self.columns):
             cells = zip(*([c] * len(reasons) if isinstance(c, str) else c.to_pylist()
@@ -165,9 +165,7 @@ class RejectsWriter:
         if not len(reasons):
             return
         texts = [*columns, reasons, codes, source_rows]
-        data = csv_lines(texts)
-        if has_secret(data):
-            data = csv_lines(redact_rows(texts))
+        data = report_lines(texts)
         try:
             if self._csv is None:
                 self._open()

@@ -61,8 +61,8 @@ import re
 import secrets
 import stat
 import tempfile
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -468,6 +468,8 @@ class ReportWriter:
             self._set_fields(field_names)
         self._rtl = rtl
         self._closed = False
+        # Blocks whose CSV lines are still being made elsewhere (write_block).
+        self._waiting_lines: deque[Callable[[], bytes]] = deque()
         self._paths: dict[str, Path] = {}
         self._mode = 0o644
         self._csv_fh: IO[str] | None = None
@@ -521,6 +523,7 @@ class ReportWriter:
         """Add one row (rows come in input order)."""
         if self._closed:
             raise ValueError("the report is already closed")
+        self.write_waiting_lines()
         if self._header is None:
             if not self._field_keys and row.fields:
                 self._set_fields(list(row.fields))
@@ -569,8 +572,18 @@ class ReportWriter:
         except OSError as exc:
             raise _storage_error(self.report_dir, exc) from None
 
-    def write_block(self, block: ReportBlock) -> None:
-        """Add a block of rows at once (the columnar engine): the bytes ``write`` would give."""
+    def write_block(
+        self,
+        block: ReportBlock,
+        *,
+        lines_later: Callable[[list[pa.Array | str]], Callable[[], bytes]] | None = None,
+    ) -> None:
+        """Add a block of rows at once (the columnar engine): the bytes ``write`` would give.
+
+        With ``lines_later`` (``report_lines`` started elsewhere, say on another thread,
+        and answered by a function that waits for it), the block's CSV lines are written
+        when the next block comes or at close: their order never changes.
+        """
         from importer.report.block import block_texts, csv_lines, has_secret, redact_rows
 
         if self._closed:
@@ -587,7 +600,11 @@ class ReportWriter:
             return
         texts = block_texts(block, self._field_keys)
         data = b""
-        if self._csv_fh is not None:
+        later: Callable[[], bytes] | None = None
+        if self._csv_fh is not None and lines_later is not None and self._spool is None:
+            # The workbook needs the redacted cells now; without one, the lines can wait.
+            later = lines_later(texts)
+        elif self._csv_fh is not None:
             data = csv_lines(texts)
             # Codes are rare in cells: one search of the block's bytes, then the slow way.
             if has_secret(data):
@@ -603,7 +620,11 @@ class ReportWriter:
             if status not in QUIET_STATUSES:
                 attention += count
         try:
-            if self._csv_fh is not None:
+            if later is not None:
+                self.write_waiting_lines()
+                self._waiting_lines.append(later)
+            elif self._csv_fh is not None:
+                self.write_waiting_lines()
                 self._csv_fh.flush()
                 self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
             if self._spool is not None:
@@ -613,6 +634,18 @@ class ReportWriter:
                 self._attention += attention
         except OSError as exc:
             raise _storage_error(self.report_dir, exc) from None
+
+    def write_waiting_lines(self) -> None:
+        """Write the CSV lines of the blocks given with ``lines_later``, in order."""
+        while self._waiting_lines:
+            data = self._waiting_lines.popleft()()
+            if self._csv_fh is None:  # abandoned after a failed write: nothing more goes out
+                continue
+            try:
+                self._csv_fh.flush()
+                self._csv_fh.buffer.write(data)  # type: ignore[attr-defined]
+            except OSError as exc:
+                raise _storage_error(self.report_dir, exc) from None
 
     def _spool_block(self, block: ReportBlock, texts: list[pa.Array | str]) -> None:
         columns = [
@@ -684,6 +717,7 @@ class ReportWriter:
             if self._header is None:
                 self._start()
             if self._csv_fh is not None:
+                self.write_waiting_lines()
                 self._csv_fh.close()
             self._fill_summary(summary)
             if "xlsx" in self._paths:
