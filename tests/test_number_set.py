@@ -69,3 +69,39 @@ def test_memory_is_bounded_by_the_number_space() -> None:
     # Both are (nearly) all bitmaps: ~1,526 pages of 8 KiB, whatever the count.
     assert big < 14 * 2**20
     assert big < small * 1.2
+
+
+@given(st.lists(st.tuples(st.booleans(), st.lists(_keys, max_size=300)), max_size=40))
+@settings(max_examples=150, deadline=None)
+def test_blocks_at_once_agree_with_a_set(steps: list[tuple[bool, list[int]]]) -> None:
+    """add_many (the columnar engine's blocks) mixed with add (row by row)."""
+    import numpy as np
+
+    numbers = NumberSet()
+    plain: set[int] = set()
+    for at_once, keys in steps:
+        if at_once:
+            distinct = list(dict.fromkeys(keys))
+            new = numbers.add_many(np.array(distinct, dtype=np.int64))
+            assert new.tolist() == [k not in plain for k in distinct]
+            plain.update(distinct)
+        else:
+            for key in keys:
+                assert numbers.add(key) is (key not in plain)
+                plain.add(key)
+        assert len(numbers) == len(plain)
+    for key in plain:
+        assert key in numbers
+
+
+def test_blocks_stay_in_few_sorted_runs() -> None:
+    import numpy as np
+
+    numbers = NumberSet()
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        numbers.add_many(np.unique(rng.integers(972_500_000_000, 972_600_000_000, 5_000)))
+    runs = numbers._runs
+    assert len(runs) <= 12  # halving sizes: about log2(200)
+    assert all(bool(np.all(np.diff(r) > 0)) for r in runs)
+    assert sum(r.size for r in runs) == len(numbers)

@@ -7,8 +7,10 @@ numbers: a page with few numbers is a small set, and one that fills up becomes a
 8 KiB bitmap.  Every Israeli mobile number (+9725XXXXXXXX) fits in ~1,500 pages,
 so the set never grows past ~12 MiB however many rows a run has, and sparse
 numbers (other countries) cost no more than an ordinary set.  The columnar engine
-adds a block's numbers at once (``add_many``) into a sorted array instead: 8 bytes a
-number (16 MB at 2M numbers), checked with array operations.
+adds a block's numbers at once (``add_many``) into sorted arrays instead: 8 bytes a number
+(16 MB at 2M numbers), checked with array operations.  The arrays are runs of halving
+sizes, merged when a new one grows to half the one before (as a log-structured merge
+does): inserting each block into one array copied the whole array per block.
 """
 
 from __future__ import annotations
@@ -31,18 +33,19 @@ _SPARSE_LIMIT = 128
 class NumberSet:
     """Non-negative ints (E.164 digits), with ``add`` telling whether the number was new."""
 
-    __slots__ = ("_bulk", "_len", "_pages")
+    __slots__ = ("_len", "_pages", "_runs")
 
     def __init__(self) -> None:
         self._pages: dict[int, set[int] | bytearray] = {}
         self._len = 0
-        # Numbers added a block at a time (``add_many``): one sorted array, 8 bytes each
-        # (numpy is loaded only by the columnar engine, which alone calls add_many).
-        self._bulk: npt.NDArray[np.int64] | None = None
+        # Numbers added a block at a time (``add_many``): sorted, disjoint arrays, each at
+        # most half the size of the one before, 8 bytes a number (numpy is loaded only by
+        # the columnar engine, which alone calls add_many).
+        self._runs: list[npt.NDArray[np.int64]] = []
 
     def add(self, key: int) -> bool:
         """Add ``key``; return True when it was not in the set before."""
-        if self._bulk is not None and self._in_bulk(key):
+        if self._runs and self._in_bulk(key):
             return False
         low = key & _PAGE_MASK
         page = self._pages.get(key >> _PAGE_BITS)
@@ -73,11 +76,10 @@ class NumberSet:
 
         keys = np.asarray(keys, dtype=np.int64)
         new = np.ones(len(keys), dtype=np.bool_)
-        bulk = self._bulk if self._bulk is not None else np.zeros(0, dtype=np.int64)
-        if bulk.size:
-            at = np.searchsorted(bulk, keys)
-            found = at < bulk.size
-            found[found] = bulk[at[found]] == keys[found]
+        for run in self._runs:
+            at = np.searchsorted(run, keys)
+            found = at < run.size
+            found[found] = run[at[found]] == keys[found]
             new &= ~found
         if self._pages:
             new &= np.fromiter(
@@ -85,23 +87,29 @@ class NumberSet:
             )
         added = np.sort(keys[new])
         if added.size:
-            # Both sorted: inserting is one pass (np.union1d would sort everything again).
-            self._bulk = np.insert(bulk, np.searchsorted(bulk, added), added)
+            runs = self._runs
+            runs.append(added)
+            while len(runs) > 1 and runs[-1].size * 2 >= runs[-2].size:
+                last = runs.pop()
+                before = runs.pop()
+                # Both sorted: inserting is one pass (np.union1d would sort everything again).
+                runs.append(np.insert(before, np.searchsorted(before, last), last))
             self._len += int(added.size)
         return new
 
     def _in_bulk(self, key: int) -> bool:
         import numpy as np
 
-        bulk = self._bulk
-        assert bulk is not None
-        at = int(np.searchsorted(bulk, key))
-        return at < bulk.size and int(bulk[at]) == key
+        for run in self._runs:
+            at = int(np.searchsorted(run, key))
+            if at < run.size and int(run[at]) == key:
+                return True
+        return False
 
     def __contains__(self, key: object) -> bool:
         if key.__class__ is not int:
             return False
-        if self._bulk is not None and self._in_bulk(key):
+        if self._runs and self._in_bulk(key):
             return True
         low = key & _PAGE_MASK
         page = self._pages.get(key >> _PAGE_BITS)
