@@ -30,8 +30,11 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, overload
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
+from importer.engine.distinct import by_distinct_text
 from importer.engine.threads import available_threads
 from importer.outcomes import Status
 from importer.phones import PhoneResult
@@ -49,6 +52,8 @@ MIN_ROWS = 5_000
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 # (raw texts, numbers sent and number types as one Arrow IPC stream; full results by index)
 _Packed = tuple[bytes, dict[int, PhoneOut]]
+# (row -> distinct index, *_Packed)
+_Answer = tuple["npt.NDArray[np.int64]", bytes, dict[int, PhoneOut]]
 
 
 def wanted() -> bool:
@@ -177,10 +182,18 @@ def _pack(outs: list[PhoneOut]) -> _Packed:
     return sink.getvalue().to_pybytes(), full
 
 
+def _answer(stream: bytes, rule: PhoneRule) -> _Answer:
+    """The child's work for one block: its phone column's distinct cells, each through the
+    rule (``by_distinct_text``, as this process would run it)."""
+    column = pa.ipc.open_stream(stream).read_next_batch().column(0)
+    distinct = by_distinct_text(column, rule)
+    return (distinct.codes, *_pack(list(distinct.outputs)))
+
+
 def _serve(
     conn: Connection, parents: Connection, rule: PhoneRule
 ) -> None:  # pragma: no cover - in the child
-    """The child: answer each list of texts with the packed results, until told to stop."""
+    """The child: answer each block's phone column, until told to stop."""
     parents.close()  # the parent's end: only the parent holds it
     # Ctrl-C reaches the whole process group: the parent decides, the child goes when told.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -190,11 +203,11 @@ def _serve(
         except (EOFError, OSError):
             return
         # A private pipe from the parent that forked us: nothing else can write to it.
-        texts = pickle.loads(data)  # noqa: S301
-        if texts is None:
+        stream = pickle.loads(data)  # noqa: S301
+        if stream is None:
             return
         try:
-            answer: _Packed | None = _pack([rule(t) for t in texts])
+            answer: _Answer | None = _answer(stream, rule)
         except Exception:  # the parent runs the rule itself and meets the error there
             answer = None
         try:
@@ -222,7 +235,8 @@ class Helper:
         try:
             with warnings.catch_warnings():
                 # Python 3.12+ warns about fork in a process with threads (Arrow's pools):
-                # the child runs only the rule's Python code and the pipe, never Arrow.
+                # the child runs single-threaded Arrow calls (IPC, dictionary_encode) on
+                # the system allocator (glibc's malloc is fork-safe) and the rule's Python.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 process.start()
         except OSError:  # no processes left, no memory: this process does the work
@@ -238,47 +252,58 @@ class Helper:
         """Whether the child is there to take a block."""
         return self._conn is not None and not self._asked
 
-    def phones(self, texts: list[str]) -> Callable[[], Sequence[PhoneOut]]:
-        """The phone rule over ``texts``: a function that returns the answer when called."""
+    def phones(
+        self, column: pa.Array
+    ) -> Callable[[], tuple[npt.NDArray[np.int64], Sequence[PhoneOut]]]:
+        """The phone rule over the distinct cells of ``column``: a function that returns
+        (row -> distinct index, the results) when called."""
         rule = self._rule
 
-        def here() -> Sequence[PhoneOut]:
-            return [rule(t) for t in texts]
+        def here() -> tuple[npt.NDArray[np.int64], Sequence[PhoneOut]]:
+            distinct = by_distinct_text(column, rule)
+            return distinct.codes, distinct.outputs
 
-        if not self._send(texts):
+        batch = pa.RecordBatch.from_arrays([column], names=["cells"])
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as stream:
+            stream.write_batch(batch)
+        if not self._send(sink.getvalue().to_pybytes()):
             return here
 
-        def answer() -> Sequence[PhoneOut]:
-            packed = self._receive()
-            if packed is None:
+        def answer() -> tuple[npt.NDArray[np.int64], Sequence[PhoneOut]]:
+            got = self._receive()
+            if got is None:
                 return here()
-            outs = PhoneOuts(packed)
-            return outs if len(outs) == len(texts) else here()
+            ids, stream, full = got
+            outs = PhoneOuts((stream, full))
+            if len(ids) != len(column) or (len(ids) and int(ids.max()) >= len(outs)):
+                return here()
+            return ids, outs
 
         return answer
 
-    def _send(self, texts: list[str]) -> bool:
+    def _send(self, stream: bytes) -> bool:
         if self._conn is None or self._asked:
             return False
         try:
-            self._conn.send_bytes(pickle.dumps(texts, protocol=_PROTOCOL))
+            self._conn.send_bytes(pickle.dumps(stream, protocol=_PROTOCOL))
         except (OSError, ValueError):
             self.close()
             return False
         self._asked = True
         return True
 
-    def _receive(self) -> _Packed | None:
+    def _receive(self) -> _Answer | None:
         if self._conn is None or not self._asked:
             return None
         self._asked = False
         try:
             # Our own child, over a private pipe (not data from a file or a peer).
-            packed: _Packed | None = pickle.loads(self._conn.recv_bytes())  # noqa: S301
+            got: _Answer | None = pickle.loads(self._conn.recv_bytes())  # noqa: S301
         except (EOFError, OSError, pickle.UnpicklingError):
             self.close()
             return None
-        return packed
+        return got
 
     def close(self) -> None:
         """Tell the child to stop and wait for it."""

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from importer.dialer.models import CallTarget
 from importer.engine import helper as helpers
 from importer.engine.blocks import Block
-from importer.engine.distinct import Distinct, by_distinct
+from importer.engine.distinct import Distinct, by_distinct, by_distinct_text
 from importer.engine.helper import Helper, PhoneOut, PhoneOuts
 from importer.engine.reasons import ReasonColumn
 from importer.i18n.reasons import join_reasons
@@ -234,15 +234,11 @@ class BlockMapper:
         phone_columns = self.bound.phone_columns
         phone: Distinct[PhoneOut] | _Asked
         if self._single_phone and phone_columns[0] not in block.numeric:
-            encoded = pc.dictionary_encode(columns[phone_columns[0]])
-            ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            texts: list[str] = encoded.dictionary.to_pylist()
             helper = self._helper
             if helper is not None and helper.alive:
-                phone = _Asked(ids, helper.phones(texts))
+                phone = _Asked(helper.phones(columns[phone_columns[0]]))
             else:
-                rule = self._phone_cell
-                phone = Distinct(ids, [rule(t) for t in texts])
+                phone = by_distinct_text(columns[phone_columns[0]], self._phone_cell)
         else:
             phone = by_distinct(
                 [columns[i] for i in phone_columns],
@@ -258,11 +254,11 @@ class BlockMapper:
     def _finish(self, started: _Started) -> MappedBlock:
         phone = started.phone
         if isinstance(phone, _Asked):
-            outputs = phone.answer()
+            ids, outputs = phone.answer()
             if isinstance(outputs, PhoneOuts):
-                phone = Distinct(phone.ids, outputs, outputs.parts(), _arrays=outputs.arrays())
+                phone = Distinct(ids, outputs, outputs.parts(), _arrays=outputs.arrays())
             else:
-                phone = Distinct(phone.ids, outputs)
+                phone = Distinct(ids, outputs)
         n = len(started.block)
         sendable = pc.not_equal(phone.values(4), "").to_numpy(zero_copy_only=False)
         usable = sendable[phone.codes] if len(phone.outputs) else np.zeros(n, dtype=np.bool_)
@@ -313,10 +309,9 @@ class BlockMapper:
 
 @dataclass(slots=True)
 class _Asked:
-    """A block's distinct phone cells, in the helper's hands."""
+    """A block's phone column, in the helper's hands."""
 
-    ids: npt.NDArray[np.int64]
-    answer: Callable[[], Sequence[PhoneOut]]
+    answer: Callable[[], tuple[npt.NDArray[np.int64], Sequence[PhoneOut]]]
 
 
 @dataclass(slots=True)

@@ -9,6 +9,9 @@ import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 import pytest
 
 from importer.emulator.server import EmulatorServer
@@ -57,20 +60,31 @@ def _same(got: list[PhoneOut], want: list[PhoneOut]) -> None:
                 assert all(kind is KINDS[kind.code] for kind, _ in mine.notes)
 
 
+def _rows(worker: Helper, cells: list[str]) -> list[PhoneOut]:
+    """Each row's result as the helper answers (row -> distinct index -> result)."""
+    ids, outs = worker.phones(pa.array(cells, type=pa.string()))()
+    assert len(ids) == len(cells)
+    return [outs[int(i)] for i in ids]
+
+
 def test_the_answers_are_the_rules() -> None:
-    want = [rule(t) for t in TEXTS]
+    cells = TEXTS + TEXTS[:3]  # repeated cells: one distinct result each
+    want = [rule(t) for t in cells]
     worker = Helper(rule)
     try:
-        answer = worker.phones(TEXTS)()
+        ids, answer = worker.phones(pa.array(cells, type=pa.string()))()
         assert isinstance(answer, PhoneOuts)  # it came from the child
-        _same(list(answer), want)
+        assert len(answer) == len(TEXTS)
+        _same([answer[int(i)] for i in ids], want)
+        distinct = [rule(t) for t in TEXTS]
         parts = answer.parts()
         for index in (0, 2, 3, 4):
-            assert list(parts[index]) == [w[index] for w in want]
-        assert list(parts[1]) == [w[1] for w in want]
+            assert list(parts[index]) == [w[index] for w in distinct]
+        assert list(parts[1]) == [w[1] for w in distinct]
+        assert answer.arrays()[4].to_pylist() == [w[4] for w in distinct]
         # the next block goes to the child too
         assert worker.alive
-        _same(list(worker.phones(TEXTS[::-1])()), want[::-1])
+        _same(_rows(worker, TEXTS[::-1]), [rule(t) for t in TEXTS[::-1]])
     finally:
         worker.close()
 
@@ -80,9 +94,9 @@ def test_a_child_that_dies_costs_time_not_results() -> None:
     try:
         os.kill(worker._process.pid, signal.SIGKILL)
         worker._process.join(timeout=10)
-        _same(list(worker.phones(TEXTS)()), [rule(t) for t in TEXTS])
+        _same(_rows(worker, TEXTS), [rule(t) for t in TEXTS])
         assert not worker.alive
-        _same(list(worker.phones(TEXTS)()), [rule(t) for t in TEXTS])
+        _same(_rows(worker, TEXTS), [rule(t) for t in TEXTS])
     finally:
         worker.close()
 
@@ -90,7 +104,7 @@ def test_a_child_that_dies_costs_time_not_results() -> None:
 def test_a_rule_that_raises_raises_here() -> None:
     worker = Helper(rule)
     try:
-        answer = worker.phones(["052-1234567", "boom"])
+        answer = worker.phones(pa.array(["052-1234567", "boom"]))
         with pytest.raises(ValueError, match="the rule failed"):
             answer()
     finally:
@@ -100,18 +114,20 @@ def test_a_rule_that_raises_raises_here() -> None:
 def test_closing_with_an_answer_unread_lets_the_child_go() -> None:
     worker = Helper(rule)
     pid = worker._process.pid
-    worker.phones(TEXTS * 1000)
+    worker.phones(pa.array([f"052{i:07d}" for i in range(20_000)]))
     worker.close()
     assert not worker.alive
     assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
 
 
 def test_a_reason_keeps_its_kind_across_a_pipe() -> None:
-    reason = rule("521234569")[1].reason
+    result = rule("521234569")[1]
+    reason = result.reason
     assert isinstance(reason, Reason) and reason.notes
     copy = pickle.loads(pickle.dumps(reason))
     assert copy == reason and copy.notes == reason.notes
     assert copy.notes[0][0] is reason.notes[0][0]
+    assert pickle.loads(pickle.dumps(result)) == result
 
 
 def test_one_thread_means_no_helper(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,9 +145,11 @@ def test_a_dry_run_hands_its_phones_to_the_helper(
     asked: list[int] = []
 
     class Counted(Helper):
-        def phones(self, texts: list[str]) -> Callable[[], Sequence[PhoneOut]]:
-            asked.append(len(texts))
-            return super().phones(texts)
+        def phones(
+            self, column: pa.Array
+        ) -> Callable[[], tuple[npt.NDArray[np.int64], Sequence[PhoneOut]]]:
+            asked.append(len(column))
+            return super().phones(column)
 
     monkeypatch.setattr(mapper, "Helper", Counted)
     source = ROOT / "sample_data" / "google_ads_leads.csv"  # one phone column
