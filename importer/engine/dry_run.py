@@ -55,6 +55,9 @@ __all__ = ["BlockDryRun"]
 _STATUSES = list(Status)
 _CODE = {s: i for i, s in enumerate(_STATUSES)}
 _NAMES = pa.array([s.value for s in _STATUSES], type=pa.string())
+# A phone result's problem -> status code (None: no number, as for a missing phone).
+_PROBLEM_CODE: dict[Status | None, int] = {s: i for s, i in _CODE.items()}
+_PROBLEM_CODE[None] = _CODE[Status.MISSING_PHONE]
 _REJECT_CODES = np.array([_CODE[s] for s in _STATUSES if s in REJECTS_STATUSES], dtype=np.int8)
 # Why a usable number is skipped, by the index _dedupe gives it.
 _SKIPPED: list[str] = ["", SUPPRESSED, DUPLICATE_IN_BATCH, DUPLICATE_PENDING, DUPLICATE_HISTORY]
@@ -203,8 +206,8 @@ class BlockDryRun:
             if start <= index < stop:
                 not_lead[index - start] = True
                 not_lead_reason[index - start] = why_not
-        problems = np.array(
-            [_CODE[p or Status.MISSING_PHONE] for p in mapped.phone.part(2)], dtype=np.int8
+        problems = np.fromiter(
+            map(_PROBLEM_CODE.__getitem__, mapped.phone.part(2)), dtype=np.int8
         )[mapped.phone.codes[start:stop]]
         status = np.where(usable, _CODE[Status.WOULD_ADD], problems).astype(np.int8)
         texts = self.writer.reason_texts

@@ -36,11 +36,16 @@ class ReasonColumn:
         cls, reasons: Sequence[str], picks: pa.Array | npt.NDArray[np.int64], texts: ReasonTexts
     ) -> ReasonColumn:
         """Row i's reason is ``reasons[picks[i]]``: each distinct reason rendered once."""
-        pairs = [texts(r) for r in reasons]
+        # Most results carry no reason ("" renders as "", ""): only the others are asked.
+        shown = [""] * len(reasons)
+        codes = [""] * len(reasons)
+        for i, reason in enumerate(reasons):
+            if reason:
+                shown[i], codes[i] = texts(reason)
         index = picks if isinstance(picks, pa.Array) else pa.array(picks)
         return cls(
-            pa.array([p[0] for p in pairs], type=pa.string()).take(index),
-            pa.array([p[1] for p in pairs], type=pa.string()).take(index),
+            pa.array(shown, type=pa.string()).take(index),
+            pa.array(codes, type=pa.string()).take(index),
         )
 
     @classmethod
