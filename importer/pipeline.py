@@ -187,6 +187,7 @@ class _Prepared:
     # What reading and binding noticed (sheets not read, rows above the header, repeated or
     # missing optional columns): shown with the file's summary, never only in `inspect`.
     notes: list[str]
+    sha256: Callable[[], str]  # the file's SHA-256 (computed on a thread since prepare)
 
 
 def _purpose(prepared: list[_Prepared]) -> str:
@@ -194,6 +195,30 @@ def _purpose(prepared: list[_Prepared]) -> str:
     names = [item.name for item in prepared]
     more = f" and {len(names) - 1} more file(s)" if len(names) > 1 else ""
     return f"importing {escape_controls(names[0])}{more}"
+
+
+def _sha256_later(path: Path) -> Callable[[], str]:
+    """The file's SHA-256 on a thread while it is opened and checked (hashlib lets go of the
+    GIL): a function that waits for it (and raises what reading the file raised)."""
+    result: list[str | BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(sha256_file(path))
+        except BaseException as exc:  # handed to the caller by get()
+            result.append(exc)
+
+    thread = threading.Thread(target=run, name="sha256", daemon=True)
+    thread.start()
+
+    def get() -> str:
+        thread.join()
+        value = result[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    return get
 
 
 def _now() -> str:
@@ -264,6 +289,7 @@ class _Importer:
             if path.is_dir():
                 raise ConfigError(f"{path} is a folder; name the files to import").with_hint("")
             name = self._display_name(path)
+            digest = _sha256_later(path)
             mapping, text, suggested = base_mapping, base_text, False
             if mapping is None:
                 text = suggest_mapping(path, replace(self.options.source_options, name=name))
@@ -293,7 +319,7 @@ class _Importer:
                                           note=note) if info.sheet else note)
             prepared.append(
                 _Prepared(path, name, mapping, text, suggested, columns, field_names, normalizer,
-                          notes)
+                          notes, digest)
             )
         return prepared
 
@@ -569,7 +595,7 @@ class _Importer:
                 "(see `lead-importer mapping suggest`)."
             )))
         self._file_run = None
-        digest = sha256_file(item.path)
+        digest = item.sha256()
         try:
             outcome = self._run_file_keyed(ctx, item, digest, summary, sync_after=sync_after)
         except StorageError as exc:
