@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -225,6 +226,9 @@ def run_cli(group: click.Group) -> None:
               error=error),
             EXIT_INTERNAL,
         )
+    # The process is ending: the collector's last passes over every object left (~0.1 s
+    # after a 1M-row run) would find nothing to do.  Files and locks are closed already.
+    gc.freeze()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
