@@ -63,11 +63,26 @@ class ReasonColumn:
 
     def then(self, other: ReasonColumn) -> ReasonColumn:
         """Each row's reason followed by ``other``'s (``join_reasons(mine, other)``)."""
-        mine_empty = pc.equal(self.shown, "")
-        other_empty = pc.equal(other.shown, "")
-        both = pc.binary_join_element_wise(self.shown, other.shown, SEPARATOR)
-        shown = pc.if_else(mine_empty, other.shown, pc.if_else(other_empty, self.shown, both))
-        code = pc.if_else(pc.equal(self.code, ""), other.code, self.code)
+        other_empty = _empty(other.shown)
+        if other_empty.all():
+            return self
+        mine_empty = _empty(self.shown)
+        if mine_empty.all():
+            return other
+        # Rows with both are few (a phone note and a calling-hours reason, say): joined
+        # apart, so the whole column is copied once, not three times.
+        mask = pa.array(mine_empty)
+        shown = pc.if_else(mask, other.shown, self.shown)
+        code = pc.if_else(pa.array(_empty(self.code)), other.code, self.code)
+        both = np.flatnonzero(~mine_empty & ~other_empty)
+        if len(both):
+            picked = pa.array(both)
+            joined = pc.binary_join_element_wise(
+                self.shown.take(picked), other.shown.take(picked), SEPARATOR
+            )
+            chosen = np.zeros(len(mine_empty), dtype=np.bool_)
+            chosen[both] = True
+            shown = pc.replace_with_mask(shown, pa.array(chosen), joined)
         return ReasonColumn(shown, code)
 
     def replaced(self, mask: npt.NDArray[np.bool_], reasons: Sequence[str],
@@ -83,3 +98,17 @@ class ReasonColumn:
     def take(self, rows: pa.Array) -> ReasonColumn:
         """The rows at ``rows``."""
         return ReasonColumn(self.shown.take(rows), self.code.take(rows))
+
+
+def _empty(texts: pa.Array) -> npt.NDArray[np.bool_]:
+    """Which cells of a string column are "" (from its offsets: no kernel, no copy)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    kind = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(texts.buffers()[1], dtype=kind)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    empty: npt.NDArray[np.bool_] = offsets[1:] == offsets[:-1]
+    if texts.null_count:  # a null is no reason either (Arrow kernels give none here)
+        empty |= ~texts.is_valid().to_numpy(zero_copy_only=False)
+    return empty
