@@ -186,6 +186,7 @@ class _PieceReader:
                 read_options=pacsv.ReadOptions(
                     column_names=[f"c{i}" for i in range(self.width)],
                     block_size=_ARROW_BLOCK_BYTES,
+                    use_threads=False,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter.decode("ascii"),
