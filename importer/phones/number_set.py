@@ -26,6 +26,9 @@ __all__ = ["NumberSet"]
 _PAGE_BITS = 16
 _PAGE_MASK = (1 << _PAGE_BITS) - 1
 _BITMAP_BYTES = (1 << _PAGE_BITS) // 8
+# Runs are not merged past this many numbers (4 MB): merging two big runs would hold both
+# and their union at once, a peak that grows with the file.
+_RUN_LIMIT = 1 << 19
 # Past this many numbers a page's set costs more than its bitmap (~60 bytes each).
 _SPARSE_LIMIT = 128
 
@@ -89,7 +92,8 @@ class NumberSet:
         if added.size:
             runs = self._runs
             runs.append(added)
-            while len(runs) > 1 and runs[-1].size * 2 >= runs[-2].size:
+            while (len(runs) > 1 and runs[-1].size * 2 >= runs[-2].size
+                   and runs[-1].size + runs[-2].size <= _RUN_LIMIT):
                 last = runs.pop()
                 before = runs.pop()
                 # Both sorted: inserting is one pass (np.union1d would sort everything again).
