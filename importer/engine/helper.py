@@ -195,8 +195,10 @@ def _serve(
 ) -> None:  # pragma: no cover - in the child
     """The child: answer each block's phone column, until told to stop."""
     parents.close()  # the parent's end: only the parent holds it
-    # Ctrl-C reaches the whole process group: the parent decides, the child goes when told.
+    # Ctrl-C, and systemd's SIGTERM, reach the whole group: the parent decides (and says it
+    # once); the child goes when told, or when the parent's end of the pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             data = conn.recv_bytes()

@@ -120,6 +120,20 @@ def test_closing_with_an_answer_unread_lets_the_child_go() -> None:
     assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
 
 
+def test_the_child_leaves_signals_to_the_parent() -> None:
+    """Ctrl-C and SIGTERM sent to the process group are the parent's to handle (it stops the
+    run after the chunks in flight and says so once); the child goes when told."""
+    worker = Helper(rule)
+    try:
+        worker.phones(pa.array(TEXTS))()  # the child is past its set-up
+        status = Path(f"/proc/{worker._process.pid}/status").read_text()
+        ignored = int(next(line for line in status.splitlines()
+                           if line.startswith("SigIgn:")).split()[1], 16)
+        assert ignored & (1 << (signal.SIGINT - 1)) and ignored & (1 << (signal.SIGTERM - 1))
+    finally:
+        worker.close()
+
+
 def test_a_reason_keeps_its_kind_across_a_pipe() -> None:
     result = rule("521234569")[1]
     reason = result.reason
