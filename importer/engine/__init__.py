@@ -8,6 +8,10 @@ reader (``blocks``).  A dry run of an append import is classified and reported o
 columns (``dry_run``); every other run hands the mapped rows one by one to ``FileRun``
 (``rows``), so the journal, pushes, resume, upsert and sync are the row engine's.
 
+With two threads or more (``threads``), a big dry run also forks a helper process for the
+next block's phones (``helper``) and makes each block's report lines on a thread while the
+next block is mapped (``dry_run``).
+
 Importing this package loads pyarrow (~50 MB): the row engine does not need it, so
 importer.file_run imports it only for a columnar run.
 """

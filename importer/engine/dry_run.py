@@ -36,11 +36,11 @@ from importer.dedupe import (
     SUPPRESSED,
     DedupeChecks,
 )
-from importer.engine import helper as helpers
 from importer.engine.blocks import Block
 from importer.engine.helper import helper_scope
 from importer.engine.mapper import BlockMapper, MappedBlock
 from importer.engine.reasons import ReasonColumn
+from importer.engine.threads import available_threads
 from importer.i18n.reasons import join_reasons
 from importer.mapping import BoundMapping
 from importer.mapping.not_leads import LeadSorter
@@ -172,7 +172,7 @@ class BlockDryRun:
         with helper_scope() as held, ThreadPoolExecutor(1, "report-lines") as lines:
             # The report's CSV lines are made on a thread while the next block is mapped:
             # Arrow's writer and numpy let go of the GIL for most of that work.
-            self._lines = lines if helpers.wanted() else None
+            self._lines = lines if available_threads() >= 2 else None
             try:
                 mapped_blocks = BlockMapper(bound).map_blocks(blocks, held)
                 with contextlib.closing(mapped_blocks):

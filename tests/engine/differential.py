@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -279,15 +280,23 @@ def small_pieces(piece: int = 700, first: int = 200) -> Iterator[None]:
 @contextlib.contextmanager
 def with_helper() -> Iterator[None]:
     """Make the columnar engine hand the phones of every block after the first, however
-    small, to a helper process (importer/engine/helper.py), on any machine."""
+    small, to a helper process (importer/engine/helper.py), and make its report lines on a
+    thread (two threads allowed), on any machine."""
     from importer.engine import helper
+    from importer.engine.threads import THREADS_ENV
 
     saved = (helper.MIN_ROWS, helper.wanted)
+    threads = os.environ.get(THREADS_ENV)
     helper.MIN_ROWS, helper.wanted = 0, lambda: True
+    os.environ[THREADS_ENV] = "2"
     try:
         yield
     finally:
         helper.MIN_ROWS, helper.wanted = saved
+        if threads is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = threads
 
 
 def run_both(
