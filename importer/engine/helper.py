@@ -28,7 +28,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ __all__ = ["MIN_ROWS", "Helper", "PhoneOut", "PhoneOuts", "helper_scope", "wante
 # (raw cell, result, problem, notes joined, E.164 when usable else "")
 PhoneOut = tuple[str, PhoneResult, Status | None, str, str]
 PhoneRule = Callable[[str], PhoneOut]
+_T = TypeVar("_T")
 
 #: A block smaller than this is normalised in this process: forking costs a few ms, and a
 #: file of a few thousand rows is done before a child would have helped.
@@ -74,9 +75,9 @@ class PhoneOuts(Sequence[PhoneOut]):
         stream, self.full = packed
         batch = pa.ipc.open_stream(stream).read_next_batch()
         self.raw_array, self.sent_array, types = batch.columns
-        self.raw = _ArrayList(self.raw_array)
-        self.sent = _ArrayList(self.sent_array)
-        self.types = _ArrayList(types)
+        self.raw: Sequence[str] = _Later(len(types), self.raw_array.to_pylist)
+        self.sent: Sequence[str] = _Later(len(types), self.sent_array.to_pylist)
+        self.types: Sequence[str | None] = _Later(len(types), types.to_pylist)
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -103,52 +104,34 @@ class PhoneOuts(Sequence[PhoneOut]):
         for index, (_, _, problem, note, _) in self.full.items():
             problems[index] = problem
             notes[index] = note
-        return [self.raw, _Results(self), problems, notes, self.sent]
+        results = _Later(n, lambda: [self[i][1] for i in range(n)])
+        return [self.raw, results, problems, notes, self.sent]
 
     def arrays(self) -> dict[int, pa.Array]:
         """The text parts as Arrow arrays (``Distinct.arrays``): raw (0) and sent (4)."""
         return {0: self.raw_array, 4: self.sent_array}
 
 
-class _ArrayList(Sequence[Any]):
-    """An Arrow array's values as a Python list, converted when first read."""
+class _Later(Sequence[_T]):
+    """A sequence of ``size`` items made all at once, when the first one is read."""
 
-    def __init__(self, array: pa.Array) -> None:
-        self._array = array
-        self._values: list[Any] | None = None
-
-    def __len__(self) -> int:
-        return len(self._array)
-
-    @overload
-    def __getitem__(self, index: int) -> Any: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Any]: ...
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if self._values is None:
-            self._values = self._array.to_pylist()
-        return self._values[index]
-
-
-class _Results(Sequence[PhoneResult]):
-    """Part 1 (the PhoneResult) of every result, built when asked for."""
-
-    def __init__(self, outs: PhoneOuts) -> None:
-        self._outs = outs
+    def __init__(self, size: int, make: Callable[[], list[_T]]) -> None:
+        self._size = size
+        self._make = make
+        self._items: list[_T] | None = None
 
     def __len__(self) -> int:
-        return len(self._outs)
+        return self._size
 
     @overload
-    def __getitem__(self, index: int) -> PhoneResult: ...
+    def __getitem__(self, index: int) -> _T: ...
     @overload
-    def __getitem__(self, index: slice) -> Sequence[PhoneResult]: ...
+    def __getitem__(self, index: slice) -> Sequence[_T]: ...
 
-    def __getitem__(self, index: int | slice) -> PhoneResult | Sequence[PhoneResult]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._outs[index][1]
+    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
+        if self._items is None:
+            self._items = self._make()
+        return self._items[index]
 
 
 def _plain(out: PhoneOut) -> bool:
