@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.i18n.reasons import SEPARATOR
+from importer.report.block import string_buffers
 from importer.report.writer import ReasonTexts
 
 __all__ = ["ReasonColumn"]
@@ -102,12 +103,7 @@ class ReasonColumn:
 
 def _empty(texts: pa.Array) -> npt.NDArray[np.bool_]:
     """Which cells of a string column are "" (from its offsets: no kernel, no copy)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    kind = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.frombuffer(texts.buffers()[1], dtype=kind)[
-        texts.offset : texts.offset + len(texts) + 1
-    ]
+    offsets, _ = string_buffers(texts)
     empty: npt.NDArray[np.bool_] = offsets[1:] == offsets[:-1]
     if texts.null_count:  # a null is no reason either (Arrow kernels give none here)
         empty |= ~texts.is_valid().to_numpy(zero_copy_only=False)

@@ -38,6 +38,7 @@ __all__ = [
     "has_secret",
     "redact_rows",
     "report_lines",
+    "string_buffers",
 ]
 
 
@@ -158,7 +159,7 @@ def csv_cell(value: str) -> str:
     return value
 
 
-def _buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+def string_buffers(values: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """A string array's offsets (n + 1, absolute) and its data bytes."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
@@ -281,7 +282,7 @@ def _lines_in_python(columns: list[pa.Array | str], n: int) -> bytes:
 
 def _cell_marks(values: pa.Array) -> _Marks:
     """Which cells take a leading "'", which need a look in Python, which need quoting."""
-    offsets, data = _buffers(values)
+    offsets, data = string_buffers(values)
     n = len(offsets) - 1
     filled = np.diff(offsets) > 0
     first = np.zeros(n, dtype=np.uint8)
