@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as NameMap
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,25 +201,10 @@ def _purpose(prepared: list[_Prepared]) -> str:
 def _sha256_later(path: Path) -> Callable[[], str]:
     """The file's SHA-256 on a thread while it is opened and checked (hashlib lets go of the
     GIL): a function that waits for it (and raises what reading the file raised)."""
-    result: list[str | BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(sha256_file(path))
-        except BaseException as exc:  # handed to the caller by get()
-            result.append(exc)
-
-    thread = threading.Thread(target=run, name="sha256", daemon=True)
-    thread.start()
-
-    def get() -> str:
-        thread.join()
-        value = result[0]
-        if isinstance(value, BaseException):
-            raise value
-        return value
-
-    return get
+    pool = ThreadPoolExecutor(1, "sha256")
+    digest = pool.submit(sha256_file, path)
+    pool.shutdown(wait=False)  # the thread ends with its one job
+    return digest.result
 
 
 def _now() -> str:
