@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["append", "upsert", "sync"]
 _SAVE_EVERY = 1.0  # seconds between progress writes to web.db
+
+
 @dataclass(frozen=True, slots=True)
 class ImportRequest:
     """What ``POST /api/uploads/{id}/jobs`` asks for."""

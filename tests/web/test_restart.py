@@ -85,19 +85,28 @@ def _wait(session: requests.Session, url: str, job_id: str, states: set[str]) ->
     raise AssertionError(f"job {job_id} never reached {states}")
 
 
+def _slow_import(
+    session: requests.Session, url: str, emulator: EmulatorServer, *, latency_ms: int
+) -> str:
+    """Upload the Hebrew CRM sample and start its real import with every AddCallsBulk held
+    ``latency_ms`` by the emulator; the job's id once it is running."""
+    files = [("file", ("crm_export_he.csv", (SAMPLES / "crm_export_he.csv").read_bytes()))]
+    upload = session.post(f"{url}/api/uploads", files=files, timeout=30).json()
+    emulator.set_faults(FaultConfig(latency_ms=latency_ms, methods={"AddCallsBulk"}))
+    answer = session.post(f"{url}/api/uploads/{upload['upload_id']}/jobs",
+                          json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
+    job_id: str = answer.json()["job_id"]
+    _wait(session, url, job_id, {"running"})
+    return job_id
+
+
 def test_a_killed_server_marks_the_job_interrupted_and_resume_finishes_it(
     serve: Any, emulator_env: EmulatorServer, tmp_path: Path
 ) -> None:
     first = serve()
     session = sign_in(first.url)
-    files = [("file", ("crm_export_he.csv", (SAMPLES / "crm_export_he.csv").read_bytes()))]
-    upload = session.post(f"{first.url}/api/uploads", files=files, timeout=30).json()
     # The chunk's request hangs long enough for the server to die with it in flight.
-    emulator_env.set_faults(FaultConfig(latency_ms=5000, methods={"AddCallsBulk"}))
-    answer = session.post(f"{first.url}/api/uploads/{upload['upload_id']}/jobs",
-                          json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
-    job_id = answer.json()["job_id"]
-    _wait(session, first.url, job_id, {"running"})
+    job_id = _slow_import(session, first.url, emulator_env, latency_ms=5000)
     deadline = time.monotonic() + 30
     while not session.get(f"{first.url}/api/runs", timeout=10).json()["runs"]:
         assert time.monotonic() < deadline, "the import never started its run"
@@ -132,13 +141,7 @@ def test_a_stopped_server_stops_its_jobs_as_interrupted(
 ) -> None:
     server = serve()
     session = sign_in(server.url)
-    files = [("file", ("crm_export_he.csv", (SAMPLES / "crm_export_he.csv").read_bytes()))]
-    upload = session.post(f"{server.url}/api/uploads", files=files, timeout=30).json()
-    emulator_env.set_faults(FaultConfig(latency_ms=2000, methods={"AddCallsBulk"}))
-    answer = session.post(f"{server.url}/api/uploads/{upload['upload_id']}/jobs",
-                          json={"campaign": "Hot leads", "dry_run": False}, timeout=30)
-    job_id = answer.json()["job_id"]
-    _wait(session, server.url, job_id, {"running"})
+    job_id = _slow_import(session, server.url, emulator_env, latency_ms=2000)
     assert server.stop() == 0  # SIGTERM: the job settles its chunk in flight, then stops
     emulator_env.set_faults(FaultConfig())
     again = serve()
